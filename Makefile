@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`. Python 3.11+ required.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: install install-dev run test lint format bench messages clean
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed          ## create .venv and install the app's dependencies
+
+install-dev: $(VENV)/.installed-dev  ## the same, with the test dependencies
+
+run: install                         ## set up the database, seed the demo clinic, serve
+	$(FLASK) db upgrade
+	$(FLASK) recovery demo --if-empty
+	@echo "Recovery is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-dev                    ## lint, then every test (PostgreSQL too with TEST_DATABASE_URL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install-dev                   ## measure speed and size; figures go to docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run
+
+messages: install-dev                ## extract translatable text into translations/messages.pot
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""The audit trail: one row per change, read back as an episode's timeline."""
+
+from .extensions import db
+from .models import AuditEvent, Episode, StaffUser, utcnow
+
+
+def record_event(
+    action: str,
+    *,
+    clinic_id: int | None,
+    episode: Episode | None = None,
+    staff: StaffUser | None = None,
+    actor: str | None = None,
+    detail: str = "",
+    address: str | None = None,
+) -> AuditEvent:
+    """Add an audit event; `actor` defaults to the staff member, else "patient"."""
+    event = AuditEvent(
+        clinic_id=clinic_id,
+        episode_id=episode.id if episode is not None else None,
+        staff_id=staff.id if staff is not None else None,
+        actor=actor or (f"staff:{staff.id}" if staff is not None else "patient"),
+        action=action,
+        detail=detail[:1000],
+        address=(address or None) and address[:64],
+        created_dt=utcnow(),
+    )
+    db.session.add(event)
+    return event

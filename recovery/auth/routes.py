@@ -1,0 +1,70 @@
+"""Sign-in and sign-out views."""
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..audit import record_event
+from ..extensions import db, login_manager
+from ..models import StaffUser
+from . import bp
+from .forms import LoginForm
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> StaffUser | None:
+    """Flask-Login's loader: the active staff user with this id."""
+    user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = None
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.worklist"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(db.select(StaffUser).filter_by(email=email))
+        if user is not None and user.is_active and user.check_password(form.password.data):
+            login_user(user, remember=form.remember.data)
+            record_event(
+                "signed_in", clinic_id=user.clinic_id, staff=user, address=request.remote_addr
+            )
+            db.session.commit()
+            return redirect(safe_next(request.args.get("next")) or url_for("staff.worklist"))
+        form.password.errors.append(_("Wrong email or password."))
+    return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out."""
+    record_event(
+        "signed_out",
+        clinic_id=current_user.clinic_id,
+        staff=current_user,
+        address=request.remote_addr,
+    )
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,205 @@
+"""`flask --app wsgi recovery ...` commands. They call services; each commits once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+
+from .clinics import (
+    SetupError,
+    clinic_params,
+    create_clinic,
+    create_staff,
+    get_clinic,
+    issue_api_token,
+)
+from .curve import DEFAULT_PARAMS, curve_points
+from .episodes import EntryError, enrol_patient
+from .extensions import db
+from .web import patient_url
+
+recovery_cli = AppGroup("recovery", help="Recovery administration and clinical tools.")
+
+
+def fail(message: str) -> None:
+    """Stop with `message` on stderr and exit status 1, storing nothing."""
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+@recovery_cli.command("create-clinic")
+@click.argument("slug")
+@click.option("--name", required=True, help="The clinic's name as patients see it.")
+@click.option("--timezone", default="Europe/London", show_default=True, help="IANA time zone.")
+@click.option("--phone", default="", help="The number patients call about a red flag.")
+def create_clinic_command(slug: str, name: str, timezone: str, phone: str) -> None:
+    """Create a clinic."""
+    try:
+        clinic = create_clinic(slug, name, timezone, phone)
+    except SetupError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(f"created clinic {clinic.slug} (id {clinic.id})")
+
+
+@recovery_cli.command("create-staff")
+@click.option("--clinic", "clinic_slug", required=True, help="The clinic's slug.")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["nurse", "admin"]), default="nurse", show_default=True)
+@click.option("--name", default="", help="Name shown to colleagues.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--api-token", is_flag=True, help="Also issue an integration API token.")
+def create_staff_command(clinic_slug, email, role, name, password_stdin, api_token) -> None:
+    """Create a staff account. The API token, if asked for, is printed once, last."""
+    if not password_stdin:
+        fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_staff(get_clinic(clinic_slug), email, password, role, name)
+        token = issue_api_token(user) if api_token else None
+    except SetupError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+    if token:
+        click.echo("API token (shown once, store it now):")
+        click.echo(token)
+
+
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 time with an offset, or a click error."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-11-27T09:30:00+00:00") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter("include a UTC offset, e.g. +00:00")
+    return parsed
+
+
+@recovery_cli.command("enroll")
+@click.option("--clinic", "clinic_slug", required=True)
+@click.option("--name", required=True, help="Patient's display name.")
+@click.option("--procedure-at", required=True, help="Procedure end, ISO 8601 with offset.")
+@click.option("--baseline", type=click.IntRange(0, 10), default=None, help="Pre-procedure pain.")
+@click.option("--email", default=None)
+@click.option("--phone", default=None)
+@click.option("--mrn", default=None)
+@click.option("--levels", default="", help='Levels treated, e.g. "T12, L1".')
+@click.option(
+    "--indication",
+    type=click.Choice(["osteoporosis", "tumour", "other"]),
+    default="osteoporosis",
+    show_default=True,
+)
+def enroll_command(
+    clinic_slug, name, procedure_at, baseline, email, phone, mrn, levels, indication
+) -> None:
+    """Enrol a patient; prints one JSON object with the episode and the personal link."""
+    procedure_dt = parse_iso(procedure_at)
+    try:
+        result = enrol_patient(
+            get_clinic(clinic_slug),
+            display_name=name,
+            procedure_dt=procedure_dt,
+            baseline_pain=baseline,
+            levels=levels,
+            indication=indication,
+            mrn=mrn,
+            email=email,
+            phone=phone,
+        )
+    except (SetupError, EntryError) as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(
+        json.dumps(
+            {
+                "episode_id": result.episode.id,
+                "patient_id": result.episode.patient_id,
+                "token": result.token,
+                "patient_url": patient_url(result.token),
+            }
+        )
+    )
+
+
+@recovery_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only seed when the database has no clinic.")
+def demo_command(if_empty: bool) -> None:
+    """Seed (idempotently) a demo clinic with a nurse login and simulated patients."""
+    from .demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+
+    created = seed_demo(only_if_empty=if_empty)
+    db.session.commit()
+    click.echo("demo clinic seeded" if created else "demo data already present")
+    click.echo(f"nurse login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+def parse_hours_list(value: str) -> list[float]:
+    """ "2,6,24" -> [2.0, 6.0, 24.0], or a click error."""
+    try:
+        hours = [float(h) for h in value.split(",") if h.strip()]
+    except ValueError:
+        raise click.BadParameter("give hours as numbers separated by commas") from None
+    if not hours or any(h != h or h in (float("inf"), float("-inf")) for h in hours):
+        raise click.BadParameter("give at least one finite number of hours")
+    return hours
+
+
+@recovery_cli.command("expected")
+@click.option("--baseline", type=click.FloatRange(0, 10), required=True, help="0-10 NRS.")
+@click.option("--hours", "hours_text", required=True, help="Hours since procedure: 2,6,24")
+@click.option("--clinic", "clinic_slug", default=None, help="Use this clinic's settings.")
+def expected_command(baseline: float, hours_text: str, clinic_slug: str | None) -> None:
+    """Print the expected curve and the amber and red lines as one JSON object."""
+    hours = parse_hours_list(hours_text)
+    params = DEFAULT_PARAMS
+    if clinic_slug:
+        try:
+            params = clinic_params(get_clinic(clinic_slug))
+        except SetupError as exc:
+            fail(str(exc))
+    click.echo(json.dumps(curve_points(baseline, hours, params)))
+
+
+@recovery_cli.command("backtest")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8", errors="replace"))
+@click.option("--clinic", "clinic_slug", default=None, help="Use this clinic's settings.")
+def backtest_command(csv_file, clinic_slug: str | None) -> None:
+    """Replay a CSV (episode,hours,pain,red_flags) through the live rules; alerts as JSON lines."""
+    from .backtest import run_backtest
+
+    params = DEFAULT_PARAMS
+    if clinic_slug:
+        try:
+            params = clinic_params(get_clinic(clinic_slug))
+        except SetupError as exc:
+            fail(str(exc))
+    code = run_backtest(csv_file, sys.stdout, sys.stderr, params)
+    if code:
+        sys.exit(code)
+
+
+@recovery_cli.command("calibrate")
+@click.option("--clinic", "clinic_slug", required=True)
+@click.option("--apply", "apply_", is_flag=True, help="Save the fitted band for the clinic.")
+def calibrate_command(clinic_slug: str, apply_: bool) -> None:
+    """Fit the clinic's own band from its finished episodes; saves only with --apply."""
+    from .calibration import CalibrationError, calibrate_clinic
+
+    try:
+        outcome = calibrate_clinic(get_clinic(clinic_slug), apply=apply_)
+    except (SetupError, CalibrationError) as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(outcome.report_text)
+    click.echo(
+        "saved: the clinic now uses its own band"
+        if apply_
+        else "not saved (run again with --apply to use this band)"
+    )

@@ -1,0 +1,98 @@
+"""Clinics and their staff: creation, settings, API tokens."""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .curve import CurveParams
+from .extensions import db
+from .models import ROLES, Clinic, StaffUser
+from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list
+from .tokens import hash_token, new_token
+
+
+class SetupError(ValueError):
+    """A clinic or staff account could not be created; the message says why."""
+
+
+def clinic_params(clinic: Clinic) -> CurveParams:
+    """The clinic's curve and band parameters (published defaults where not overridden)."""
+    return CurveParams.from_dict((clinic.settings or {}).get("curve") or {})
+
+
+def clinic_schedule(clinic: Clinic) -> tuple[Window, ...]:
+    """The clinic's check-in schedule, or the default protocol."""
+    items = (clinic.settings or {}).get("schedule")
+    return schedule_from_list(items) if items else DEFAULT_SCHEDULE
+
+
+def save_clinic_params(clinic: Clinic, params: CurveParams) -> None:
+    """Store `params` as the clinic's curve settings."""
+    clinic.settings = {**(clinic.settings or {}), "curve": params.to_dict()}
+    db.session.flush()
+
+
+def clinic_zone(clinic: Clinic) -> ZoneInfo:
+    """The clinic's time zone, for showing times."""
+    return ZoneInfo(clinic.timezone)
+
+
+def create_clinic(slug: str, name: str, timezone: str = "Europe/London", phone: str = "") -> Clinic:
+    """Create a clinic; raises SetupError for a taken slug or unknown time zone."""
+    slug = slug.strip().lower()
+    if not slug or not slug.replace("-", "").isalnum():
+        raise SetupError("the slug must be letters, digits and hyphens")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SetupError(f"unknown time zone {timezone!r}") from exc
+    if db.session.scalar(db.select(Clinic).filter_by(slug=slug)) is not None:
+        raise SetupError(f"a clinic with slug {slug!r} already exists")
+    clinic = Clinic(
+        slug=slug, name=name.strip(), timezone=timezone, phone=phone.strip(), settings={}
+    )
+    db.session.add(clinic)
+    db.session.flush()
+    return clinic
+
+
+def get_clinic(slug: str) -> Clinic:
+    """The clinic with `slug`; raises SetupError when there is none."""
+    clinic = db.session.scalar(db.select(Clinic).filter_by(slug=slug.strip().lower()))
+    if clinic is None:
+        raise SetupError(f"no clinic with slug {slug!r}")
+    return clinic
+
+
+def create_staff(
+    clinic: Clinic, email: str, password: str, role: str = "nurse", name: str = ""
+) -> StaffUser:
+    """Create a staff account; raises SetupError for a bad role, short password or taken email."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise SetupError(f"role must be one of {', '.join(ROLES)}")
+    if "@" not in email:
+        raise SetupError("that is not an email address")
+    if len(password) < 10:
+        raise SetupError("the password must be at least 10 characters")
+    if db.session.scalar(db.select(StaffUser).filter_by(email=email)) is not None:
+        raise SetupError(f"a staff account for {email} already exists")
+    user = StaffUser(clinic=clinic, email=email, role=role, name=name.strip())
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def issue_api_token(user: StaffUser) -> str:
+    """Give `user` a new integration API token, returned once and stored hashed."""
+    token = new_token()
+    user.api_token_hash = hash_token(token)
+    db.session.flush()
+    return token
+
+
+def staff_for_api_token(token: str) -> StaffUser | None:
+    """The active staff user whose API token is `token`, or None."""
+    if not token:
+        return None
+    user = db.session.scalar(db.select(StaffUser).filter_by(api_token_hash=hash_token(token)))
+    return user if user is not None and user.is_active else None

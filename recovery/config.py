@@ -1,0 +1,56 @@
+"""Configuration: defaults, then the environment, then the test overrides."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Return the SQLAlchemy URL: `raw` normalised to psycopg 3, or the SQLite default."""
+    if not raw:
+        return "sqlite:///" + str(Path(instance_path) / "recovery.sqlite3")
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def development_secret_key(instance_path: str) -> str:
+    """Read the secret key kept in `instance/`, generating it on first use."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(app, test_config: dict | None) -> None:
+    """Fill `app.config` from defaults, the environment and `test_config`."""
+    app.config.from_mapping(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # A patient may leave the check-in page open for hours before answering.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        BABEL_DEFAULT_LOCALE="en",
+        LANGUAGES=["en"],
+        DEFAULT_TIMEZONE="Europe/London",
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
+        os.environ.get("DATABASE_URL"), app.instance_path
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or development_secret_key(
+            app.instance_path
+        )
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # SQLite has no pool worth pinging and shares one file between threads.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}

@@ -1,0 +1,112 @@
+"""The demo clinic: a nurse login and simulated patients at every stage of recovery."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .clinics import create_clinic, create_staff
+from .episodes import enrol_patient, record_pain_entry
+from .extensions import db
+from .models import Clinic, utcnow
+from .simulate import simulate_cohort
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "nurse@demo.test"
+DEMO_PASSWORD = "demo-nurse-2026"
+DEMO_PATIENTS = 40
+DEMO_SEED = 2026
+# How long ago each demo procedure ended, in hours: patients at every stage of follow-up.
+STAGES_H = (3, 7, 26, 30, 52, 80, 170, 240, 380, 760, 1100, 2200)
+# More patients off course than a real clinic has, so the demo shows every rule.
+DEMO_MIX = {
+    "responder": 0.5,
+    "early_spike": 0.075,
+    "slow": 0.1,
+    "non_responder": 0.1,
+    "rebound": 0.125,
+    "red_flag": 0.1,
+}
+NAMES = (
+    "Ada Whitmore",
+    "Bernard Okafor",
+    "Clara Jensen",
+    "Dmitri Novak",
+    "Edith Lambert",
+    "Felix Moreau",
+    "Grace Adeyemi",
+    "Hugo Brandt",
+    "Irene Castillo",
+    "James O'Neill",
+    "Katharina Weiss",
+    "Leonard Hughes",
+    "Margaret Daly",
+    "Nils Andersson",
+    "Olive Bennett",
+    "Patrick Mensah",
+    "Queenie Fraser",
+    "Rosa Delgado",
+    "Samuel Ito",
+    "Theresa Kowalski",
+    "Ulrich Fischer",
+    "Vera Petrova",
+    "Walter Greene",
+    "Xenia Popescu",
+    "Yusuf Demir",
+    "Zelda Morgan",
+    "Agnes Holloway",
+    "Boris Lindqvist",
+    "Cecilia Marsh",
+    "Desmond Kerr",
+    "Eleanor Voss",
+    "Frank Osei",
+    "Gwen Talbot",
+    "Harold Quinn",
+    "Isla Ferreira",
+    "Joseph Nakamura",
+    "Kathleen Byrne",
+    "Lionel Dupont",
+    "Maud Ellison",
+    "Norman Pike",
+)
+
+
+def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bool:
+    """Create the demo clinic, nurse and patients unless present; True when it seeded."""
+    if db.session.scalar(db.select(Clinic).filter_by(slug=DEMO_SLUG)) is not None:
+        return False
+    if only_if_empty and db.session.scalar(db.select(Clinic.id).limit(1)) is not None:
+        return False
+    now = now or utcnow()
+    clinic = create_clinic(DEMO_SLUG, "Demo Spine Clinic", "Europe/London", "+44 20 7946 0000")
+    create_staff(clinic, DEMO_EMAIL, DEMO_PASSWORD, "nurse", "Demo Nurse")
+    cohort = simulate_cohort(DEMO_PATIENTS, seed=DEMO_SEED, mix=DEMO_MIX)
+    for index, sim in enumerate(cohort):
+        elapsed_h = STAGES_H[index % len(STAGES_H)] + index * 0.37
+        if sim.event_hours is not None:
+            # Far enough along that the rebound or red flag has happened.
+            elapsed_h = max(elapsed_h, sim.event_hours + 2)
+        procedure_dt = now - timedelta(hours=elapsed_h)
+        episode = enrol_patient(
+            clinic,
+            display_name=NAMES[index % len(NAMES)],
+            procedure_dt=procedure_dt,
+            baseline_pain=sim.baseline,
+            levels=("T12", "L1", "L2", "T11, T12", "L1, L2")[index % 5],
+            indication=("osteoporosis", "osteoporosis", "osteoporosis", "tumour")[index % 4],
+            mrn=f"DEMO{1000 + index}",
+        ).episode
+        for number, reading in enumerate(sim.readings):
+            if reading.hours <= 0 or reading.hours > elapsed_h:
+                continue
+            recorded_dt = procedure_dt + timedelta(hours=reading.hours)
+            record_pain_entry(
+                episode,
+                pain=reading.pain,
+                recorded_dt=recorded_dt,
+                red_flags=reading.red_flags,
+                is_analgesic_taken=reading.hours < 48,
+                idempotency_key=f"demo-{index}-{number}",
+                now=min(now, recorded_dt + timedelta(minutes=3)),
+            )
+    db.session.flush()
+    return True

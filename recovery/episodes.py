@@ -1,0 +1,347 @@
+"""Episodes: enrolment, the patient's link, pain entries and the alerts they raise.
+
+Every way an entry arrives (the phone form, the JSON API, staff on the phone) goes through
+`record_pain_entry`, so the rules are evaluated once, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from .audit import record_event
+from .clinics import clinic_params
+from .extensions import db
+from .models import INDICATIONS, Alert, Clinic, Episode, PainEntry, Patient, StaffUser, utcnow
+from .rules import RED_FLAGS, Assessment, Finding, Reading, Severity, apply_findings, assess
+from .text import storable_text_problem
+from .tokens import hash_token, new_token
+
+# A phone's clock may run a little ahead of the server's.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Pre-procedure (baseline) entries are accepted up to a week before the procedure.
+EARLIEST_BEFORE_PROCEDURE = timedelta(days=7)
+NOTE_MAX = 1000
+IDEMPOTENCY_KEY_MAX = 64
+
+
+class EntryError(ValueError):
+    """An entry was refused; `field` names the input at fault, `code` is machine-readable."""
+
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    """What recording an entry did: the entry, whether it is new, and its assessment."""
+
+    entry: PainEntry
+    created: bool
+    assessment: Assessment
+
+
+@dataclass(frozen=True)
+class EnrolmentResult:
+    """A new episode and its patient link token (shown once, never stored)."""
+
+    episode: Episode
+    token: str
+
+
+def enrol_patient(
+    clinic: Clinic,
+    *,
+    display_name: str,
+    procedure_dt: datetime,
+    baseline_pain: int | None = None,
+    levels: str = "",
+    indication: str = "osteoporosis",
+    mrn: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    preferred_language: str = "en",
+    staff: StaffUser | None = None,
+    address: str | None = None,
+) -> EnrolmentResult:
+    """Create a patient and an active episode, and issue the patient's personal link."""
+    if indication not in INDICATIONS:
+        raise EntryError("indication", "invalid", f"indication must be one of {INDICATIONS}")
+    if baseline_pain is not None and not 0 <= baseline_pain <= 10:
+        raise EntryError("baseline_pain", "out_of_range", "baseline pain must be 0 to 10")
+    if procedure_dt.tzinfo is None:
+        raise EntryError("procedure_at", "invalid", "the procedure time needs a time zone")
+    mrn = (mrn or "").strip() or None
+    if mrn and db.session.scalar(db.select(Patient.id).filter_by(clinic_id=clinic.id, mrn=mrn)):
+        raise EntryError("mrn", "duplicate", "a patient with this MRN is already enrolled")
+    patient = Patient(
+        clinic=clinic,
+        display_name=display_name.strip(),
+        mrn=mrn,
+        email=(email or "").strip() or None,
+        phone=(phone or "").strip() or None,
+        preferred_language=preferred_language,
+    )
+    episode = Episode(
+        clinic=clinic,
+        patient=patient,
+        procedure_dt=procedure_dt,
+        baseline_pain=baseline_pain,
+        levels=levels.strip(),
+        indication=indication,
+        status="active",
+    )
+    db.session.add_all([patient, episode])
+    db.session.flush()
+    token = issue_link(episode, staff=staff, address=address, action="enrolled")
+    return EnrolmentResult(episode=episode, token=token)
+
+
+def issue_link(
+    episode: Episode,
+    *,
+    staff: StaffUser | None = None,
+    address: str | None = None,
+    action: str = "link_issued",
+) -> str:
+    """Give the episode a new personal link; any earlier link stops working."""
+    token = new_token()
+    episode.token_hash = hash_token(token)
+    episode.token_issued_dt = utcnow()
+    record_event(action, clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address)
+    db.session.flush()
+    return token
+
+
+def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: str | None = None):
+    """Make the patient's link stop working."""
+    episode.token_hash = None
+    record_event(
+        "link_revoked", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
+    )
+    db.session.flush()
+
+
+def episode_for_token(token: str) -> Episode | None:
+    """The episode whose live link is `token`, or None (unknown or revoked)."""
+    if not token or len(token) > 200:
+        return None
+    return db.session.scalar(db.select(Episode).filter_by(token_hash=hash_token(token)))
+
+
+def close_episode(episode: Episode, *, staff: StaffUser, address: str | None = None) -> None:
+    """Close an episode: its link stops working and it leaves the worklist."""
+    episode.status = "closed"
+    episode.closed_dt = utcnow()
+    episode.token_hash = None
+    episode.updated_dt = utcnow()
+    record_event(
+        "closed", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
+    )
+    db.session.flush()
+
+
+def validate_entry(
+    episode: Episode,
+    *,
+    pain: object,
+    recorded_dt: datetime,
+    red_flags: Sequence[str],
+    note: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> None:
+    """Raise EntryError unless the entry can be stored as given."""
+    if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
+        raise EntryError("pain", "out_of_range", "pain must be a whole number from 0 to 10")
+    if recorded_dt.tzinfo is None:
+        raise EntryError("recorded_at", "invalid", "the time needs a UTC offset")
+    if recorded_dt > now + FUTURE_TOLERANCE:
+        raise EntryError("recorded_at", "in_future", "the time is in the future")
+    if recorded_dt < episode.procedure_dt - EARLIEST_BEFORE_PROCEDURE:
+        raise EntryError(
+            "recorded_at", "too_early", "the time is more than 7 days before the procedure"
+        )
+    unknown = sorted(set(red_flags) - set(RED_FLAGS))
+    if unknown:
+        raise EntryError("red_flags", "unknown_code", f"unknown red flag: {', '.join(unknown)}")
+    if len(note) > NOTE_MAX:
+        raise EntryError("note", "too_long", f"the note is longer than {NOTE_MAX} characters")
+    if problem := storable_text_problem(note):
+        raise EntryError("note", "invalid_text", f"the note {problem}")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+        raise EntryError(
+            "idempotency_key", "invalid", f"the key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
+        )
+    if episode.status != "active":
+        raise EntryError("episode", "closed", "this follow-up has been closed")
+
+
+def record_pain_entry(
+    episode: Episode,
+    *,
+    pain: int,
+    recorded_dt: datetime | None = None,
+    red_flags: Sequence[str] = (),
+    is_analgesic_taken: bool = False,
+    note: str = "",
+    idempotency_key: str | None = None,
+    source: str = "patient",
+    staff: StaffUser | None = None,
+    address: str | None = None,
+    now: datetime | None = None,
+) -> CheckinResult:
+    """Store one pain entry, evaluate the rules at its recorded time and open or update alerts.
+
+    The same idempotency key again returns the first entry unchanged (`created` False).
+    Raises EntryError, having stored nothing, when the entry is refused.
+    """
+    now = now or utcnow()
+    recorded_dt = recorded_dt or now
+    if idempotency_key:
+        existing = db.session.scalar(
+            db.select(PainEntry).filter_by(episode_id=episode.id, idempotency_key=idempotency_key)
+        )
+        if existing is not None:
+            return CheckinResult(existing, False, assess_entry(existing))
+    flags = list(dict.fromkeys(red_flags))  # de-duplicated, order kept
+    validate_entry(
+        episode,
+        pain=pain,
+        recorded_dt=recorded_dt,
+        red_flags=flags,
+        note=note,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    entry = PainEntry(
+        episode_id=episode.id,
+        pain=pain,
+        recorded_dt=recorded_dt,
+        received_dt=now,
+        red_flags=flags,
+        is_analgesic_taken=bool(is_analgesic_taken),
+        note=note.strip(),
+        source=source,
+        recorded_by_id=staff.id if staff is not None else None,
+        idempotency_key=idempotency_key or None,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its entry.
+        existing = db.session.scalar(
+            db.select(PainEntry).filter_by(episode_id=episode.id, idempotency_key=idempotency_key)
+        )
+        if existing is None:
+            raise
+        return CheckinResult(existing, False, assess_entry(existing))
+    assessment = assess_entry(entry)
+    apply_alerts(episode, entry, assessment.findings, now=now)
+    episode.updated_dt = now
+    record_event(
+        "entry_recorded",
+        clinic_id=episode.clinic_id,
+        episode=episode,
+        staff=staff,
+        actor=None if staff else "patient",
+        detail=f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else ""),
+        address=address,
+    )
+    db.session.flush()
+    return CheckinResult(entry, True, assessment)
+
+
+def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | None:
+    """The baseline score: as enrolled, else the latest pre-procedure entry, else None."""
+    if episode.baseline_pain is not None:
+        return episode.baseline_pain
+    before = [e for e in entries if e.recorded_dt <= episode.procedure_dt]
+    return max(before, key=lambda e: (e.recorded_dt, e.id)).pain if before else None
+
+
+def to_reading(episode: Episode, entry: PainEntry) -> Reading:
+    """The pure rules' view of an entry."""
+    return Reading(
+        hours=episode.hours_since_procedure(entry.recorded_dt),
+        pain=entry.pain,
+        red_flags=tuple(entry.red_flags or ()),
+    )
+
+
+def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -> Assessment:
+    """Evaluate the rules for `entry` at its recorded time, against the entries before it."""
+    episode = entry.episode
+    if entries is None:
+        entries = db.session.scalars(
+            db.select(PainEntry).filter_by(episode_id=episode.id).order_by(PainEntry.recorded_dt)
+        ).all()
+    earlier = [
+        e
+        for e in entries
+        if e is not entry and (e.recorded_dt, e.id or 0) < (entry.recorded_dt, entry.id or 0)
+    ]
+    return assess(
+        to_reading(episode, entry),
+        [to_reading(episode, e) for e in earlier],
+        episode_baseline(episode, entries),
+        clinic_params(episode.clinic),
+    )
+
+
+def apply_alerts(
+    episode: Episode, entry: PainEntry | None, findings: Sequence[Finding], *, now: datetime
+) -> list[tuple[str, Alert]]:
+    """Open, escalate or refresh the episode's alerts for `findings` (one open per rule).
+
+    An escalation reopens an acknowledged alert, so a worse course is seen again.
+    """
+    unresolved = {
+        a.rule: a
+        for a in db.session.scalars(
+            db.select(Alert).where(Alert.episode_id == episode.id, Alert.status != "resolved")
+        )
+    }
+    severities = {rule: Severity.from_code(a.severity) for rule, a in unresolved.items()}
+    changes = []
+    for event, finding in apply_findings(severities, findings):
+        alert = unresolved.get(finding.rule)
+        if event == "opened" or alert is None:
+            alert = Alert(
+                episode=episode,
+                rule=finding.rule,
+                severity=finding.severity.code,
+                status="open",
+                reason=finding.reason[:300],
+                entry=entry,
+                opened_dt=now,
+                updated_dt=now,
+            )
+            db.session.add(alert)
+            event = "opened"
+        else:
+            if event == "escalated":
+                alert.severity = finding.severity.code
+                alert.status = "open"
+            alert.reason = finding.reason[:300]
+            alert.entry = entry
+            alert.updated_dt = now
+        changes.append((event, alert))
+        record_event(
+            f"alert_{event}",
+            clinic_id=episode.clinic_id,
+            episode=episode,
+            actor="system",
+            detail=f"{finding.rule} ({finding.severity.code}): {finding.reason}",
+        )
+    if changes:
+        episode.updated_dt = now
+    db.session.flush()
+    return changes

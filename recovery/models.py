@@ -1,0 +1,249 @@
+"""Database models. Times are UTC (`..._dt`); the clinic's time zone is for display only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ROLES = ("nurse", "admin")
+INDICATIONS = ("osteoporosis", "tumour", "other")
+EPISODE_STATUSES = ("active", "closed")
+ENTRY_SOURCES = ("patient", "staff")
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
+SEVERITIES = ("moderate", "high", "urgent")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, PostgreSQL keeps one; this makes both return aware UTC values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: times must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Clinic(db.Model):
+    """A tenant: one interventional radiology clinic and its settings."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    # The number patients are told to call about a red flag.
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    # Curve parameters and check-in schedule overrides (see recovery/curve.py, schedule.py).
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff: Mapped[list[StaffUser]] = relationship(back_populates="clinic")
+    patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
+
+
+class StaffUser(UserMixin, db.Model):
+    """A nurse or administrator of one clinic."""
+
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="nurse")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="staff")
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of `password`."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether `password` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def display_name(self) -> str:
+        """The name to show, falling back to the email address."""
+        return self.name or self.email
+
+
+class Patient(db.Model):
+    """A person followed by a clinic."""
+
+    __table_args__ = (UniqueConstraint("clinic_id", "mrn", name="uq_patient_clinic_mrn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    preferred_language: Mapped[str] = mapped_column(String(16), default="en")
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="patients")
+    episodes: Mapped[list[Episode]] = relationship(back_populates="patient")
+
+
+class Episode(db.Model):
+    """One procedure and the follow-up after it."""
+
+    __table_args__ = (
+        CheckConstraint(_in("indication", INDICATIONS), name="indication"),
+        CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),
+        CheckConstraint("baseline_pain BETWEEN 0 AND 10", name="baseline_pain_range"),
+        Index("ix_episode_clinic_status", "clinic_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    procedure_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    levels: Mapped[str] = mapped_column(String(100), default="")
+    indication: Mapped[str] = mapped_column(String(16), default="osteoporosis")
+    baseline_pain: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # Only a hash of the patient's link is kept; None means the link is revoked.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_issued_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by every entry and alert change, so a dashboard can ask "what changed since".
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    clinic: Mapped[Clinic] = relationship()
+    patient: Mapped[Patient] = relationship(back_populates="episodes")
+    entries: Mapped[list[PainEntry]] = relationship(
+        back_populates="episode", order_by="PainEntry.recorded_dt"
+    )
+    alerts: Mapped[list[Alert]] = relationship(back_populates="episode", order_by="Alert.opened_dt")
+
+    def hours_since_procedure(self, when: datetime) -> float:
+        """Hours from the end of the procedure to `when` (negative before it)."""
+        return (when - self.procedure_dt).total_seconds() / 3600.0
+
+
+class PainEntry(db.Model):
+    """One pain report: a 0-10 score, red flags and context, from the patient or staff."""
+
+    __table_args__ = (
+        CheckConstraint("pain BETWEEN 0 AND 10", name="pain_range"),
+        CheckConstraint(_in("source", ENTRY_SOURCES), name="source"),
+        UniqueConstraint("episode_id", "idempotency_key", name="uq_pain_entry_idempotency"),
+        Index("ix_pain_entry_episode_recorded", "episode_id", "recorded_dt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"))
+    pain: Mapped[int] = mapped_column(Integer)
+    recorded_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_analgesic_taken: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    source: Mapped[str] = mapped_column(String(16), default="patient")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+
+    episode: Mapped[Episode] = relationship(back_populates="entries")
+    recorded_by: Mapped[StaffUser | None] = relationship()
+
+
+class Alert(db.Model):
+    """An outlier finding for staff to act on; at most one open per episode and rule."""
+
+    __table_args__ = (
+        CheckConstraint(_in("severity", SEVERITIES), name="severity"),
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        # One unresolved alert per episode and rule, enforced by the database itself.
+        Index(
+            "uq_alert_episode_rule_unresolved",
+            "episode_id",
+            "rule",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+        Index("ix_alert_status_severity", "status", "severity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reason: Mapped[str] = mapped_column(String(300))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("pain_entry.id"))
+    opened_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    resolved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    episode: Mapped[Episode] = relationship(back_populates="alerts")
+    entry: Mapped[PainEntry | None] = relationship()
+    acknowledged_by: Mapped[StaffUser | None] = relationship(foreign_keys=[acknowledged_by_id])
+    resolved_by: Mapped[StaffUser | None] = relationship(foreign_keys=[resolved_by_id])
+
+
+class AuditEvent(db.Model):
+    """Who did what, when and from where: the episode's timeline and the audit trail."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(1000), default="")
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff: Mapped[StaffUser | None] = relationship()

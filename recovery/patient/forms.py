@@ -1,0 +1,61 @@
+"""The check-in form, in plain words for patients."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, SelectMultipleField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
+from ..text import StorableText
+
+# Plain-word labels for the red-flag codes of recovery.rules.RED_FLAGS (same keys, same order).
+RED_FLAG_LABELS = {
+    "leg_weakness": _l("New weakness in my legs"),
+    "numbness": _l("New numbness, tingling or shooting pain in my legs, arms or chest wall"),
+    "bladder_bowel": _l("New loss of bladder or bowel control"),
+    "chest_pain": _l("Chest pain"),
+    "breathless": _l("Shortness of breath"),
+    "fever": _l("Fever or chills"),
+    "wound": _l("Bleeding, swelling or redness where the needle went in"),
+    "new_pain": _l("Sudden new back pain in a different place"),
+}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class PainField(RadioField):
+    """0-10 as radio buttons; a missing answer gets only the "please choose" message."""
+
+    def pre_validate(self, form):
+        if self.data is not None:
+            super().pre_validate(form)
+
+
+class CheckInForm(FlaskForm):
+    """Pain 0-10 (nothing preselected), red flags, pain medicine, a note."""
+
+    pain = PainField(
+        _l("How bad is your pain right now?"),
+        choices=[SelectChoice(n, str(n)) for n in range(11)],
+        coerce=int,
+        validators=[InputRequired(_l("Please choose a number from 0 to 10."))],
+    )
+    red_flags = MultiCheckboxField(
+        _l("Since your last check-in, have you noticed any of these?"),
+        choices=[SelectChoice(code, label) for code, label in RED_FLAG_LABELS.items()],
+    )
+    analgesic = BooleanField(_l("I took pain medicine since my last check-in"))
+    note = TextAreaField(
+        _l("Anything else you want the clinic to know? (optional)"),
+        validators=[StorableText(), Length(max=NOTE_MAX)],
+    )
+    idempotency_key = HiddenField(
+        validators=[DataRequired(), StorableText(), Length(max=IDEMPOTENCY_KEY_MAX)]
+    )

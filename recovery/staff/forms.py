@@ -1,0 +1,72 @@
+"""Staff forms: enrolment and link management."""
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+
+from ..text import StorableText
+
+INDICATION_CHOICES = [
+    SelectChoice("osteoporosis", _l("Osteoporotic fracture")),
+    SelectChoice("tumour", _l("Tumour (metastasis or myeloma)")),
+    SelectChoice("other", _l("Other")),
+]
+LANGUAGE_CHOICES = [SelectChoice("en", "English")]
+# Enrolment may come a few weeks before the procedure or be entered late, not a year out.
+PROCEDURE_WINDOW = timedelta(days=90)
+
+
+class EnrolForm(FlaskForm):
+    """A new patient and their procedure."""
+
+    display_name = StringField(
+        _l("Patient name"), validators=[DataRequired(), StorableText(), Length(max=200)]
+    )
+    mrn = StringField(
+        _l("Hospital number (MRN)"), validators=[Optional(), StorableText(), Length(max=64)]
+    )
+    email = EmailField(
+        _l("Email"), validators=[Optional(), Email(), StorableText(), Length(max=254)]
+    )
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), StorableText(), Length(max=32)])
+    preferred_language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
+    procedure_date = DateField(_l("Procedure date"), validators=[DataRequired()])
+    procedure_time = TimeField(_l("Procedure end time"), validators=[DataRequired()])
+    levels = StringField(
+        _l("Levels treated"),
+        validators=[Optional(), StorableText(), Length(max=100)],
+        description=_l("For example: T12, L1"),
+    )
+    indication = SelectField(_l("Indication"), choices=INDICATION_CHOICES, default="osteoporosis")
+    baseline_pain = IntegerField(
+        _l("Pain before the procedure (0-10)"),
+        validators=[Optional(), NumberRange(0, 10)],
+        description=_l("Leave empty if unknown: the chart then assumes 8."),
+    )
+
+    def procedure_dt(self, zone) -> datetime:
+        """The procedure end time as an aware datetime in `zone`."""
+        return datetime.combine(self.procedure_date.data, self.procedure_time.data, tzinfo=zone)
+
+    def check_procedure_window(self, zone, now: datetime) -> bool:
+        """Refuse a procedure time implausibly far from today; True when it is fine."""
+        when = self.procedure_dt(zone)
+        if abs(when - now) > PROCEDURE_WINDOW:
+            self.procedure_date.errors = list(self.procedure_date.errors) + [
+                _l("The procedure must be within 90 days of today.")
+            ]
+            return False
+        return True
+
+    def validate_phone(self, field):
+        """Digits, spaces and + ( ) - only."""
+        if field.data and not all(c.isdigit() or c in " +()-" for c in field.data):
+            raise ValidationError(_l("Use digits, spaces and + ( ) - only."))
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button guarded by CSRF (revoke, re-issue, close)."""

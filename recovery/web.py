@@ -1,0 +1,102 @@
+"""App-wide web pieces: locale and time zone selection, error pages, health check, home."""
+
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+
+def select_locale() -> str | None:
+    """The patient's own language on patient pages, else the browser's best match."""
+    languages = current_app.config["LANGUAGES"]
+    if g.get("locale") in languages:
+        return g.locale
+    return request.accept_languages.best_match(languages)
+
+
+def select_timezone() -> str | None:
+    """Show times in the clinic's time zone (the patient's, or the signed-in staff member's)."""
+    if g.get("timezone"):
+        return g.timezone
+    if current_user and current_user.is_authenticated:
+        return current_user.clinic.timezone
+    return None
+
+
+def wants_json() -> bool:
+    """Whether this request should get JSON errors (the API, or a JSON client)."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    """A JSON error body in the API's one shape."""
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    """Register error handlers, `/`, and `/healthz`."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if wants_json():
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return error_response(exc.code or 500, code, exc.description or exc.name)
+        return render_template("error.html", status=exc.code, title=exc.name), exc.code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        if wants_json():
+            return error_response(400, "csrf", exc.description)
+        message = _(
+            "This form could not be sent because the page was open for too long or cookies "
+            "are blocked. Please go back, reload the page and try again."
+        )
+        return render_template(
+            "error.html", status=400, title=_("Please try again"), message=message
+        ), 400
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(exc: SQLAlchemyError):
+        db.session.rollback()
+        app.logger.exception("database error")
+        if wants_json():
+            return error_response(503, "unavailable", "the service is unavailable, retry later")
+        return render_template("error.html", status=503, title=_("Service unavailable")), 503
+
+    @app.context_processor
+    def page_globals():
+        return {"html_lang": str(get_locale() or "en")}
+
+    @app.get("/")
+    def index():
+        if current_user.is_authenticated:
+            return redirect(url_for("staff.worklist"))
+        return redirect(url_for("auth.login"))
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(db.select(1))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return jsonify({"status": "unavailable"}), 503
+        return jsonify({"status": "ok"})
+
+
+def patient_url(token: str) -> str:
+    """The absolute URL of a patient's personal check-in link.
+
+    PUBLIC_BASE_URL wins (behind a proxy, and for the CLI); else the request's host.
+    """
+    from flask import has_request_context
+
+    base = current_app.config.get("PUBLIC_BASE_URL") or (
+        request.host_url if has_request_context() else "http://127.0.0.1:5000/"
+    )
+    return base.rstrip("/") + "/p/" + token

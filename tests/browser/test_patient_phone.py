@@ -1,0 +1,55 @@
+"""A patient checks in on a phone-sized Chromium."""
+
+from datetime import UTC, datetime, timedelta
+
+from recovery.extensions import db
+from recovery.models import PainEntry
+from tests import factories
+
+
+def touch_targets_too_small(page, selector):
+    boxes = page.eval_on_selector_all(
+        selector, "els => els.map(e => { const r = e.getBoundingClientRect();"
+                  " return [r.width, r.height]; })")
+    return [b for b in boxes if b[0] < 44 or b[1] < 44]
+
+
+def test_patient_checks_in_on_a_phone(live_server, phone):
+    clinic = factories.gen_clinic(phone="+44 20 7946 0002")
+    enrolled = factories.gen_episode(clinic, procedure_dt=datetime.now(UTC) - timedelta(hours=24))
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    assert phone.locator("h1").inner_text() == "How is your pain?"
+    labels = phone.locator(".pain-choice__label")
+    assert labels.count() == 11
+    assert touch_targets_too_small(phone, ".pain-choice__label, .check__input, button") == []
+    rows = {round(labels.nth(i).bounding_box()["y"]) for i in range(11)}
+    assert len(rows) == 2  # two rows on a narrow phone
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    assert phone.locator("input[name=pain]:checked").count() == 0
+
+    phone.get_by_role("button", name="Submit").click()
+    assert "Please choose a number from 0 to 10." in phone.content()
+    assert db.session.scalar(db.select(db.func.count()).select_from(PainEntry)) == 0
+
+    phone.locator("label[for=pain-3]").click()
+    phone.get_by_label("I took pain medicine since my last check-in").check()
+    phone.get_by_role("button", name="Submit").click()
+    phone.wait_for_url("**/entries/*")
+    assert phone.locator("h1").inner_text() == "You are on track."
+    assert phone.watch.problems == []
+    db.session.expire_all()
+    entry = db.session.scalar(db.select(PainEntry))
+    assert (entry.pain, entry.is_analgesic_taken) == (3, True)
+
+
+def test_red_flag_shows_what_to_do_now(live_server, phone):
+    clinic = factories.gen_clinic(phone="+44 20 7946 0002")
+    enrolled = factories.gen_episode(clinic)
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    phone.locator("label[for=pain-2]").click()
+    phone.get_by_label("Shortness of breath").check()
+    phone.get_by_role("button", name="Submit").click()
+    phone.wait_for_url("**/entries/*")
+    assert phone.locator("h1").inner_text() == "Call emergency services now."
+    assert phone.get_by_role("link", name="Call emergency services").is_visible()
+    assert phone.watch.problems == []

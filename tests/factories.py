@@ -1,0 +1,71 @@
+"""gen_* factories for test data, going through the same services as the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from recovery.clinics import create_clinic, create_staff
+from recovery.episodes import enrol_patient, record_pain_entry
+from recovery.extensions import db
+from recovery.models import Clinic, Episode, StaffUser
+
+PASSWORD = "correct horse battery"
+_seq = count(1)
+
+
+def gen_clinic(slug: str | None = None, name: str = "Test Clinic", **kw) -> Clinic:
+    """A committed clinic."""
+    clinic = create_clinic(slug or f"clinic-{next(_seq)}", name, **kw)
+    db.session.commit()
+    return clinic
+
+
+def gen_staff(clinic: Clinic, email: str | None = None, role: str = "nurse") -> StaffUser:
+    """A committed staff user with password PASSWORD."""
+    user = create_staff(clinic, email or f"staff{next(_seq)}@example.test", PASSWORD, role)
+    db.session.commit()
+    return user
+
+
+@dataclass
+class Enrolled:
+    """An episode and the token of its personal link."""
+
+    episode: Episode
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def gen_episode(
+    clinic: Clinic,
+    *,
+    procedure_dt: datetime | None = None,
+    baseline_pain: int | None = 8,
+    name: str | None = None,
+    **kw,
+) -> Enrolled:
+    """A committed, active episode with a live link."""
+    result = enrol_patient(
+        clinic,
+        display_name=name or f"Patient {next(_seq)}",
+        procedure_dt=procedure_dt or datetime.now(UTC) - timedelta(hours=24),
+        baseline_pain=baseline_pain,
+        **kw,
+    )
+    db.session.commit()
+    return Enrolled(result.episode, result.token)
+
+
+def gen_entry(episode: Episode, pain: int, hours: float, **kw):
+    """A committed entry recorded `hours` after the procedure."""
+    recorded = episode.procedure_dt + timedelta(hours=hours)
+    result = record_pain_entry(
+        episode, pain=pain, recorded_dt=recorded, now=max(recorded, datetime.now(UTC)), **kw
+    )
+    db.session.commit()
+    return result

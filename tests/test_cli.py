@@ -1,0 +1,94 @@
+"""`flask recovery ...` commands, run through Click's runner against a real database."""
+
+import json
+
+from recovery.extensions import db
+from recovery.models import Alert, Clinic, Episode, PainEntry, StaffUser
+from recovery.tokens import hash_token
+
+
+def test_create_clinic_staff_and_enroll(runner, client):
+    result = runner.invoke(args=["recovery", "create-clinic", "north", "--name", "North IR",
+                                 "--timezone", "Europe/Paris"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        args=["recovery", "create-staff", "--clinic", "north", "--email", "Ann@North.example",
+              "--role", "admin", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(db.select(StaffUser))
+    assert (user.email, user.role, user.clinic.timezone) == ("ann@north.example", "admin",
+                                                             "Europe/Paris")
+    assert user.api_token_hash is None
+    result = runner.invoke(args=["recovery", "enroll", "--clinic", "north", "--name", "Jo Bloggs",
+                                 "--procedure-at", "2026-11-26T09:00:00+01:00", "--baseline", "7"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    episode = db.session.get(Episode, printed["episode_id"])
+    assert episode.token_hash == hash_token(printed["token"])
+    assert printed["patient_url"].endswith("/p/" + printed["token"])
+    assert episode.procedure_dt.isoformat() == "2026-11-26T08:00:00+00:00"
+    assert client.get("/p/" + printed["token"]).status_code == 200
+
+
+def test_create_staff_with_api_token_prints_it_last(runner):
+    runner.invoke(args=["recovery", "create-clinic", "south", "--name", "South"])
+    result = runner.invoke(
+        args=["recovery", "create-staff", "--clinic", "south", "--email", "bot@south.example",
+              "--password-stdin", "--api-token"],
+        input="another long password\n",
+    )
+    assert result.exit_code == 0
+    token = result.output.strip().splitlines()[-1]
+    user = db.session.scalar(db.select(StaffUser))
+    assert user.api_token_hash == hash_token(token)
+
+
+def test_cli_errors_are_clear_and_store_nothing(runner):
+    cases = [
+        (["recovery", "create-clinic", "bad slug!", "--name", "X"], "slug"),
+        (["recovery", "create-clinic", "x", "--name", "X", "--timezone", "Mars/Base"], "time zone"),
+        (["recovery", "create-staff", "--clinic", "nope", "--email", "a@b.c", "--password-stdin"],
+         "no clinic"),
+        (["recovery", "enroll", "--clinic", "nope", "--name", "A", "--procedure-at", "2026-01-01"],
+         "offset"),
+        (["recovery", "enroll", "--clinic", "nope", "--name", "A", "--procedure-at",
+          "2026-01-01T00:00:00Z", "--baseline", "12"], "12"),
+    ]
+    for args, words in cases:
+        result = runner.invoke(args=args, input="a long enough password\n")
+        assert result.exit_code != 0, args
+        assert words in result.output, (args, result.output)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Clinic)) == 0
+
+
+def test_short_password_and_duplicate_email_are_refused(runner):
+    runner.invoke(args=["recovery", "create-clinic", "c", "--name", "C"])
+    args = ["recovery", "create-staff", "--clinic", "c", "--email", "a@c.example", "--password-stdin"]
+    assert "at least 10" in runner.invoke(args=args, input="short\n").output
+    assert runner.invoke(args=args, input="long enough pass\n").exit_code == 0
+    assert "already exists" in runner.invoke(args=args, input="long enough pass\n").output
+
+
+def test_demo_is_idempotent_and_shows_every_kind_of_alert(runner, client):
+    result = runner.invoke(args=["recovery", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "nurse@demo.test" in result.output
+    episodes = db.session.scalar(db.select(db.func.count()).select_from(Episode))
+    entries = db.session.scalar(db.select(db.func.count()).select_from(PainEntry))
+    assert episodes >= 30 and entries > episodes
+    rules = set(db.session.scalars(db.select(Alert.rule).distinct()))
+    assert {"red_flag", "above_expected", "no_improvement"} <= rules
+    again = runner.invoke(args=["recovery", "demo"])
+    assert "already present" in again.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Episode)) == episodes
+    login = client.post("/login", data={"email": "nurse@demo.test", "password": "demo-nurse-2026"})
+    assert login.status_code == 302
+
+
+def test_demo_if_empty_leaves_a_real_database_alone(runner):
+    runner.invoke(args=["recovery", "create-clinic", "real", "--name", "Real"])
+    result = runner.invoke(args=["recovery", "demo", "--if-empty"])
+    assert result.exit_code == 0
+    assert db.session.scalar(db.select(db.func.count()).select_from(Clinic)) == 1
