@@ -1,0 +1,424 @@
+"""Alert rules over the expected curve: which readings a nurse should hear about, and why.
+
+Pure: standard library only (plus `recovery.curve` and `recovery.schedule`). Pain is the 0-10 NRS
+(integers); times are hours since the end of the procedure, hours <= 0 being the baseline.
+Rules from /work/shared/CLINICAL.md, "Alert rules" (boundaries in docs/clinical.md), in
+priority order:
+
+1. ``red_flag`` (urgent): any red-flag symptom at any time; emergency services for chest pain
+   or breathlessness (cement leak and embolism rates: VERTOS II, Klazen 2010; VERTOS IV,
+   Firanescu 2018).
+2. First 4 h: no score-only alerts; a score >= 8 affects about 16% of patients and does not
+   predict a worse outcome (Cho 2013, AJNR).
+3. ``above_expected`` from 4 h: moderate at the amber line, high at the red line (band:
+   `recovery.curve`).
+4. ``no_improvement`` from 24 h: fall from baseline < 2 points and < 30% of baseline (Farrar
+   2001, Pain 94:149; Ostelo 2008, Spine 33:90); high from 48 h.
+5. ``rebound`` from 48 h (high): a rise of >= 2 points and >= 30% of baseline above the lowest
+   earlier post-procedure score, to 4 or more, or a return to >= baseline (Kamalian 2012, AJNR
+   33:370: 23% persistent or recurrent pain).
+6. ``persistent`` (moderate): > 4 at or after 1 week and at or after 1 month (Yang 2019, Pain
+   Physician, residual back pain).
+7. ``missed_checkin`` (moderate): a check-in window closed empty (`recovery.schedule`).
+
+Alert hygiene (`apply_findings`): at most one open alert per episode and rule; PRO-TECT (Basch
+2022, JAMA 327:2413) found alert fatigue the main failure of such systems.
+
+Every threshold is a field of `recovery.curve.CurveParams`, overridable per clinic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from .curve import (
+    DEFAULT_PARAMS,
+    PAIN_MAX,
+    PAIN_MIN,
+    CurveParams,
+    amber_line,
+    effective_baseline,
+    expected_pain,
+)
+from .curve import red_line as red_line_at
+from .schedule import HOURS_PER_DAY, Window
+
+RED_FLAG = "red_flag"
+ABOVE_EXPECTED = "above_expected"
+NO_IMPROVEMENT = "no_improvement"
+REBOUND = "rebound"
+PERSISTENT = "persistent"
+MISSED_CHECKIN = "missed_checkin"
+
+#: Rule codes in priority order (as used in the database, the API and the backtest).
+RULES = (RED_FLAG, ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT, MISSED_CHECKIN)
+#: The rules that judge the score (not symptoms, not attendance).
+SCORE_RULES = frozenset({ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT})
+
+#: Red-flag codes and the plain words patients and nurses see, in CLINICAL.md's order.
+RED_FLAGS: dict[str, str] = {
+    "leg_weakness": "new weakness in the legs",
+    "numbness": "new numbness, tingling or shooting pain in the legs, arms or chest wall",
+    "bladder_bowel": "new loss of bladder or bowel control",
+    "chest_pain": "chest pain",
+    "breathless": "shortness of breath",
+    "fever": "fever or chills",
+    "wound": "bleeding, swelling or redness at the needle site",
+    "new_pain": "sudden new back pain at a different level",
+}
+#: Red flags that mean "call emergency services" (possible cement embolism), not the clinic.
+EMERGENCY_FLAGS = frozenset({"chest_pain", "breathless"})
+
+# Curve values are floats; an integer score exactly on a line (or a change exactly at a
+# threshold) must count as on it, whatever the last bit of the arithmetic says.
+_EPSILON = 1e-9
+
+
+class Severity(IntEnum):
+    """How soon a nurse should act; higher is more urgent."""
+
+    MODERATE = 1
+    HIGH = 2
+    URGENT = 3
+
+    @property
+    def code(self) -> str:
+        """The lower-case code stored in the database and the API ("moderate", ...)."""
+        return self.name.lower()
+
+    @classmethod
+    def from_code(cls, code: str) -> Severity:
+        """The severity for a code such as "high"; raises ValueError for an unknown code."""
+        try:
+            return cls[code.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {code!r}") from None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One pain entry as the rules see it.
+
+    ``hours``: hours since the end of the procedure (<= 0 is a baseline reading). ``pain``:
+    0-10 NRS integer. ``red_flags``: codes from `RED_FLAGS`.
+    """
+
+    hours: float
+    pain: int
+    red_flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pain, bool) or not isinstance(self.pain, int):
+            raise ValueError(f"pain must be a whole number 0-10, got {self.pain!r}")
+        if not PAIN_MIN <= self.pain <= PAIN_MAX:
+            raise ValueError(f"pain must be 0-10, got {self.pain}")
+        if not math.isfinite(self.hours):
+            raise ValueError("hours must be a finite number")
+        unknown = [code for code in self.red_flags if code not in RED_FLAGS]
+        if unknown:
+            raise ValueError(f"unknown red flag {unknown[0]!r}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule broken by a reading: the rule code, its severity and a one-line reason."""
+
+    rule: str
+    severity: Severity
+    reason: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the patient page and the services need about one reading.
+
+    ``findings``: from `evaluate`, in priority order. ``expected``, ``amber``, ``red``: the
+    curve and lines at the reading's time (0-10 NRS, lines not capped). ``baseline``: the
+    baseline used; ``baseline_assumed``: True when it is the population default. ``status``:
+    "emergency", "call_clinic", "early_high", "higher" or "on_track" (see `assess`).
+    """
+
+    findings: tuple[Finding, ...]
+    expected: float
+    amber: float
+    red: float
+    baseline: float
+    baseline_assumed: bool
+    status: str
+
+
+def _number(value: float) -> str:
+    # One decimal for small values, none once a decimal stops meaning anything to a reader.
+    if abs(value) < 10:
+        text = f"{value:.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return str(round(value))
+
+
+#: Human time units: below each limit (hours since procedure), hours are shown in that unit.
+_HOUR_UNITS = (
+    (72.0, 1.0, "h"),
+    (14 * HOURS_PER_DAY, HOURS_PER_DAY, "d"),
+    (30 * HOURS_PER_DAY, 7 * HOURS_PER_DAY, "wk"),
+)
+_MONTH_H = 30 * HOURS_PER_DAY
+
+
+def format_hours(hours: float) -> str:
+    """Hours since procedure in words a nurse reads at a glance: "2 h", "24 h", "3 d", "2 wk".
+
+    Hours up to 3 days, days up to 2 weeks, weeks up to a month (30 days), then months.
+    Hours <= 0 are "before procedure".
+    """
+    if hours <= 0:
+        return "before procedure"
+    for limit, unit_h, unit in _HOUR_UNITS:
+        if hours < limit:
+            return f"{_number(hours / unit_h)} {unit}"
+    return f"{_number(hours / _MONTH_H)} mo"
+
+
+def _at(hours: float) -> str:
+    return "before the procedure" if hours <= 0 else f"at {format_hours(hours)}"
+
+
+def format_window(window: Window) -> str:
+    """A window's span in words: "18-30 h", "5-9 d"."""
+    if window.end_h <= _HOUR_UNITS[0][0]:
+        return f"{_number(window.start_h)}-{_number(window.end_h)} h"
+    return f"{_number(window.start_h / HOURS_PER_DAY)}-{_number(window.end_h / HOURS_PER_DAY)} d"
+
+
+class History:
+    """What the rules need to know about an episode's earlier readings, built one at a time.
+
+    `evaluate` builds one from its ``earlier`` list; the backtest keeps one per episode and
+    adds readings as it goes, so both run the same rule code.
+    """
+
+    def __init__(self, params: CurveParams = DEFAULT_PARAMS) -> None:
+        self.params = params
+        #: The lowest post-procedure reading so far (the earliest of equals).
+        self.lowest_post: Reading | None = None
+        #: The first reading at or after 1 week that scored above the persistent threshold.
+        self.high_after_week: Reading | None = None
+
+    def add(self, reading: Reading) -> None:
+        """Take `reading` into account for readings that come after it."""
+        if reading.hours <= 0:
+            return
+        if self.lowest_post is None or reading.pain < self.lowest_post.pain:
+            self.lowest_post = reading
+        if (
+            self.high_after_week is None
+            and reading.hours >= self.params.persistent_week_h - _EPSILON
+            and reading.pain > self.params.persistent_above + _EPSILON
+        ):
+            self.high_after_week = reading
+
+    @classmethod
+    def of(cls, readings: Iterable[Reading], before_hours: float, params: CurveParams) -> History:
+        """The history of `readings` at or before `before_hours` (hours since procedure).
+
+        Readings later in time are ignored: a rule compares a score with the past, even when
+        an older entry was typed in afterwards.
+        """
+        history = cls(params)
+        for reading in sorted(readings, key=lambda r: r.hours):
+            if reading.hours <= before_hours:
+                history.add(reading)
+        return history
+
+
+def _baseline_note(baseline: float, assumed: bool) -> str:
+    return f"; baseline not recorded, {_number(baseline)} assumed" if assumed else ""
+
+
+def _red_flag(reading: Reading) -> Finding | None:
+    if not reading.red_flags:
+        return None
+    words = "; ".join(RED_FLAGS[code] for code in reading.red_flags)
+    return Finding(
+        RED_FLAG, Severity.URGENT, f"red flag {_at(reading.hours)} ({reading.pain}/10): {words}"
+    )
+
+
+def _above_expected(
+    reading: Reading, baseline: float, assumed: bool, params: CurveParams
+) -> Finding | None:
+    expected = expected_pain(baseline, reading.hours, params)
+    red = red_line_at(baseline, reading.hours, params)
+    amber = amber_line(baseline, reading.hours, params)
+    clinic = "clinic " if params.calibration else ""
+    if reading.pain >= red - _EPSILON:
+        severity, line = Severity.HIGH, f"{clinic}red line {red:.1f}"
+    elif reading.pain >= amber - _EPSILON:
+        severity, line = Severity.MODERATE, f"{clinic}amber line {amber:.1f}"
+    else:
+        return None
+    reason = (
+        f"{reading.pain}/10 {_at(reading.hours)}; expected {expected:.1f}, {line}"
+        + _baseline_note(baseline, assumed)
+    )
+    return Finding(ABOVE_EXPECTED, severity, reason)
+
+
+def _no_improvement(
+    reading: Reading, baseline: float, assumed: bool, params: CurveParams
+) -> Finding | None:
+    fall = baseline - reading.pain
+    points, fraction = params.min_change_points, params.min_change_fraction
+    if fall >= points - _EPSILON or fall >= fraction * baseline - _EPSILON:
+        return None
+    high = reading.hours >= params.no_improvement_high_from_h - _EPSILON
+    share = f" ({fall / baseline:.0%})" if baseline > 0 else ""
+    reason = (
+        f"{reading.pain}/10 {_at(reading.hours)}; baseline {_number(baseline)}, "
+        f"down {_number(fall)}{share}: less than {_number(points)} points and {fraction:.0%}"
+        + _baseline_note(baseline, assumed)
+    )
+    return Finding(NO_IMPROVEMENT, Severity.HIGH if high else Severity.MODERATE, reason)
+
+
+def _rebound(
+    reading: Reading, history: History, baseline: float, assumed: bool, params: CurveParams
+) -> Finding | None:
+    lowest = history.lowest_post
+    if lowest is None:
+        return None
+    rise = reading.pain - lowest.pain
+    meaningful = (
+        rise >= params.min_change_points - _EPSILON
+        and rise >= params.min_change_fraction * baseline - _EPSILON
+        and reading.pain >= params.rebound_floor - _EPSILON
+    )
+    # "Return" means the patient had come down from the baseline at some point.
+    back_to_baseline = lowest.pain < baseline - _EPSILON and reading.pain >= baseline - _EPSILON
+    if not (meaningful or back_to_baseline):
+        return None
+    since = f"{lowest.pain}/10 {_at(lowest.hours)}"
+    if meaningful:
+        change = f"up {rise} from the lowest since the procedure, {since}"
+    else:
+        change = f"back to baseline {_number(baseline)} from {since}"
+    reason = f"{reading.pain}/10 {_at(reading.hours)}; {change}" + _baseline_note(baseline, assumed)
+    return Finding(REBOUND, Severity.HIGH, reason)
+
+
+def _persistent(reading: Reading, history: History, params: CurveParams) -> Finding | None:
+    earlier = history.high_after_week
+    if earlier is None or reading.pain <= params.persistent_above + _EPSILON:
+        return None
+    reason = (
+        f"{reading.pain}/10 {_at(reading.hours)} and {earlier.pain}/10 {_at(earlier.hours)}; "
+        f"above {_number(params.persistent_above)} at or after 1 week and 1 month"
+    )
+    return Finding(PERSISTENT, Severity.MODERATE, reason)
+
+
+def evaluate_with_history(
+    reading: Reading,
+    history: History,
+    baseline: float | None,
+    params: CurveParams = DEFAULT_PARAMS,
+) -> list[Finding]:
+    """`evaluate` with the earlier readings already summarised in `history`."""
+    b, assumed = effective_baseline(baseline, params)
+    candidates: list[Finding | None] = [_red_flag(reading)]
+    hours = reading.hours
+    # Rule 2: in the first hours the score alone never raises an alert.
+    if hours >= params.quiet_hours - _EPSILON:
+        candidates.append(_above_expected(reading, b, assumed, params))
+        if hours >= params.no_improvement_from_h - _EPSILON:
+            candidates.append(_no_improvement(reading, b, assumed, params))
+        if hours >= params.rebound_from_h - _EPSILON:
+            candidates.append(_rebound(reading, history, b, assumed, params))
+        if hours >= params.persistent_month_h - _EPSILON:
+            candidates.append(_persistent(reading, history, params))
+    return [finding for finding in candidates if finding is not None]
+
+
+def evaluate(
+    reading: Reading,
+    earlier: Sequence[Reading],
+    baseline: float | None,
+    params: CurveParams = DEFAULT_PARAMS,
+) -> list[Finding]:
+    """Every rule `reading` breaks, in priority order, at most one finding per rule.
+
+    ``earlier``: the episode's readings recorded before this one, in any order. ``baseline``:
+    the pre-procedure score (0-10 NRS), or None to assume ``params.default_baseline`` (the
+    reasons say so). Missed check-ins are not judged here (see `missed_checkin_finding`).
+    """
+    history = History.of(earlier, reading.hours, params)
+    return evaluate_with_history(reading, history, baseline, params)
+
+
+def assess(
+    reading: Reading,
+    earlier: Sequence[Reading],
+    baseline: float | None,
+    params: CurveParams = DEFAULT_PARAMS,
+) -> Assessment:
+    """Evaluate `reading` once and say what the patient should be told.
+
+    Status, first match wins: "emergency" (a red flag in `EMERGENCY_FLAGS`), "call_clinic"
+    (any other red flag), "early_high" (in the quiet hours after the procedure with a score at
+    or above ``params.early_high_pain``: take the prescribed analgesia, check in at the next
+    time), "higher" (a score rule fired: the clinic has been told), else "on_track".
+    """
+    findings = evaluate(reading, earlier, baseline, params)
+    b, assumed = effective_baseline(baseline, params)
+    hours = reading.hours
+    if EMERGENCY_FLAGS.intersection(reading.red_flags):
+        status = "emergency"
+    elif reading.red_flags:
+        status = "call_clinic"
+    elif 0 < hours < params.quiet_hours and reading.pain >= params.early_high_pain - _EPSILON:
+        status = "early_high"
+    elif any(f.rule in SCORE_RULES for f in findings):
+        status = "higher"
+    else:
+        status = "on_track"
+    return Assessment(
+        findings=tuple(findings),
+        expected=expected_pain(b, hours, params),
+        amber=amber_line(b, hours, params),
+        red=red_line_at(b, hours, params),
+        baseline=b,
+        baseline_assumed=assumed,
+        status=status,
+    )
+
+
+def missed_checkin_finding(window: Window) -> Finding:
+    """The moderate finding for a check-in window that closed with no entry."""
+    return Finding(
+        MISSED_CHECKIN,
+        Severity.MODERATE,
+        f"no check-in in the {window.label} window ({format_window(window)})",
+    )
+
+
+def apply_findings(
+    open_severity: Mapping[str, Severity], findings: Iterable[Finding]
+) -> list[tuple[str, Finding]]:
+    """What each finding does to the episode's alerts, given the open ones (rule -> severity).
+
+    "opened": no open alert for that rule; "escalated": more severe than the open alert;
+    "updated": same or lower severity, so the caller refreshes the reason and keeps the higher
+    severity. The caller records the result; this only decides.
+    """
+    events = []
+    for finding in findings:
+        current = open_severity.get(finding.rule)
+        if current is None:
+            events.append(("opened", finding))
+        elif finding.severity > current:
+            events.append(("escalated", finding))
+        else:
+            events.append(("updated", finding))
+    return events

@@ -1,0 +1,411 @@
+"""The alert rules at their boundaries, the patient status and alert hygiene (recovery/rules.py)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recovery.curve import CalibrationPoint, CurveParams, expected_pain
+from recovery.rules import (
+    EMERGENCY_FLAGS,
+    RED_FLAGS,
+    RULES,
+    Finding,
+    Reading,
+    Severity,
+    apply_findings,
+    assess,
+    evaluate,
+    format_hours,
+    missed_checkin_finding,
+)
+from recovery.schedule import DEFAULT_SCHEDULE
+
+
+def rules_of(findings):
+    return {f.rule: f.severity for f in findings}
+
+
+def check(hours, pain, earlier=(), baseline=8, params=None, flags=()):
+    reading = Reading(hours, pain, tuple(flags))
+    if params is None:
+        return rules_of(evaluate(reading, list(earlier), baseline))
+    return rules_of(evaluate(reading, list(earlier), baseline, params))
+
+
+# --- vocabulary ---------------------------------------------------------------------------
+
+
+def test_severity_codes_and_order():
+    assert [s.code for s in Severity] == ["moderate", "high", "urgent"]
+    assert Severity.MODERATE < Severity.HIGH < Severity.URGENT
+    assert Severity.from_code("high") is Severity.HIGH
+    with pytest.raises(ValueError):
+        Severity.from_code("severe")
+
+
+def test_rule_codes_in_priority_order():
+    assert RULES == (
+        "red_flag",
+        "above_expected",
+        "no_improvement",
+        "rebound",
+        "persistent",
+        "missed_checkin",
+    )
+
+
+def test_red_flag_vocabulary_is_clinicals_eight_codes_in_order():
+    assert list(RED_FLAGS) == [
+        "leg_weakness",
+        "numbness",
+        "bladder_bowel",
+        "chest_pain",
+        "breathless",
+        "fever",
+        "wound",
+        "new_pain",
+    ]
+    assert frozenset({"chest_pain", "breathless"}) == EMERGENCY_FLAGS
+
+
+@pytest.mark.parametrize(
+    ("hours", "pain", "flags"),
+    [(1, 11, ()), (1, -1, ()), (1, 7.5, ()), (1, True, ()), (float("nan"), 5, ()), (1, 5, ("x",))],
+)
+def test_reading_refuses_impossible_values(hours, pain, flags):
+    with pytest.raises(ValueError):
+        Reading(hours, pain, flags)
+
+
+@pytest.mark.parametrize(
+    ("hours", "text"),
+    [
+        (2, "2 h"),
+        (2.5, "2.5 h"),
+        (24, "24 h"),
+        (48, "48 h"),
+        (72, "3 d"),
+        (168, "7 d"),
+        (336, "2 wk"),
+        (504, "3 wk"),
+        (720, "1 mo"),
+        (2160, "3 mo"),
+        (0, "before procedure"),
+        (-3, "before procedure"),
+    ],
+)
+def test_format_hours_is_human(hours, text):
+    assert format_hours(hours) == text
+
+
+# --- red flags and the first 4 hours --------------------------------------------------------
+
+
+@pytest.mark.parametrize("hours", [-2, 0.5, 3.99, 24, 2000])
+def test_red_flag_is_urgent_at_any_time_whatever_the_score(hours):
+    assert check(hours, 0, flags=["fever"]) == {"red_flag": Severity.URGENT}
+
+
+def test_red_flag_reason_names_the_symptoms_in_plain_words():
+    (finding,) = evaluate(Reading(3, 2, ("chest_pain", "wound")), [], 8)
+    assert finding.reason == (
+        "red flag at 3 h (2/10): chest pain; bleeding, swelling or redness at the needle site"
+    )
+
+
+@pytest.mark.parametrize("hours", [0.1, 1, 2, 3.99])
+def test_no_score_only_alert_in_the_first_4_hours(hours):
+    assert check(hours, 10, baseline=2) == {}
+
+
+def test_score_rules_start_at_4_hours():
+    assert check(3.99, 10) == {}
+    assert check(4, 10) == {"above_expected": Severity.HIGH}
+
+
+def test_baseline_readings_raise_no_score_alert():
+    assert check(-1, 10, baseline=2) == {}
+
+
+# --- above_expected -------------------------------------------------------------------------
+
+# Lines at exact integers (at 8: amber 6.0, red 7.0) so "at the line" is tested exactly.
+EXACT = CurveParams(calibration=(CalibrationPoint(4, 0.75, 0.875),))
+
+
+@pytest.mark.parametrize(
+    ("pain", "severity"),
+    [(5, None), (6, Severity.MODERATE), (7, Severity.HIGH), (10, Severity.HIGH)],
+)
+def test_above_expected_at_the_amber_and_red_lines(pain, severity):
+    found = check(24, pain, params=EXACT, baseline=8).get("above_expected")
+    assert found is severity
+
+
+def test_above_expected_with_the_published_band_at_offsets_landing_on_integers():
+    e = expected_pain(8, 168)
+    params = CurveParams(amber_offset=5 - e, red_offset=6 - e)
+    assert check(168, 4, params=params, earlier=[Reading(48, 3)]) == {}
+    assert check(168, 5, params=params, earlier=[Reading(48, 3)]) == {
+        "above_expected": Severity.MODERATE
+    }
+    assert check(168, 6, params=params, earlier=[Reading(48, 4)])["above_expected"] is (
+        Severity.HIGH
+    )
+
+
+def test_above_expected_reason_matches_the_clinical_example():
+    (finding, _) = evaluate(Reading(24, 7), [], 8)
+    assert finding.rule == "above_expected"
+    assert finding.reason == "7/10 at 24 h; expected 3.3, red line 6.5"
+    moderate = evaluate(Reading(24, 6), [], 8)[0]
+    assert moderate.reason == "6/10 at 24 h; expected 3.3, amber line 5.9"
+
+
+def test_calibrated_lines_are_named_as_the_clinics():
+    (finding, *_) = evaluate(Reading(24, 7), [], 8, EXACT)
+    assert "clinic red line 7.0" in finding.reason
+
+
+# --- no_improvement -------------------------------------------------------------------------
+
+
+def test_no_improvement_starts_at_24_hours_and_turns_high_at_48():
+    assert "no_improvement" not in check(23.99, 7)
+    assert check(24, 7)["no_improvement"] is Severity.MODERATE
+    assert check(47.99, 7)["no_improvement"] is Severity.MODERATE
+    assert check(48, 7)["no_improvement"] is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("baseline", "pain", "fires"),
+    [
+        (8, 7, True),  # fall 1
+        (8, 6, False),  # fall 2 = 2 points: improved
+        (10, 9, True),  # fall 1 (10%)
+        (10, 8, False),  # fall 2: 2 points is enough even below 30%
+        (6, 5, True),  # fall 1 < 1.8 (30%)
+        (6, 4, False),  # fall 2
+        (5, 4, True),  # fall 1 < 1.5 (30%) and < 2
+        (3, 2, False),  # fall 1 >= 0.9 (30% of 3)
+        (8, 9, True),  # worse than baseline
+    ],
+)
+def test_no_improvement_needs_both_less_than_2_points_and_less_than_30_percent(
+    baseline, pain, fires
+):
+    assert ("no_improvement" in check(24, pain, baseline=baseline)) is fires
+
+
+def test_no_improvement_30_percent_edge_is_exclusive():
+    # 25% of 8 = 2 points exactly: a fall of 2 is not "< 25%", a fall of 1 is.
+    params = CurveParams(min_change_points=3, min_change_fraction=0.25)
+    assert "no_improvement" not in check(24, 6, params=params)
+    assert "no_improvement" in check(24, 7, params=params)
+
+
+def test_no_improvement_reason_has_the_numbers():
+    finding = evaluate(Reading(48, 7), [], 8)[1]
+    assert finding.reason == "7/10 at 48 h; baseline 8, down 1 (12%): less than 2 points and 30%"
+
+
+# --- rebound --------------------------------------------------------------------------------
+
+
+def test_rebound_starts_at_48_hours():
+    earlier = [Reading(24, 2)]
+    assert "rebound" not in check(47.99, 5, earlier)
+    assert check(48, 5, earlier)["rebound"] is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("baseline", "lowest", "pain", "fires"),
+    [
+        (6, 2, 4, True),  # +2 points, >= 1.8 (30%), reaches 4
+        (6, 3, 4, False),  # +1 point
+        (10, 2, 5, True),  # +3 = 30% of 10
+        (10, 2, 4, False),  # +2 points but < 30% of 10
+        (8, 2, 4, False),  # +2 < 2.4 (30% of 8): the ordinary 2 -> 4 wobble
+        (8, 2, 5, True),  # +3
+        (6, 1, 3, False),  # +2 >= 1.8 but below the floor of 4
+        (3, 1, 3, True),  # back to baseline, though below the floor
+        (3, 1, 2, False),  # +1, below baseline
+        (8, 7, 8, True),  # back to baseline from a lower score
+        (8, 8, 8, False),  # never came down: not a return
+        (8, 8, 10, False),  # never came down: +2 < 2.4, and no "return"
+    ],
+)
+def test_rebound_edges(baseline, lowest, pain, fires):
+    found = check(168, pain, [Reading(-1, baseline), Reading(48, lowest)], baseline=baseline)
+    assert ("rebound" in found) is fires
+
+
+def test_rebound_measures_from_the_lowest_post_procedure_score_only():
+    # A low pre-procedure score is not "the lowest since the procedure".
+    assert "rebound" not in check(168, 5, [Reading(-5, 1), Reading(24, 4)])
+    # The lowest of several earlier scores, whatever order they are given in.
+    assert "rebound" in check(168, 5, [Reading(72, 4), Reading(24, 2), Reading(48, 3)])
+
+
+def test_rebound_ignores_readings_later_in_time_than_this_one():
+    assert "rebound" not in check(168, 5, [Reading(24, 4), Reading(300, 1)])
+
+
+def test_rebound_reasons():
+    earlier = [Reading(48, 2)]
+    finding = rules_of(evaluate(Reading(168, 6), earlier, 8))
+    assert "rebound" in finding
+    reason = next(f.reason for f in evaluate(Reading(168, 6), earlier, 8) if f.rule == "rebound")
+    assert reason == "6/10 at 7 d; up 4 from the lowest since the procedure, 2/10 at 48 h"
+    low = next(f for f in evaluate(Reading(168, 3), [Reading(48, 1)], 3) if f.rule == "rebound")
+    assert low.reason == "3/10 at 7 d; back to baseline 3 from 1/10 at 48 h"
+
+
+# --- persistent -----------------------------------------------------------------------------
+
+
+def test_persistent_needs_above_4_at_or_after_1_week_and_at_or_after_1_month():
+    week = Reading(168, 5)
+    assert check(720, 5, [week])["persistent"] is Severity.MODERATE
+    assert "persistent" not in check(719.99, 5, [week])  # not yet 1 month (30 days)
+    assert "persistent" not in check(720, 5, [Reading(167.99, 5)])  # not yet 1 week
+    assert "persistent" not in check(720, 4, [week])  # 4 is not above 4
+    assert "persistent" not in check(720, 5, [Reading(168, 4)])
+    assert "persistent" not in check(720, 5, [])  # only one of the two windows
+
+
+def test_persistent_counts_two_readings_after_a_month():
+    assert "persistent" in check(2160, 5, [Reading(720, 6)])
+
+
+def test_persistent_reason():
+    finding = next(
+        f for f in evaluate(Reading(720, 6), [Reading(168, 5)], 8) if f.rule == "persistent"
+    )
+    assert finding.reason == "6/10 at 1 mo and 5/10 at 7 d; above 4 at or after 1 week and 1 month"
+
+
+# --- baseline missing -----------------------------------------------------------------------
+
+
+def test_missing_baseline_assumes_8_and_says_so():
+    findings = evaluate(Reading(24, 7), [], None)
+    assert rules_of(findings) == rules_of(evaluate(Reading(24, 7), [], 8))
+    assert all(f.reason.endswith("; baseline not recorded, 8 assumed") for f in findings)
+    assessment = assess(Reading(24, 7), [], None)
+    assert assessment.baseline == 8 and assessment.baseline_assumed
+
+
+def test_clinic_default_baseline_is_used_and_named():
+    findings = evaluate(Reading(24, 6), [], None, CurveParams(default_baseline=7))
+    assert findings[-1].rule == "no_improvement"
+    assert findings[-1].reason.endswith("baseline not recorded, 7 assumed")
+
+
+# --- priority, status, hygiene --------------------------------------------------------------
+
+
+def test_findings_come_in_priority_order_one_per_rule():
+    earlier = [Reading(-1, 8), Reading(48, 2), Reading(168, 6)]
+    findings = evaluate(Reading(720, 9, ("fever",)), earlier, 8)
+    assert [f.rule for f in findings] == [
+        "red_flag",
+        "above_expected",
+        "no_improvement",
+        "rebound",
+        "persistent",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hours", "pain", "flags", "status"),
+    [
+        (24, 2, ("breathless",), "emergency"),
+        (24, 2, ("fever", "chest_pain"), "emergency"),
+        (1, 9, ("wound",), "call_clinic"),
+        (2, 8, (), "early_high"),
+        (3.99, 10, (), "early_high"),
+        (2, 7, (), "on_track"),
+        (4, 8, (), "higher"),
+        (24, 7, (), "higher"),
+        (24, 3, (), "on_track"),
+        (-1, 9, (), "on_track"),
+    ],
+)
+def test_assess_status(hours, pain, flags, status):
+    assessment = assess(Reading(hours, pain, flags), [], 8)
+    assert assessment.status == status
+
+
+def test_assess_carries_the_curve_values_and_the_findings():
+    reading = Reading(24, 7)
+    assessment = assess(reading, [], 8)
+    assert assessment.findings == tuple(evaluate(reading, [], 8))
+    assert assessment.expected == pytest.approx(expected_pain(8, 24))
+    assert assessment.amber == pytest.approx(assessment.expected + 2.6)
+    assert assessment.red == pytest.approx(assessment.expected + 3.2)
+    assert assessment.baseline == 8 and not assessment.baseline_assumed
+
+
+def test_apply_findings_opens_escalates_and_updates():
+    moderate = Finding("no_improvement", Severity.MODERATE, "a")
+    high = Finding("no_improvement", Severity.HIGH, "b")
+    flag = Finding("red_flag", Severity.URGENT, "c")
+    assert apply_findings({}, [moderate, flag]) == [("opened", moderate), ("opened", flag)]
+    assert apply_findings({"no_improvement": Severity.MODERATE}, [high]) == [("escalated", high)]
+    assert apply_findings({"no_improvement": Severity.HIGH}, [high]) == [("updated", high)]
+    assert apply_findings({"no_improvement": Severity.HIGH}, [moderate]) == [("updated", moderate)]
+
+
+def test_missed_checkin_finding():
+    by_label = {w.label: w for w in DEFAULT_SCHEDULE}
+    finding = missed_checkin_finding(by_label["24 h"])
+    assert finding == Finding(
+        "missed_checkin", Severity.MODERATE, "no check-in in the 24 h window (18-30 h)"
+    )
+    assert missed_checkin_finding(by_label["1 wk"]).reason.endswith("(5-9 d)")
+    assert missed_checkin_finding(by_label["1 mo"]).reason.endswith("(23-37 d)")
+
+
+# --- properties -----------------------------------------------------------------------------
+
+post_hours = st.floats(min_value=0.01, max_value=3000, allow_nan=False)
+pains = st.integers(min_value=0, max_value=10)
+histories = st.lists(
+    st.builds(
+        Reading,
+        st.floats(min_value=-48, max_value=3000, allow_nan=False),
+        pains,
+        st.lists(st.sampled_from(list(RED_FLAGS)), max_size=2, unique=True).map(tuple),
+    ),
+    max_size=8,
+)
+baselines = st.one_of(st.none(), st.integers(min_value=0, max_value=10))
+flag_sets = st.lists(st.sampled_from(list(RED_FLAGS)), max_size=2, unique=True).map(tuple)
+
+
+def worst(findings):
+    return max((f.severity for f in findings), default=0)
+
+
+@given(post_hours, pains, pains, histories, baselines, flag_sets)
+def test_a_higher_score_never_gets_a_less_severe_finding(hours, a, b, earlier, baseline, flags):
+    low, high = sorted((a, b))
+    low_findings = evaluate(Reading(hours, low, flags), earlier, baseline)
+    high_findings = evaluate(Reading(hours, high, flags), earlier, baseline)
+    assert worst(high_findings) >= worst(low_findings)
+    # Rule by rule too: a rule that fires for the lower score fires for the higher one.
+    low_rules, high_rules = rules_of(low_findings), rules_of(high_findings)
+    assert all(high_rules.get(rule, 0) >= sev for rule, sev in low_rules.items())
+
+
+@given(post_hours, pains, histories, baselines, flag_sets)
+def test_findings_are_ordered_unique_and_quiet_in_the_first_hours(
+    hours, pain, earlier, baseline, flags
+):
+    findings = evaluate(Reading(hours, pain, flags), earlier, baseline)
+    codes = [f.rule for f in findings]
+    assert codes == sorted(set(codes), key=RULES.index)
+    assert all("\n" not in f.reason for f in findings)
+    if hours < 4:
+        assert codes in ([], ["red_flag"])
