@@ -48,7 +48,7 @@ bench: install-dev                   ## measure speed and size; figures go to do
 	$(BIN)/python -m benchmarks.run
 
 messages: install-dev                ## extract translatable text into translations/messages.pot
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

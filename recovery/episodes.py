@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from .audit import record_event
-from .clinics import clinic_params
+from .clinics import clinic_params, clinic_schedule
+from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
 from .models import INDICATIONS, Alert, Clinic, Episode, PainEntry, Patient, StaffUser, utcnow
 from .rules import RED_FLAGS, Assessment, Finding, Reading, Severity, apply_findings, assess
+from .schedule import next_due
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
 
@@ -99,6 +101,7 @@ def enrol_patient(
     )
     db.session.add_all([patient, episode])
     db.session.flush()
+    refresh_summary(episode, [])
     token = issue_link(episode, staff=staff, address=address, action="enrolled")
     return EnrolmentResult(episode=episode, token=token)
 
@@ -243,8 +246,10 @@ def record_pain_entry(
         if existing is None:
             raise
         return CheckinResult(existing, False, assess_entry(existing))
-    assessment = assess_entry(entry)
+    entries = episode_entries(episode)
+    assessment = assess_entry(entry, entries)
     apply_alerts(episode, entry, assessment.findings, now=now)
+    refresh_summary(episode, entries)
     episode.updated_dt = now
     record_event(
         "entry_recorded",
@@ -276,13 +281,44 @@ def to_reading(episode: Episode, entry: PainEntry) -> Reading:
     )
 
 
+def episode_entries(episode: Episode) -> list[PainEntry]:
+    """The episode's entries in recorded order (one query)."""
+    return list(
+        db.session.scalars(
+            db.select(PainEntry)
+            .filter_by(episode_id=episode.id)
+            .order_by(PainEntry.recorded_dt, PainEntry.id)
+        )
+    )
+
+
+def refresh_summary(episode: Episode, entries: Sequence[PainEntry]) -> None:
+    """Recompute the episode's latest-score summary and next check-in window from `entries`."""
+    params = clinic_params(episode.clinic)
+    after_procedure = [e for e in entries if e.recorded_dt > episode.procedure_dt]
+    latest = max(entries, key=lambda e: (e.recorded_dt, e.id), default=None)
+    episode.last_pain = latest.pain if latest else None
+    episode.last_entry_dt = latest.recorded_dt if latest else None
+    episode.last_expected = episode.last_amber = None
+    if latest is not None and latest.recorded_dt > episode.procedure_dt:
+        baseline, _ = effective_baseline(episode_baseline(episode, entries), params)
+        hours = episode.hours_since_procedure(latest.recorded_dt)
+        episode.last_expected = expected_pain(baseline, hours, params)
+        episode.last_amber = amber_line(baseline, hours, params)
+    entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in after_procedure]
+    window = next_due(clinic_schedule(episode.clinic), entry_hours, max(entry_hours, default=0))
+    episode.due_label = window.label if window else None
+    episode.due_start_dt = (
+        episode.procedure_dt + timedelta(hours=window.start_h) if window else None
+    )
+    episode.due_end_dt = episode.procedure_dt + timedelta(hours=window.end_h) if window else None
+
+
 def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -> Assessment:
     """Evaluate the rules for `entry` at its recorded time, against the entries before it."""
     episode = entry.episode
     if entries is None:
-        entries = db.session.scalars(
-            db.select(PainEntry).filter_by(episode_id=episode.id).order_by(PainEntry.recorded_dt)
-        ).all()
+        entries = episode_entries(episode)
     earlier = [
         e
         for e in entries

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -138,6 +139,7 @@ class Episode(db.Model):
         CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),
         CheckConstraint("baseline_pain BETWEEN 0 AND 10", name="baseline_pain_range"),
         Index("ix_episode_clinic_status", "clinic_id", "status"),
+        Index("ix_episode_clinic_updated", "clinic_id", "updated_dt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,7 +156,17 @@ class Episode(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped by every entry and alert change, so a dashboard can ask "what changed since".
-    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Summary of the entries, kept by recovery.episodes.refresh_summary on every entry, so the
+    # worklist can filter and sort 10,000 episodes in SQL: the latest score and the curve
+    # values at its time, and the next check-in window after it (overdue once it has closed).
+    last_pain: Mapped[int | None] = mapped_column(Integer)
+    last_entry_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_expected: Mapped[float | None] = mapped_column(Float)
+    last_amber: Mapped[float | None] = mapped_column(Float)
+    due_label: Mapped[str | None] = mapped_column(String(32))
+    due_start_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_end_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient] = relationship(back_populates="episodes")

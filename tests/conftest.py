@@ -9,6 +9,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 
 from recovery import create_app
@@ -65,9 +66,24 @@ def app(database_url, tmp_path):
         db.engine.dispose()
 
 
+class FreshContextClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The test itself holds an app context (for factories and assertions); without this, requests
+    would share its `g` (the signed-in user) and its database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test then sees what the request committed
+        return response
+
+
 @pytest.fixture
 def client(app):
     """A test client."""
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

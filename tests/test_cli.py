@@ -8,21 +8,54 @@ from recovery.tokens import hash_token
 
 
 def test_create_clinic_staff_and_enroll(runner, client):
-    result = runner.invoke(args=["recovery", "create-clinic", "north", "--name", "North IR",
-                                 "--timezone", "Europe/Paris"])
+    result = runner.invoke(
+        args=[
+            "recovery",
+            "create-clinic",
+            "north",
+            "--name",
+            "North IR",
+            "--timezone",
+            "Europe/Paris",
+        ]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        args=["recovery", "create-staff", "--clinic", "north", "--email", "Ann@North.example",
-              "--role", "admin", "--password-stdin"],
+        args=[
+            "recovery",
+            "create-staff",
+            "--clinic",
+            "north",
+            "--email",
+            "Ann@North.example",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         input="a long enough password\n",
     )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(db.select(StaffUser))
-    assert (user.email, user.role, user.clinic.timezone) == ("ann@north.example", "admin",
-                                                             "Europe/Paris")
+    assert (user.email, user.role, user.clinic.timezone) == (
+        "ann@north.example",
+        "admin",
+        "Europe/Paris",
+    )
     assert user.api_token_hash is None
-    result = runner.invoke(args=["recovery", "enroll", "--clinic", "north", "--name", "Jo Bloggs",
-                                 "--procedure-at", "2026-11-26T09:00:00+01:00", "--baseline", "7"])
+    result = runner.invoke(
+        args=[
+            "recovery",
+            "enroll",
+            "--clinic",
+            "north",
+            "--name",
+            "Jo Bloggs",
+            "--procedure-at",
+            "2026-11-26T09:00:00+01:00",
+            "--baseline",
+            "7",
+        ]
+    )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     episode = db.session.get(Episode, printed["episode_id"])
@@ -35,8 +68,16 @@ def test_create_clinic_staff_and_enroll(runner, client):
 def test_create_staff_with_api_token_prints_it_last(runner):
     runner.invoke(args=["recovery", "create-clinic", "south", "--name", "South"])
     result = runner.invoke(
-        args=["recovery", "create-staff", "--clinic", "south", "--email", "bot@south.example",
-              "--password-stdin", "--api-token"],
+        args=[
+            "recovery",
+            "create-staff",
+            "--clinic",
+            "south",
+            "--email",
+            "bot@south.example",
+            "--password-stdin",
+            "--api-token",
+        ],
         input="another long password\n",
     )
     assert result.exit_code == 0
@@ -49,12 +90,46 @@ def test_cli_errors_are_clear_and_store_nothing(runner):
     cases = [
         (["recovery", "create-clinic", "bad slug!", "--name", "X"], "slug"),
         (["recovery", "create-clinic", "x", "--name", "X", "--timezone", "Mars/Base"], "time zone"),
-        (["recovery", "create-staff", "--clinic", "nope", "--email", "a@b.c", "--password-stdin"],
-         "no clinic"),
-        (["recovery", "enroll", "--clinic", "nope", "--name", "A", "--procedure-at", "2026-01-01"],
-         "offset"),
-        (["recovery", "enroll", "--clinic", "nope", "--name", "A", "--procedure-at",
-          "2026-01-01T00:00:00Z", "--baseline", "12"], "12"),
+        (
+            [
+                "recovery",
+                "create-staff",
+                "--clinic",
+                "nope",
+                "--email",
+                "a@b.c",
+                "--password-stdin",
+            ],
+            "no clinic",
+        ),
+        (
+            [
+                "recovery",
+                "enroll",
+                "--clinic",
+                "nope",
+                "--name",
+                "A",
+                "--procedure-at",
+                "2026-01-01",
+            ],
+            "offset",
+        ),
+        (
+            [
+                "recovery",
+                "enroll",
+                "--clinic",
+                "nope",
+                "--name",
+                "A",
+                "--procedure-at",
+                "2026-01-01T00:00:00Z",
+                "--baseline",
+                "12",
+            ],
+            "12",
+        ),
     ]
     for args, words in cases:
         result = runner.invoke(args=args, input="a long enough password\n")
@@ -65,7 +140,15 @@ def test_cli_errors_are_clear_and_store_nothing(runner):
 
 def test_short_password_and_duplicate_email_are_refused(runner):
     runner.invoke(args=["recovery", "create-clinic", "c", "--name", "C"])
-    args = ["recovery", "create-staff", "--clinic", "c", "--email", "a@c.example", "--password-stdin"]
+    args = [
+        "recovery",
+        "create-staff",
+        "--clinic",
+        "c",
+        "--email",
+        "a@c.example",
+        "--password-stdin",
+    ]
     assert "at least 10" in runner.invoke(args=args, input="short\n").output
     assert runner.invoke(args=args, input="long enough pass\n").exit_code == 0
     assert "already exists" in runner.invoke(args=args, input="long enough pass\n").output

@@ -94,4 +94,4 @@ def test_patient_list_shows_enrolled_patients(client, auth, nurse, enrolled):
     html = client.get("/staff/").get_data(as_text=True)
     assert enrolled.episode.patient.display_name in html
     assert "6/10" in html
-    assert "1 active patient" in html
+    assert "1 patient" in html

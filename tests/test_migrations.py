@@ -33,7 +33,9 @@ def empty_database(request, tmp_path):
 
 
 def test_upgrade_from_empty_matches_models_and_downgrades(empty_database):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database})
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:

@@ -11,9 +11,7 @@ from ..text import StorableText
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField(
-        _l("Email"), validators=[DataRequired(), StorableText(), Length(max=254)]
-    )
+    email = EmailField(_l("Email"), validators=[DataRequired(), StorableText(), Length(max=254)])
     password = PasswordField(
         _l("Password"), validators=[DataRequired(), StorableText(), Length(max=200)]
     )

@@ -4,10 +4,19 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, IntegerField, SelectField, StringField, TimeField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
+from ..patient.forms import CheckInForm
 from ..text import StorableText
 
 INDICATION_CHOICES = [
@@ -70,3 +79,59 @@ class EnrolForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An empty form: a button guarded by CSRF (revoke, re-issue, close)."""
+
+
+STATUS_CHOICES = [
+    SelectChoice("", _l("All statuses")),
+    SelectChoice("alert", _l("Alert")),
+    SelectChoice("overdue", _l("Overdue")),
+    SelectChoice("watch", _l("Watch")),
+    SelectChoice("on_track", _l("On track")),
+]
+ACTION_CHOICES = [
+    SelectChoice("called_patient", _l("Called the patient")),
+    SelectChoice("adjusted_analgesia", _l("Adjusted analgesia")),
+    SelectChoice("booked_review", _l("Booked a review")),
+    SelectChoice("sent_to_emergency", _l("Sent to emergency")),
+    SelectChoice("no_action_needed", _l("No action needed")),
+    SelectChoice("other", _l("Other (see note)")),
+]
+
+
+class WorklistFilterForm(FlaskForm):
+    """Filters in the query string (a GET form, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), choices=STATUS_CHOICES, default="")
+    indication = SelectField(
+        _l("Indication"),
+        choices=[SelectChoice("", _l("All indications")), *INDICATION_CHOICES],
+        default="",
+    )
+    q = StringField(_l("Name or MRN"), validators=[Optional(), StorableText(), Length(max=100)])
+
+
+class AcknowledgeForm(FlaskForm):
+    """What the nurse did about an alert."""
+
+    action = SelectField(_l("What was done"), choices=ACTION_CHOICES)
+    note = TextAreaField(_l("Note"), validators=[Optional(), StorableText(), Length(max=1000)])
+
+
+class ResolveForm(FlaskForm):
+    """Closing an alert, with an optional note."""
+
+    note = TextAreaField(_l("Note"), validators=[Optional(), StorableText(), Length(max=1000)])
+
+
+class StaffEntryForm(CheckInForm):
+    """An entry taken on the patient's behalf (a phone call): the check-in plus its time."""
+
+    recorded_date = DateField(_l("Date of the score"), validators=[DataRequired()])
+    recorded_time = TimeField(_l("Time of the score"), validators=[DataRequired()])
+
+    def recorded_dt(self, zone) -> datetime:
+        """The time of the score as an aware datetime in `zone`."""
+        return datetime.combine(self.recorded_date.data, self.recorded_time.data, tzinfo=zone)

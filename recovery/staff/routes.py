@@ -1,19 +1,45 @@
 """Staff views: thin; the work is in services and recovery.episodes."""
 
+import uuid
+
 import segno
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
+from ..alerts import AlertError, acknowledge_alert, resolve_alert
+from ..auth.routes import safe_next
 from ..clinics import clinic_zone
-from ..episodes import EntryError, enrol_patient, issue_link, revoke_link
+from ..episodes import (
+    EntryError,
+    close_episode,
+    enrol_patient,
+    issue_link,
+    record_pain_entry,
+    revoke_link,
+)
 from ..extensions import db
 from ..models import utcnow
-from ..rules import format_hours
 from ..web import patient_url
-from . import bp
-from .forms import ConfirmForm, EnrolForm
-from .services import episode_for_staff, patient_rows
+from . import bp, presenters
+from .forms import (
+    AcknowledgeForm,
+    ConfirmForm,
+    EnrolForm,
+    ResolveForm,
+    StaffEntryForm,
+    WorklistFilterForm,
+)
+from .services import (
+    PER_PAGE,
+    alert_for_staff,
+    clinic_change_cursor,
+    episode_detail,
+    episode_for_staff,
+    worklist_alerts,
+    worklist_episodes,
+)
 
 NEW_LINK_KEY = "new_patient_link"
 
@@ -26,27 +52,51 @@ def current_page() -> int:
 
 @bp.get("/")
 def worklist():
-    """The clinic's active patients."""
-    page = current_page()
-    rows, total = patient_rows(current_user.clinic_id, utcnow(), page=page)
-    shown = [
-        {
-            "episode_id": row.episode_id,
-            "name": row.name,
-            "mrn": row.mrn,
-            "since": format_hours(row.hours_since),
-            "last_score": "—" if row.last_pain is None else f"{row.last_pain}/10",
-            "open_alerts": row.open_alerts,
-        }
-        for row in rows
-    ]
+    """Open alerts by urgency, then every active episode with its status."""
+    filters = WorklistFilterForm(request.args)
+    if not filters.validate():
+        filters = WorklistFilterForm(MultiDict())
+    page, now = current_page(), utcnow()
+    clinic_id = current_user.clinic_id
+    open_alerts, open_total = worklist_alerts(clinic_id, "open")
+    in_progress, in_progress_total = worklist_alerts(clinic_id, "acknowledged")
+    episodes, total = worklist_episodes(
+        clinic_id,
+        now,
+        status=filters.status.data or None,
+        indication=filters.indication.data or None,
+        search=(filters.q.data or "").strip(),
+        page=page,
+    )
     return render_template(
         "staff/worklist.html",
-        rows=shown,
+        filters=filters,
+        open_alerts=presenters.alert_rows(open_alerts, now),
+        open_total=open_total,
+        in_progress=presenters.alert_rows(in_progress, now),
+        in_progress_total=in_progress_total,
+        episodes=presenters.episode_rows(episodes, now),
         total=total,
         page=page,
-        has_next=page * 50 < total,
+        pages=max(1, -(-total // PER_PAGE)),
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page * PER_PAGE < total else None,
+        cursor=clinic_change_cursor(clinic_id),
     )
+
+
+def page_url(page: int) -> str:
+    """This page's URL with the same filters and another page number."""
+    args = request.args.to_dict()
+    args["page"] = page
+    return url_for(request.endpoint, **args)
+
+
+@bp.get("/changes")
+def changes():
+    """A cheap poll: has anything in the clinic changed since `cursor`?"""
+    cursor = clinic_change_cursor(current_user.clinic_id)
+    return jsonify({"cursor": cursor, "changed": cursor != request.args.get("cursor", "")})
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
@@ -116,3 +166,127 @@ def revoke(episode_id: int):
         db.session.commit()
         flash(_("The link was revoked. The patient can no longer check in with it."), "info")
     return redirect(url_for("staff.show_link", episode_id=episode.id))
+
+
+def episode_page(episode, *, entry_form=None, status=200):
+    """Render the episode page (also after an invalid staff entry, with its errors)."""
+    detail = episode_detail(episode)
+    now = utcnow()
+    if entry_form is None:
+        entry_form = StaffEntryForm(formdata=None)
+        local_now = now.astimezone(clinic_zone(episode.clinic))
+        entry_form.recorded_date.data = local_now.date()
+        entry_form.recorded_time.data = local_now.time().replace(second=0, microsecond=0)
+        entry_form.idempotency_key.data = uuid.uuid4().hex
+    return render_template(
+        "staff/episode.html",
+        episode=episode,
+        summary=presenters.episode_summary(detail, now),
+        figure=presenters.episode_chart(detail),
+        entries=presenters.entry_rows(detail),
+        alerts=presenters.alert_cards(detail.alerts, now),
+        events=presenters.timeline(detail.events),
+        entry_form=entry_form,
+        ack_form=AcknowledgeForm(formdata=None),
+        resolve_form=ResolveForm(formdata=None),
+        confirm_form=ConfirmForm(formdata=None),
+    ), status
+
+
+@bp.get("/episodes/<int:episode_id>")
+def episode(episode_id: int):
+    """One patient's course: chart, entries, alerts and timeline."""
+    return episode_page(episode_for_staff(episode_id, current_user))
+
+
+@bp.post("/episodes/<int:episode_id>/entries")
+def record_entry(episode_id: int):
+    """Record a score on the patient's behalf (for example during a phone call)."""
+    episode = episode_for_staff(episode_id, current_user)
+    form = StaffEntryForm()
+    if form.validate_on_submit():
+        try:
+            record_pain_entry(
+                episode,
+                pain=form.pain.data,
+                recorded_dt=form.recorded_dt(clinic_zone(episode.clinic)),
+                red_flags=form.red_flags.data or [],
+                is_analgesic_taken=form.analgesic.data,
+                note=form.note.data or "",
+                idempotency_key=form.idempotency_key.data,
+                source="staff",
+                staff=current_user,
+                address=request.remote_addr,
+            )
+        except EntryError as exc:
+            field = {"recorded_at": "recorded_date"}.get(exc.field, exc.field)
+            getattr(form, field, form.pain).errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("The entry was recorded."), "info")
+            return redirect(url_for("staff.episode", episode_id=episode.id))
+    return episode_page(episode, entry_form=form, status=400)
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+def acknowledge(alert_id: int):
+    """Acknowledge an alert with what was done."""
+    alert = alert_for_staff(alert_id, current_user)
+    form = AcknowledgeForm()
+    if form.validate_on_submit():
+        try:
+            acknowledge_alert(
+                alert,
+                current_user,
+                action=form.action.data,
+                note=form.note.data or "",
+                address=request.remote_addr,
+            )
+        except AlertError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Alert acknowledged."), "info")
+    else:
+        flash(_("The alert was not changed: %(errors)s", errors=form_error_text(form)), "error")
+    return redirect(
+        safe_next(request.form.get("next")) or url_for("staff.episode", episode_id=alert.episode_id)
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/resolve")
+def resolve(alert_id: int):
+    """Resolve an alert."""
+    alert = alert_for_staff(alert_id, current_user)
+    form = ResolveForm()
+    if form.validate_on_submit():
+        try:
+            resolve_alert(
+                alert, current_user, note=form.note.data or "", address=request.remote_addr
+            )
+        except AlertError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Alert resolved."), "info")
+    else:
+        flash(_("The alert was not changed: %(errors)s", errors=form_error_text(form)), "error")
+    return redirect(url_for("staff.episode", episode_id=alert.episode_id))
+
+
+@bp.post("/episodes/<int:episode_id>/close")
+def close(episode_id: int):
+    """Close the episode: it leaves the worklist and the patient's link stops working."""
+    episode = episode_for_staff(episode_id, current_user)
+    if ConfirmForm().validate_on_submit() and episode.status == "active":
+        close_episode(episode, staff=current_user, address=request.remote_addr)
+        db.session.commit()
+        flash(_("The follow-up was closed."), "info")
+    return redirect(url_for("staff.episode", episode_id=episode.id))
+
+
+def form_error_text(form) -> str:
+    """All of a form's errors on one line."""
+    return "; ".join(
+        f"{form[name].label.text}: {' '.join(errs)}" for name, errs in form.errors.items()
+    )

@@ -6,24 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import abort
-from sqlalchemy import func
+from sqlalchemy import and_, case, func, or_
+from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import Alert, Episode, PainEntry, Patient, StaffUser
+from ..models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser
 
-
-@dataclass(frozen=True)
-class PatientRow:
-    """One line of the patient list."""
-
-    episode_id: int
-    name: str
-    mrn: str | None
-    procedure_dt: datetime
-    hours_since: float
-    last_pain: int | None
-    last_dt: datetime | None
-    open_alerts: int
+SEVERITY_RANK = {"urgent": 0, "high": 1, "moderate": 2}
+# Episode statuses on the worklist, most pressing first.
+STATUSES = ("alert", "overdue", "watch", "on_track")
+PER_PAGE = 50
+OPEN_ALERTS_SHOWN = 200
 
 
 def episode_for_staff(episode_id: int, user: StaffUser) -> Episode:
@@ -34,71 +27,211 @@ def episode_for_staff(episode_id: int, user: StaffUser) -> Episode:
     return episode
 
 
-def latest_entry_subquery():
-    """Each episode's most recent entry by recorded time (window function, one pass)."""
-    ranked = db.select(
-        PainEntry.episode_id,
-        PainEntry.pain,
-        PainEntry.recorded_dt,
-        func.row_number()
-        .over(
-            partition_by=PainEntry.episode_id,
-            order_by=(PainEntry.recorded_dt.desc(), PainEntry.id.desc()),
+def alert_for_staff(alert_id: int, user: StaffUser) -> Alert:
+    """The alert if its episode belongs to the user's clinic, else 404."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.episode.clinic_id != user.clinic_id:
+        abort(404)
+    return alert
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert on the worklist, with what a nurse needs to judge it."""
+
+    alert: Alert
+    patient_name: str
+    mrn: str | None
+    procedure_dt: datetime
+    last_pain: int | None
+    last_expected: float | None
+    acknowledged_by: str | None
+
+
+def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
+    """Unresolved alerts of active episodes in one status, by severity then oldest first."""
+    acknowledger = aliased(StaffUser)
+    severity_rank = case(SEVERITY_RANK, value=Alert.severity, else_=9)
+    where = (Episode.clinic_id == clinic_id, Episode.status == "active", Alert.status == status)
+    total = db.session.scalar(
+        db.select(func.count()).select_from(Alert).join(Episode).where(*where)
+    )
+    query = (
+        db.select(
+            Alert,
+            Patient.display_name,
+            Patient.mrn,
+            Episode.procedure_dt,
+            Episode.last_pain,
+            Episode.last_expected,
+            func.coalesce(acknowledger.name, acknowledger.email),
         )
-        .label("rank"),
-    ).subquery()
-    return db.select(ranked).where(ranked.c.rank == 1).subquery()
+        .join(Episode, Episode.id == Alert.episode_id)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .outerjoin(acknowledger, acknowledger.id == Alert.acknowledged_by_id)
+        .where(*where)
+        .order_by(severity_rank, Alert.opened_dt, Alert.id)
+        .limit(OPEN_ALERTS_SHOWN)
+    )
+    rows = [AlertRow(*row) for row in db.session.execute(query)]
+    return rows, total
 
 
-def open_alert_counts_subquery():
-    """Unresolved alerts per episode."""
+def _alert_counts():
+    """Open and acknowledged alerts per episode."""
     return (
-        db.select(Alert.episode_id, func.count().label("n"))
+        db.select(
+            Alert.episode_id,
+            func.sum(case((Alert.status == "open", 1), else_=0)).label("open_n"),
+            func.sum(case((Alert.status == "acknowledged", 1), else_=0)).label("ack_n"),
+        )
         .where(Alert.status != "resolved")
         .group_by(Alert.episode_id)
         .subquery()
     )
 
 
-def patient_rows(clinic_id: int, now: datetime, *, page: int = 1, per_page: int = 50):
-    """The clinic's active episodes, most recent procedure first, with last score and alerts.
+def episode_status_expression(counts, now: datetime):
+    """SQL for an episode's worklist status (see docs/dashboard.md for the definitions)."""
+    return case(
+        (func.coalesce(counts.c.open_n, 0) > 0, "alert"),
+        (and_(Episode.due_end_dt.is_not(None), Episode.due_end_dt < now), "overdue"),
+        (
+            or_(
+                func.coalesce(counts.c.ack_n, 0) > 0,
+                and_(Episode.last_amber.is_not(None), Episode.last_pain >= Episode.last_amber),
+            ),
+            "watch",
+        ),
+        else_="on_track",
+    )
 
-    Returns (rows, total).
-    """
-    latest = latest_entry_subquery()
-    counts = open_alert_counts_subquery()
-    where = (Episode.clinic_id == clinic_id, Episode.status == "active")
-    total = db.session.scalar(db.select(func.count()).select_from(Episode).where(*where))
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    """An active episode on the worklist."""
+
+    episode_id: int
+    name: str
+    mrn: str | None
+    indication: str
+    procedure_dt: datetime
+    baseline_pain: int | None
+    last_pain: int | None
+    last_expected: float | None
+    due_label: str | None
+    due_start_dt: datetime | None
+    due_end_dt: datetime | None
+    status: str
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with its wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def worklist_episodes(
+    clinic_id: int,
+    now: datetime,
+    *,
+    status: str | None = None,
+    indication: str | None = None,
+    search: str = "",
+    page: int = 1,
+) -> tuple[list[EpisodeRow], int]:
+    """Active episodes, most pressing status first, then most recent procedure; (rows, total)."""
+    counts = _alert_counts()
+    status_sql = episode_status_expression(counts, now)
+    status_rank = case({s: i for i, s in enumerate(STATUSES)}, value=status_sql)
+    where = [Episode.clinic_id == clinic_id, Episode.status == "active"]
+    if status:
+        where.append(status_sql == status)
+    if indication:
+        where.append(Episode.indication == indication)
+    if search:
+        where.append(
+            or_(
+                Patient.display_name.ilike(like_pattern(search), escape="\\"),
+                Patient.mrn.ilike(like_pattern(search), escape="\\"),
+            )
+        )
+    base = (
+        db.select(Episode.id)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .outerjoin(counts, counts.c.episode_id == Episode.id)
+        .where(*where)
+    )
+    total = db.session.scalar(db.select(func.count()).select_from(base.subquery()))
     query = (
         db.select(
             Episode.id,
             Patient.display_name,
             Patient.mrn,
+            Episode.indication,
             Episode.procedure_dt,
-            latest.c.pain,
-            latest.c.recorded_dt,
-            func.coalesce(counts.c.n, 0),
+            Episode.baseline_pain,
+            Episode.last_pain,
+            Episode.last_expected,
+            Episode.due_label,
+            Episode.due_start_dt,
+            Episode.due_end_dt,
+            status_sql,
         )
         .join(Patient, Patient.id == Episode.patient_id)
-        .outerjoin(latest, latest.c.episode_id == Episode.id)
         .outerjoin(counts, counts.c.episode_id == Episode.id)
         .where(*where)
-        .order_by(Episode.procedure_dt.desc(), Episode.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(status_rank, Episode.procedure_dt.desc(), Episode.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
     )
-    rows = []
-    for episode_id, name, mrn, procedure_dt, pain, last_dt, n_alerts in db.session.execute(query):
-        rows.append(
-            PatientRow(
-                episode_id=episode_id,
-                name=name,
-                mrn=mrn,
-                procedure_dt=procedure_dt,
-                hours_since=(now - procedure_dt).total_seconds() / 3600,
-                last_pain=pain,
-                last_dt=last_dt,
-                open_alerts=n_alerts,
-            )
+    return [EpisodeRow(*row) for row in db.session.execute(query)], total
+
+
+def clinic_change_cursor(clinic_id: int) -> str:
+    """A cheap token that changes whenever any entry or alert of the clinic changes."""
+    latest, episodes = db.session.execute(
+        db.select(func.max(Episode.updated_dt), func.count()).where(Episode.clinic_id == clinic_id)
+    ).one()
+    stamp = 0 if latest is None else int(latest.timestamp() * 1_000_000)
+    return f"{stamp}-{episodes}"
+
+
+@dataclass
+class EpisodeDetail:
+    """Everything the episode page shows, loaded in a fixed number of queries."""
+
+    episode: Episode
+    entries: list[PainEntry]
+    alerts: list[Alert]
+    events: list[AuditEvent]
+
+
+def episode_detail(episode: Episode) -> EpisodeDetail:
+    """The episode's entries, alerts (with their staff) and timeline."""
+    entries = list(
+        db.session.scalars(
+            db.select(PainEntry)
+            .filter_by(episode_id=episode.id)
+            .options(selectinload(PainEntry.recorded_by))
+            .order_by(PainEntry.recorded_dt, PainEntry.id)
         )
-    return rows, total
+    )
+    alerts = list(
+        db.session.scalars(
+            db.select(Alert)
+            .filter_by(episode_id=episode.id)
+            .options(selectinload(Alert.acknowledged_by), selectinload(Alert.resolved_by))
+            .order_by(Alert.opened_dt.desc(), Alert.id.desc())
+        )
+    )
+    events = list(
+        db.session.scalars(
+            db.select(AuditEvent)
+            .filter_by(episode_id=episode.id)
+            .options(selectinload(AuditEvent.staff))
+            .order_by(AuditEvent.created_dt.desc(), AuditEvent.id.desc())
+            .limit(200)
+        )
+    )
+    return EpisodeDetail(episode, entries, alerts, events)

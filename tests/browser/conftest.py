@@ -124,8 +124,9 @@ class PageWatch:
 @pytest.fixture
 def phone(browser):
     """A page at a phone's size, with console errors and CSP violations collected."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     page.watch = PageWatch(page)
     yield page

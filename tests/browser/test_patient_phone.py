@@ -9,8 +9,9 @@ from tests import factories
 
 def touch_targets_too_small(page, selector):
     boxes = page.eval_on_selector_all(
-        selector, "els => els.map(e => { const r = e.getBoundingClientRect();"
-                  " return [r.width, r.height]; })")
+        selector,
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })",
+    )
     return [b for b in boxes if b[0] < 44 or b[1] < 44]
 
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6aa4146b853a
+Revision ID: 9855f98bfdaa
 Revises: 
-Create Date: 2026-11-27 03:32:28.133180
+Create Date: 2026-11-27 03:44:23.271264
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6aa4146b853a'
+revision = '9855f98bfdaa'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -78,6 +78,13 @@ def upgrade():
     sa.Column('created_dt', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_dt', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_dt', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_pain', sa.Integer(), nullable=True),
+    sa.Column('last_entry_dt', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_expected', sa.Float(), nullable=True),
+    sa.Column('last_amber', sa.Float(), nullable=True),
+    sa.Column('due_label', sa.String(length=32), nullable=True),
+    sa.Column('due_start_dt', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('due_end_dt', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("indication IN ('osteoporosis', 'tumour', 'other')", name=op.f('ck_episode_indication')),
     sa.CheckConstraint("status IN ('active', 'closed')", name=op.f('ck_episode_status')),
     sa.CheckConstraint('baseline_pain BETWEEN 0 AND 10', name=op.f('ck_episode_baseline_pain_range')),
@@ -88,8 +95,8 @@ def upgrade():
     )
     with op.batch_alter_table('episode', schema=None) as batch_op:
         batch_op.create_index('ix_episode_clinic_status', ['clinic_id', 'status'], unique=False)
+        batch_op.create_index('ix_episode_clinic_updated', ['clinic_id', 'updated_dt'], unique=False)
         batch_op.create_index(batch_op.f('ix_episode_patient_id'), ['patient_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_episode_updated_dt'), ['updated_dt'], unique=False)
 
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -181,8 +188,8 @@ def downgrade():
 
     op.drop_table('audit_event')
     with op.batch_alter_table('episode', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_episode_updated_dt'))
         batch_op.drop_index(batch_op.f('ix_episode_patient_id'))
+        batch_op.drop_index('ix_episode_clinic_updated')
         batch_op.drop_index('ix_episode_clinic_status')
 
     op.drop_table('episode')

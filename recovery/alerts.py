@@ -1,0 +1,95 @@
+"""The nurse's side of an alert: acknowledge with what was done, then resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .audit import record_event
+from .extensions import db
+from .models import Alert, StaffUser, utcnow
+
+# What a nurse did about an alert; the code is stored at the start of the note.
+ACTIONS = (
+    "called_patient",
+    "adjusted_analgesia",
+    "booked_review",
+    "sent_to_emergency",
+    "no_action_needed",
+    "other",
+)
+
+
+class AlertError(ValueError):
+    """The alert cannot make this change (for example it is already resolved)."""
+
+
+def _note(action: str | None, note: str) -> str:
+    parts = [p for p in (action, note.strip()) if p]
+    return ": ".join(parts)
+
+
+def acknowledge_alert(
+    alert: Alert,
+    staff: StaffUser,
+    *,
+    action: str | None,
+    note: str = "",
+    address: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Mark an open alert as seen and being handled, with what was done."""
+    if alert.status != "open":
+        raise AlertError("only an open alert can be acknowledged")
+    if action is not None and action not in ACTIONS:
+        raise AlertError(f"unknown action {action!r}")
+    now = now or utcnow()
+    alert.status = "acknowledged"
+    alert.acknowledged_dt = now
+    alert.acknowledged_by_id = staff.id
+    alert.note = _append(alert.note, _note(action, note))
+    alert.updated_dt = now
+    alert.episode.updated_dt = now
+    record_event(
+        "alert_acknowledged",
+        clinic_id=alert.episode.clinic_id,
+        episode=alert.episode,
+        staff=staff,
+        detail=f"{alert.rule}: {_note(action, note)}",
+        address=address,
+    )
+    db.session.flush()
+
+
+def resolve_alert(
+    alert: Alert,
+    staff: StaffUser,
+    *,
+    note: str = "",
+    address: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Close an alert; a later finding of the same rule opens a new one."""
+    if alert.status == "resolved":
+        raise AlertError("this alert is already resolved")
+    now = now or utcnow()
+    alert.status = "resolved"
+    alert.resolved_dt = now
+    alert.resolved_by_id = staff.id
+    alert.note = _append(alert.note, note.strip())
+    alert.updated_dt = now
+    alert.episode.updated_dt = now
+    record_event(
+        "alert_resolved",
+        clinic_id=alert.episode.clinic_id,
+        episode=alert.episode,
+        staff=staff,
+        detail=f"{alert.rule}: {note.strip()}",
+        address=address,
+    )
+    db.session.flush()
+
+
+def _append(existing: str, addition: str) -> str:
+    if not addition:
+        return existing
+    return f"{existing}\n{addition}" if existing else addition

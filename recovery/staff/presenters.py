@@ -1,0 +1,272 @@
+"""Ready-to-show values for the staff pages: templates compute nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from flask_babel import format_datetime, format_timedelta
+from flask_babel import gettext as _
+
+from ..chart_text import chart_labels
+from ..charts import episode_figure
+from ..clinics import clinic_params
+from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
+from ..episodes import episode_baseline
+from ..models import Alert, AuditEvent, Episode, PainEntry
+from ..patient.forms import RED_FLAG_LABELS
+from ..rules import format_hours
+from .services import AlertRow, EpisodeDetail, EpisodeRow
+
+
+def status_label(status: str) -> str:
+    """The worklist status in words."""
+    return {
+        "alert": _("Alert"),
+        "overdue": _("Overdue"),
+        "watch": _("Watch"),
+        "on_track": _("On track"),
+    }.get(status, status)
+
+
+def rule_label(rule: str) -> str:
+    """An alert rule in words."""
+    return {
+        "red_flag": _("Red flag"),
+        "above_expected": _("Above expected"),
+        "no_improvement": _("No improvement"),
+        "rebound": _("Rebound"),
+        "persistent": _("Persistent pain"),
+        "missed_checkin": _("Missed check-in"),
+    }.get(rule, rule)
+
+
+def severity_label(severity: str) -> str:
+    """A severity in words."""
+    return {"urgent": _("Urgent"), "high": _("High"), "moderate": _("Moderate")}.get(
+        severity, severity
+    )
+
+
+def score_text(pain: int | None, expected: float | None) -> str:
+    """ "7/10 (expected 3.3)"."""
+    if pain is None:
+        return _("no score yet")
+    if expected is None:
+        return f"{pain}/10"
+    return _("%(pain)s/10 (expected %(expected)s)", pain=pain, expected=f"{expected:.1f}")
+
+
+def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
+    """Worklist lines for alerts."""
+    return [
+        {
+            "alert_id": row.alert.id,
+            "episode_id": row.alert.episode_id,
+            "patient": row.patient_name,
+            "mrn": row.mrn or "",
+            "severity": row.alert.severity,
+            "severity_label": severity_label(row.alert.severity),
+            "rule": rule_label(row.alert.rule),
+            "since_procedure": format_hours((now - row.procedure_dt).total_seconds() / 3600),
+            "score": score_text(row.last_pain, row.last_expected),
+            "reason": row.alert.reason,
+            "open_for": format_timedelta(now - row.alert.opened_dt, threshold=1.1),
+            "acknowledged_by": row.acknowledged_by or "",
+            "note": row.alert.note,
+        }
+        for row in rows
+    ]
+
+
+def due_text(row: EpisodeRow | Episode, now: datetime) -> str:
+    """When the next check-in is due, or that it is overdue."""
+    if row.due_label is None:
+        return _("follow-up complete")
+    if row.due_end_dt < now:
+        return _(
+            "%(label)s missed (window closed %(ago)s ago)",
+            label=row.due_label,
+            ago=format_timedelta(now - row.due_end_dt, threshold=1.1),
+        )
+    if row.due_start_dt <= now:
+        return _(
+            "%(label)s due now, until %(end)s",
+            label=row.due_label,
+            end=format_datetime(row.due_end_dt, "EEE HH:mm"),
+        )
+    return _(
+        "%(label)s from %(start)s",
+        label=row.due_label,
+        start=format_datetime(row.due_start_dt, "EEE d MMM HH:mm"),
+    )
+
+
+def change_text(last_pain: int | None, baseline: int | None) -> str:
+    """Change from baseline, e.g. "−5"."""
+    if last_pain is None or baseline is None:
+        return "—"
+    change = last_pain - baseline
+    return f"{change:+d}".replace("-", "−")
+
+
+def episode_rows(rows: Sequence[EpisodeRow], now: datetime) -> list[dict]:
+    """Worklist lines for episodes."""
+    return [
+        {
+            "episode_id": row.episode_id,
+            "patient": row.name,
+            "mrn": row.mrn or "",
+            "status": row.status,
+            "status_label": status_label(row.status),
+            "since_procedure": format_hours((now - row.procedure_dt).total_seconds() / 3600),
+            "score": score_text(row.last_pain, row.last_expected),
+            "change": change_text(row.last_pain, row.baseline_pain),
+            "due": due_text(row, now),
+        }
+        for row in rows
+    ]
+
+
+def entry_dict(episode: Episode, entry: PainEntry) -> dict:
+    """An entry for the charts."""
+    return {
+        "hours": episode.hours_since_procedure(entry.recorded_dt),
+        "pain": entry.pain,
+        "red_flags": list(entry.red_flags or []),
+        "source": entry.source,
+        "recorded_label": format_datetime(entry.recorded_dt, "EEE d MMM HH:mm"),
+    }
+
+
+def episode_chart(detail: EpisodeDetail) -> dict:
+    """The staff chart: scores against the expected curve, band, red flags and alerts."""
+    episode = detail.episode
+    params = clinic_params(episode.clinic)
+    baseline, assumed = effective_baseline(episode_baseline(episode, detail.entries), params)
+    alerts = [
+        {
+            "hours": episode.hours_since_procedure(a.entry.recorded_dt if a.entry else a.opened_dt),
+            "rule": a.rule,
+            "severity": a.severity,
+            "reason": a.reason,
+        }
+        for a in detail.alerts
+    ]
+    return episode_figure(
+        entries=[entry_dict(episode, e) for e in detail.entries],
+        curve=curve_points(baseline, [0.0, *chart_hours()], params),
+        alerts=alerts,
+        baseline=baseline,
+        baseline_assumed=assumed,
+        labels=chart_labels(),
+    )
+
+
+def entry_rows(detail: EpisodeDetail) -> list[dict]:
+    """The entries table, newest first."""
+    episode = detail.episode
+    params = clinic_params(episode.clinic)
+    baseline, _assumed = effective_baseline(episode_baseline(episode, detail.entries), params)
+    rows = []
+    for entry in reversed(detail.entries):
+        hours = episode.hours_since_procedure(entry.recorded_dt)
+        rows.append(
+            {
+                "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
+                "since": format_hours(hours) if hours > 0 else _("before procedure"),
+                "pain": entry.pain,
+                "expected": f"{expected_pain(baseline, hours, params):.1f}" if hours > 0 else "—",
+                "red_flags": ", ".join(str(RED_FLAG_LABELS.get(c, c)) for c in entry.red_flags),
+                "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
+                "note": entry.note,
+                "source": (
+                    _("staff (%(name)s)", name=entry.recorded_by.display_name)
+                    if entry.source == "staff" and entry.recorded_by
+                    else _("patient")
+                ),
+            }
+        )
+    return rows
+
+
+def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
+    """The episode's alerts, newest first, with their history in words."""
+    cards = []
+    for alert in alerts:
+        history = [_("opened %(when)s", when=format_datetime(alert.opened_dt, "EEE d MMM HH:mm"))]
+        if alert.acknowledged_dt and alert.acknowledged_by:
+            history.append(
+                _(
+                    "acknowledged by %(name)s %(when)s",
+                    name=alert.acknowledged_by.display_name,
+                    when=format_datetime(alert.acknowledged_dt, "EEE d MMM HH:mm"),
+                )
+            )
+        if alert.resolved_dt and alert.resolved_by:
+            history.append(
+                _(
+                    "resolved by %(name)s %(when)s",
+                    name=alert.resolved_by.display_name,
+                    when=format_datetime(alert.resolved_dt, "EEE d MMM HH:mm"),
+                )
+            )
+        cards.append(
+            {
+                "id": alert.id,
+                "rule": rule_label(alert.rule),
+                "severity": alert.severity,
+                "severity_label": severity_label(alert.severity),
+                "status": alert.status,
+                "reason": alert.reason,
+                "note_lines": [line for line in alert.note.splitlines() if line],
+                "history": "; ".join(history),
+                "can_acknowledge": alert.status == "open",
+                "can_resolve": alert.status != "resolved",
+            }
+        )
+    return cards
+
+
+def timeline(events: Sequence[AuditEvent]) -> list[dict]:
+    """Who did what, newest first."""
+    return [
+        {
+            "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
+            "who": event.staff.display_name if event.staff else event.actor,
+            "what": event.action.replace("_", " "),
+            "detail": event.detail,
+        }
+        for event in events
+    ]
+
+
+def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:
+    """The facts at the top of the episode page."""
+    episode = detail.episode
+    baseline = episode_baseline(episode, detail.entries)
+    default = clinic_params(episode.clinic).default_baseline
+    return {
+        "patient": episode.patient.display_name,
+        "mrn": episode.patient.mrn or "—",
+        "contact": ", ".join(p for p in (episode.patient.phone, episode.patient.email) if p) or "—",
+        "procedure": format_datetime(episode.procedure_dt, "EEE d MMM yyyy HH:mm"),
+        "since": format_hours(episode.hours_since_procedure(now)),
+        "levels": episode.levels or "—",
+        "indication": episode.indication,
+        "baseline": (
+            f"{baseline}/10"
+            if baseline is not None
+            else _("not recorded (the chart assumes %(b)s/10)", b=f"{default:g}")
+        ),
+        "status": _("active") if episode.status == "active" else _("closed"),
+        "is_active": episode.status == "active",
+        "due": due_text(episode, now) if episode.status == "active" else "—",
+        "link": (
+            _("working")
+            if episode.token_hash
+            else _("revoked")
+            if episode.status == "active"
+            else _("ended with the follow-up")
+        ),
+    }
