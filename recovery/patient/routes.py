@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import PainEntry
 from . import bp
 from .forms import CheckInForm
-from .services import result_view
+from .services import patient_chart, result_view
 
 
 def episode_or_invalid(token: str):
@@ -63,4 +63,10 @@ def result(token: str, entry_id: int):
     if entry is None or entry.episode_id != episode.id:
         abort(404)
     view = result_view(episode, entry, assess_entry(entry))
-    return render_template("patient/result.html", episode=episode, view=view, token=token)
+    return render_template(
+        "patient/result.html",
+        episode=episode,
+        view=view,
+        token=token,
+        figure=patient_chart(episode),
+    )

@@ -8,7 +8,11 @@ from datetime import timedelta
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from ..clinics import clinic_schedule
+from ..chart_text import chart_labels
+from ..charts import patient_figure
+from ..clinics import clinic_params, clinic_schedule
+from ..curve import chart_hours, curve_points, effective_baseline
+from ..episodes import episode_baseline, episode_entries
 from ..models import Episode, PainEntry, utcnow
 from ..rules import Assessment, format_hours
 from ..schedule import next_due
@@ -101,4 +105,25 @@ def next_checkin_text(episode: Episode) -> str | None:
         "Next check-in: %(label)s after your procedure, from %(when)s.",
         label=window.label,
         when=format_datetime(when, "EEEE d MMMM, HH:mm"),
+    )
+
+
+def patient_chart(episode: Episode) -> dict:
+    """The patient's own chart for a phone: their scores and the expected range."""
+    entries = episode_entries(episode)
+    params = clinic_params(episode.clinic)
+    baseline, _assumed = effective_baseline(episode_baseline(episode, entries), params)
+    return patient_figure(
+        entries=[
+            {
+                "hours": episode.hours_since_procedure(e.recorded_dt),
+                "pain": e.pain,
+                "red_flags": list(e.red_flags or []),
+                "source": e.source,
+                "recorded_label": format_datetime(e.recorded_dt, "EEE d MMM HH:mm"),
+            }
+            for e in entries
+        ],
+        curve=curve_points(baseline, [0.0, *chart_hours()], params),
+        labels=chart_labels(),
     )

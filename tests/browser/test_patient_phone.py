@@ -37,6 +37,9 @@ def test_patient_checks_in_on_a_phone(live_server, phone):
     phone.get_by_role("button", name="Submit").click()
     phone.wait_for_url("**/entries/*")
     assert phone.locator("h1").inner_text() == "You are on track."
+    phone.wait_for_selector('[data-chart-ready="1"]')
+    uids = phone.evaluate("document.querySelector('[data-chart]').data.map(t => t.uid)")
+    assert {"band", "observed"} <= set(uids)
     assert phone.watch.problems == []
     db.session.expire_all()
     entry = db.session.scalar(db.select(PainEntry))
