@@ -10,7 +10,12 @@ STAFF_URLS = [
     ("get", "/staff/episodes/{id}/link"),
     ("post", "/staff/episodes/{id}/link/revoke"),
     ("post", "/staff/episodes/{id}/link/reissue"),
+    ("get", "/staff/episodes/{id}"),
+    ("post", "/staff/episodes/{id}/entries"),
+    ("post", "/staff/episodes/{id}/close"),
+    ("get", "/staff/changes"),
 ]
+ALERT_URLS = [("post", "/staff/alerts/{id}/acknowledge"), ("post", "/staff/alerts/{id}/resolve")]
 EPISODE_URLS = [u for u in STAFF_URLS if "{id}" in u[1]]
 
 
@@ -44,3 +49,22 @@ def test_patient_list_shows_only_own_clinic(client, auth, clinic, nurse):
     auth.login()
     html = client.get("/staff/").get_data(as_text=True)
     assert "Own Patient" in html and "Other Patient" not in html
+
+
+@pytest.mark.parametrize("method,url", ALERT_URLS)
+def test_alert_actions_refuse_other_clinics_and_anonymous(client, auth, clinic, now, method, url):
+    from datetime import timedelta
+
+    from recovery.extensions import db
+    from recovery.models import Alert
+
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+    factories.gen_entry(enrolled.episode, 10, 24)
+    alert = db.session.scalar(db.select(Alert))
+    assert getattr(client, method)(url.format(id=alert.id)).status_code == 302  # to login
+    other = factories.gen_clinic()
+    factories.gen_staff(other, email="other@example.test")
+    auth.login(email="other@example.test")
+    assert getattr(client, method)(url.format(id=alert.id)).status_code == 404
+    db.session.refresh(alert)
+    assert alert.status == "open"

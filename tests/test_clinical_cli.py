@@ -22,8 +22,12 @@ def test_expected_prints_the_curve(runner):
 
 
 def test_expected_rejects_bad_input(runner):
-    for args in (["--baseline", "8", "--hours", "two"], ["--baseline", "11", "--hours", "2"],
-                 ["--baseline", "8", "--hours", "nan"], ["--baseline", "8", "--hours", ","]):
+    for args in (
+        ["--baseline", "8", "--hours", "two"],
+        ["--baseline", "11", "--hours", "2"],
+        ["--baseline", "8", "--hours", "nan"],
+        ["--baseline", "8", "--hours", ","],
+    ):
         result = runner.invoke(args=["recovery", "expected", *args])
         assert result.exit_code == 2, args
         assert "Error" in result.output
@@ -47,7 +51,9 @@ def test_backtest_reports_alerts_and_skips_bad_rows(runner, tmp_path):
         ("a", "no_improvement", "opened"),
         ("a", "red_flag", "opened"),
     }
-    assert all(set(e) == {"episode", "hours", "rule", "severity", "event", "reason"} for e in events)
+    assert all(
+        set(e) == {"episode", "hours", "rule", "severity", "event", "reason"} for e in events
+    )
     assert "line 6" in result.stderr and "line 7" in result.stderr and "line 8" in result.stderr
     assert "per 100 patient-days" in result.stderr
 
@@ -66,14 +72,24 @@ def seed_finished_episodes(clinic, count: int, now: datetime) -> None:
     for index, sim in enumerate(simulate_cohort(count, seed=11)):
         procedure = now - timedelta(days=120)
         patient = Patient(clinic_id=clinic.id, display_name=f"Sim {index}")
-        episode = Episode(clinic_id=clinic.id, patient=patient, procedure_dt=procedure,
-                          baseline_pain=sim.baseline, status="closed")
+        episode = Episode(
+            clinic_id=clinic.id,
+            patient=patient,
+            procedure_dt=procedure,
+            baseline_pain=sim.baseline,
+            status="closed",
+        )
         db.session.add_all([patient, episode])
         db.session.flush()
         db.session.add_all(
-            PainEntry(episode_id=episode.id, pain=r.pain,
-                      recorded_dt=procedure + timedelta(hours=r.hours), red_flags=[])
-            for r in sim.readings if r.hours > 0
+            PainEntry(
+                episode_id=episode.id,
+                pain=r.pain,
+                recorded_dt=procedure + timedelta(hours=r.hours),
+                red_flags=[],
+            )
+            for r in sim.readings
+            if r.hours > 0
         )
     db.session.commit()
 
