@@ -12,10 +12,12 @@ from flask.cli import AppGroup
 from .clinics import (
     SetupError,
     clinic_params,
+    clinic_settings_json,
     create_clinic,
     create_staff,
     get_clinic,
     issue_api_token,
+    update_clinic_settings,
 )
 from .curve import DEFAULT_PARAMS, curve_points
 from .episodes import EntryError, enrol_patient
@@ -183,6 +185,46 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     code = run_backtest(csv_file, sys.stdout, sys.stderr, params)
     if code:
         sys.exit(code)
+
+
+@recovery_cli.command("settings")
+@click.option("--clinic", "clinic_slug", required=True)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a curve setting, e.g. --set amber_offset=2.8 (repeatable).",
+)
+@click.option(
+    "--schedule",
+    "schedule_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Replace the check-in schedule with a JSON list of windows "
+    '({"label", "target_h", "start_h", "end_h"}).',
+)
+def settings_command(clinic_slug: str, assignments: tuple[str, ...], schedule_file) -> None:
+    """Show, or change, a clinic's curve parameters and check-in schedule (JSON)."""
+    try:
+        clinic = get_clinic(clinic_slug)
+        overrides = {}
+        for assignment in assignments:
+            name, sep, value = assignment.partition("=")
+            if not sep:
+                raise SetupError(f"use NAME=VALUE, not {assignment!r}")
+            overrides[name.strip()] = value.strip()
+        schedule = None
+        if schedule_file is not None:
+            try:
+                schedule = json.load(schedule_file)
+            except json.JSONDecodeError as exc:
+                raise SetupError(f"the schedule file is not JSON: {exc}") from None
+        if overrides or schedule is not None:
+            update_clinic_settings(clinic, overrides, schedule)
+    except SetupError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(json.dumps(clinic_settings_json(clinic), indent=2))
 
 
 @recovery_cli.command("calibrate")

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .curve import CurveParams
 from .extensions import db
 from .models import ROLES, Clinic, StaffUser
-from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list
+from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list, schedule_to_list
 from .tokens import hash_token, new_token
 
 
@@ -96,3 +96,31 @@ def staff_for_api_token(token: str) -> StaffUser | None:
         return None
     user = db.session.scalar(db.select(StaffUser).filter_by(api_token_hash=hash_token(token)))
     return user if user is not None and user.is_active else None
+
+
+def update_clinic_settings(
+    clinic: Clinic, curve_overrides: dict | None = None, schedule_items: list | None = None
+) -> None:
+    """Change the clinic's curve parameters and/or schedule; SetupError when invalid.
+
+    Curve values merge into the current ones; a schedule replaces the current one whole.
+    """
+    settings = dict(clinic.settings or {})
+    try:
+        if curve_overrides:
+            merged = {**clinic_params(clinic).to_dict(), **curve_overrides}
+            settings["curve"] = CurveParams.from_dict(merged).to_dict()
+        if schedule_items is not None:
+            settings["schedule"] = schedule_to_list(schedule_from_list(schedule_items))
+    except (ValueError, TypeError) as exc:
+        raise SetupError(f"invalid setting: {exc}") from exc
+    clinic.settings = settings
+    db.session.flush()
+
+
+def clinic_settings_json(clinic: Clinic) -> dict:
+    """The clinic's effective settings (defaults filled in), JSON-safe."""
+    return {
+        "curve": clinic_params(clinic).to_dict(),
+        "schedule": schedule_to_list(clinic_schedule(clinic)),
+    }

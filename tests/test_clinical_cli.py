@@ -117,3 +117,31 @@ def test_calibrate_reports_then_saves_only_with_apply(runner, clinic):
     db.session.expire_all()
     points = clinic_params(clinic).calibration
     assert points and all(0 < p.amber_ratio <= p.red_ratio for p in points)
+
+
+def test_settings_show_change_and_refuse_bad_values(runner, clinic, tmp_path):
+    shown = json.loads(runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug]).output)
+    assert shown["curve"]["amber_offset"] == 2.6 and len(shown["schedule"]) == 9
+    changed = runner.invoke(
+        args=["recovery", "settings", "--clinic", clinic.slug, "--set", "amber_offset=2.8"]
+    )
+    assert changed.exit_code == 0, changed.output
+    db.session.expire_all()
+    assert clinic_params(clinic).amber_offset == 2.8
+    for bad in ["amber_offset=abc", "red_offset=1.0", "amber_offset"]:
+        result = runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug, "--set", bad])
+        assert result.exit_code == 1 and "Error" in result.output, bad
+    schedule = tmp_path / "schedule.json"
+    schedule.write_text('[{"label": "24 h", "target_h": 24, "start_h": 30, "end_h": 18}]')
+    result = runner.invoke(
+        args=["recovery", "settings", "--clinic", clinic.slug, "--schedule", str(schedule)]
+    )
+    assert result.exit_code == 1
+    db.session.expire_all()
+    assert clinic_params(clinic).amber_offset == 2.8  # nothing changed by the refused calls
+    schedule.write_text('[{"label": "1 d", "target_h": 24, "start_h": 12, "end_h": 36}]')
+    result = runner.invoke(
+        args=["recovery", "settings", "--clinic", clinic.slug, "--schedule", str(schedule)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["schedule"][0]["label"] == "1 d"
