@@ -1,7 +1,9 @@
 """Configuration: defaults, then the environment, then the test overrides."""
 
+import json
 import os
 import secrets
+import uuid
 from pathlib import Path
 
 
@@ -25,6 +27,36 @@ def development_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def fhir_procedure_coding(raw: str | None) -> list[dict[str, str]]:
+    """FHIR_PROCEDURE_CODING: a JSON list of codings, each with string `system` and `code`."""
+    if not raw:
+        return []
+    problem = "FHIR_PROCEDURE_CODING must be a JSON list of objects with string system and code"
+    try:
+        codings = json.loads(raw)
+    except ValueError:
+        raise RuntimeError(problem) from None
+    if not isinstance(codings, list) or not all(
+        isinstance(c, dict)
+        and all(isinstance(v, str) for v in c.values())
+        and {"system", "code"} <= set(c)
+        and set(c) <= {"system", "code", "display", "version"}
+        for c in codings
+    ):
+        raise RuntimeError(problem)
+    return codings
+
+
+def fhir_id_namespace(raw: str | None) -> str:
+    """FHIR_ID_NAMESPACE: a UUID, or empty (then derived from PUBLIC_BASE_URL)."""
+    if not raw:
+        return ""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise RuntimeError("FHIR_ID_NAMESPACE must be a UUID") from None
+
+
 def load_config(app, test_config: dict | None) -> None:
     """Fill `app.config` from defaults, the environment and `test_config`."""
     app.config.from_mapping(
@@ -40,6 +72,9 @@ def load_config(app, test_config: dict | None) -> None:
         LANGUAGES=["en"],
         DEFAULT_TIMEZONE="Europe/London",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
+        FHIR_ID_NAMESPACE=fhir_id_namespace(os.environ.get("FHIR_ID_NAMESPACE")),
+        FHIR_MRN_SYSTEM=os.environ.get("FHIR_MRN_SYSTEM", ""),
+        FHIR_PROCEDURE_CODING=fhir_procedure_coding(os.environ.get("FHIR_PROCEDURE_CODING")),
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
         os.environ.get("DATABASE_URL"), app.instance_path

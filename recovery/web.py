@@ -1,6 +1,17 @@
 """App-wide web pieces: locale and time zone selection, error pages, health check, home."""
 
-from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -100,3 +111,11 @@ def patient_url(token: str) -> str:
         request.host_url if has_request_context() else "http://127.0.0.1:5000/"
     )
     return base.rstrip("/") + "/p/" + token
+
+
+def csv_attachment(lines, filename: str) -> Response:
+    """A streamed CSV download (`lines` an iterator of text lines) that no cache keeps."""
+    response = Response(stream_with_context(lines), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

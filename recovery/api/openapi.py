@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description served at /api/v1/openapi.json."""
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
-from ..rules import RED_FLAGS
+from ..exports import ALERT_FILTERS, MAX_RANGE_DAYS
+from ..rules import RED_FLAGS, RULES
 
 ERROR = {
     "type": "object",
@@ -68,6 +69,131 @@ CURVE = {
 }
 
 
+ALERT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "episode_id": {"type": "integer"},
+        "patient_name": {"type": "string"},
+        "rule": {"type": "string", "enum": list(RULES)},
+        "severity": {"type": "string", "enum": ["urgent", "high", "moderate"]},
+        "status": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
+        "reason": {"type": "string"},
+        "entry_id": {"type": ["integer", "null"]},
+        "opened_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
+        "acknowledged_by": {"type": ["string", "null"]},
+        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "resolved_by": {"type": ["string", "null"]},
+        "note": {"type": "string"},
+    },
+}
+
+EPISODE_ID = {
+    "name": "episode_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer"},
+}
+DATE_RANGE = [
+    {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "description": f"{label} day, YYYY-MM-DD in the clinic's time zone (included); "
+        f"at most {MAX_RANGE_DAYS} days in all",
+        "schema": {"type": "string", "format": "date"},
+    }
+    for name, label in (("start", "first"), ("end", "last"))
+]
+
+
+def _csv(description: str) -> dict:
+    return {
+        "description": description,
+        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+
+
+def _staff_get(summary: str, ok: dict, parameters: list, errors: tuple[int, ...]) -> dict:
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"staffToken": []}],
+            "parameters": parameters,
+            "responses": {"200": ok, **_error_responses(*errors)},
+        }
+    }
+
+
+def integration_paths() -> dict:
+    """The staff-token endpoints (recovery/api/integration.py); see docs/api.md."""
+    return {
+        "/alerts": _staff_get(
+            "The clinic's alerts: most severe first, then longest open",
+            _json("AlertPage", "one page of alerts"),
+            [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {
+                        "type": "string",
+                        "enum": list(ALERT_FILTERS),
+                        "default": "open",
+                    },
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "description": "next_cursor of the previous page",
+                    "schema": {"type": "string"},
+                },
+            ],
+            (400, 401),
+        ),
+        "/episodes/{episode_id}/fhir": _staff_get(
+            "The episode as a FHIR R4 Bundle (type collection)",
+            {
+                "description": "Patient, Procedure, Observation per entry, Flag per alert",
+                "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+            },
+            [EPISODE_ID],
+            (401, 404),
+        ),
+        "/episodes/{episode_id}/entries.csv": _staff_get(
+            "Every pain entry of the episode as CSV",
+            _csv("one row per entry"),
+            [EPISODE_ID],
+            (401, 404),
+        ),
+        "/episodes/{episode_id}/alerts.csv": _staff_get(
+            "Every alert of the episode as CSV",
+            _csv("one row per alert"),
+            [EPISODE_ID],
+            (401, 404),
+        ),
+        "/entries.csv": _staff_get(
+            "The clinic's entries recorded in a date range, as CSV",
+            _csv("one row per entry"),
+            DATE_RANGE,
+            (400, 401),
+        ),
+        "/alerts.csv": _staff_get(
+            "The clinic's alerts opened in a date range, as CSV",
+            _csv("one row per alert"),
+            DATE_RANGE,
+            (400, 401),
+        ),
+    }
+
+
 def _error_responses(*codes: int) -> dict:
     return {
         str(c): {
@@ -113,6 +239,17 @@ def openapi_document() -> dict:
                 "CheckIn": CHECKIN_BODY,
                 "Entry": ENTRY,
                 "Curve": CURVE,
+                "Alert": ALERT,
+                "AlertPage": {
+                    "type": "object",
+                    "properties": {
+                        "alerts": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Alert"},
+                        },
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                },
                 "CheckInResult": {
                     "type": "object",
                     "properties": {
@@ -185,5 +322,6 @@ def openapi_document() -> dict:
                     "responses": {"200": _json("Episode", "the episode"), **_error_responses(401)},
                 }
             },
+            **integration_paths(),
         },
     }

@@ -1,0 +1,267 @@
+"""Integration API for hospital systems: the FHIR Bundle, the alert feed, CSV exports.
+
+Authenticated with a staff API token (`Authorization: Bearer <token>`, issued by
+`flask recovery create-staff --api-token`); every answer is limited to that staff member's
+clinic, and another clinic's episode is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import date, datetime
+
+from flask import current_app, jsonify, request
+
+from ..audit import record_event
+from ..clinics import staff_for_api_token
+from ..exports import (
+    ALERT_FILTERS,
+    EARLIEST_EXPORT_DATE,
+    LATEST_EXPORT_DATE,
+    MAX_RANGE_DAYS,
+    AlertCursor,
+    FhirSettings,
+    clinic_alerts,
+    clinic_alerts_csv,
+    clinic_entries_csv,
+    clinic_export_filename,
+    episode_alerts_csv,
+    episode_entries_csv,
+    episode_export_filename,
+    episode_in_clinic,
+    fhir_bundle,
+    load_episode_for_export,
+)
+from ..extensions import db
+from ..models import Alert, Episode, StaffUser
+from ..web import csv_attachment
+from . import bp
+from .serializers import iso
+from .validation import ApiError, bearer_token
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+ALERT_PARAMS = {"status", "limit", "cursor"}
+RANGE_PARAMS = {"start", "end"}
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def api_staff() -> StaffUser:
+    """The active staff member whose API token is in the Authorization header, or 401."""
+    user = staff_for_api_token(bearer_token(request))
+    if user is None:
+        raise ApiError(
+            401, "invalid_token", "the token is unknown, revoked or its account inactive"
+        )
+    return user
+
+
+def refuse_unknown_params(allowed: set[str]) -> None:
+    """400 for a query parameter this endpoint does not take (a typo would otherwise pass)."""
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ApiError(400, "unknown_parameter", f"unknown parameter: {unknown[0]}", unknown[0])
+
+
+def export_episode(episode_id: int, user: StaffUser, *, with_records: bool = False) -> Episode:
+    """The episode if it belongs to the user's clinic, else 404 (never 403).
+
+    `with_records` also loads its patient, entries and alerts (for the FHIR Bundle).
+    """
+    load = load_episode_for_export if with_records else episode_in_clinic
+    episode = load(episode_id, user.clinic_id)
+    if episode is None:
+        raise ApiError(404, "not_found", "no episode with this id")
+    return episode
+
+
+def audit_export(action: str, user: StaffUser, episode: Episode | None = None, detail: str = ""):
+    """Record who exported what, and commit (exports are read-only otherwise)."""
+    record_event(
+        action,
+        clinic_id=user.clinic_id,
+        episode=episode,
+        staff=user,
+        detail=detail,
+        address=request.remote_addr,
+    )
+    db.session.commit()
+
+
+@bp.get("/episodes/<int:episode_id>/fhir")
+def episode_fhir(episode_id: int):
+    """The episode as a FHIR R4 Bundle (collection) of Patient, Procedure, Observations, Flags."""
+    user = api_staff()
+    episode = export_episode(episode_id, user, with_records=True)
+    bundle = fhir_bundle(episode, FhirSettings.from_config(current_app.config))
+    audit_export("exported_fhir", user, episode)
+    response = current_app.response_class(json.dumps(bundle), mimetype="application/fhir+json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the alert feed ------------------------------------------------------------------------
+
+
+def encode_cursor(cursor: AlertCursor) -> str:
+    """An opaque, URL-safe page cursor."""
+    rank, opened_dt, alert_id = cursor
+    raw = json.dumps([rank, opened_dt.isoformat(), alert_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> AlertCursor:
+    """The position a cursor stands for, or ApiError 400."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        rank, opened, alert_id = json.loads(raw)
+        opened_dt = datetime.fromisoformat(opened)
+        if (
+            not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id))
+            or opened_dt.tzinfo is None
+        ):
+            raise ValueError
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ApiError(
+            400, "invalid_cursor", "use the next_cursor of a previous page", "cursor"
+        ) from None
+    return rank, opened_dt, alert_id
+
+
+def parse_limit(value: str | None) -> int:
+    """The page size: DEFAULT_LIMIT, or 1 to MAX_LIMIT."""
+    if value is None:
+        return DEFAULT_LIMIT
+    if not value.isascii() or not value.isdigit():
+        raise ApiError(
+            400, "invalid_type", f"must be a whole number from 1 to {MAX_LIMIT}", "limit"
+        )
+    limit = int(value)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "out_of_range", f"must be from 1 to {MAX_LIMIT}", "limit")
+    return limit
+
+
+def alert_json(alert: Alert) -> dict:
+    """One alert for integrators: what, how bad, its state and who acted on it."""
+    return {
+        "id": alert.id,
+        "episode_id": alert.episode_id,
+        "patient_name": alert.episode.patient.display_name,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "status": alert.status,
+        "reason": alert.reason,
+        "entry_id": alert.entry_id,
+        "opened_at": iso(alert.opened_dt),
+        "updated_at": iso(alert.updated_dt),
+        "acknowledged_at": iso(alert.acknowledged_dt),
+        "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None,
+        "resolved_at": iso(alert.resolved_dt),
+        "resolved_by": alert.resolved_by.display_name if alert.resolved_by else None,
+        "note": alert.note,
+    }
+
+
+@bp.get("/alerts")
+def list_alerts():
+    """The clinic's alerts, most severe first, then longest open; keyset-paginated."""
+    user = api_staff()
+    refuse_unknown_params(ALERT_PARAMS)
+    status = request.args.get("status", "open")
+    if status not in ALERT_FILTERS:
+        raise ApiError(
+            400, "invalid_choice", f"must be one of {', '.join(ALERT_FILTERS)}", "status"
+        )
+    limit = parse_limit(request.args.get("limit"))
+    cursor = request.args.get("cursor")
+    after = decode_cursor(cursor) if cursor is not None else None
+    alerts, next_cursor = clinic_alerts(user.clinic_id, status, limit=limit, after=after)
+    return jsonify(
+        {
+            "alerts": [alert_json(a) for a in alerts],
+            "next_cursor": encode_cursor(next_cursor) if next_cursor else None,
+        }
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def parse_day(name: str) -> date:
+    """A required YYYY-MM-DD query parameter."""
+    value = request.args.get(name)
+    if value is None:
+        raise ApiError(400, "required", f"{name} is required (YYYY-MM-DD)", name)
+    if not DATE_PATTERN.fullmatch(value):
+        raise ApiError(400, "invalid_format", "must be a date as YYYY-MM-DD", name)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_format", "must be a date as YYYY-MM-DD", name) from None
+    if not EARLIEST_EXPORT_DATE <= day <= LATEST_EXPORT_DATE:
+        raise ApiError(
+            400,
+            "out_of_range",
+            f"must be from {EARLIEST_EXPORT_DATE} to {LATEST_EXPORT_DATE}",
+            name,
+        )
+    return day
+
+
+def parse_range() -> tuple[date, date]:
+    """`start` and `end` (clinic days, both included), at most MAX_RANGE_DAYS apart."""
+    refuse_unknown_params(RANGE_PARAMS)
+    start, end = parse_day("start"), parse_day("end")
+    if end < start:
+        raise ApiError(400, "invalid_range", "end is before start", "end")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ApiError(400, "range_too_long", f"at most {MAX_RANGE_DAYS} days at a time", "end")
+    return start, end
+
+
+@bp.get("/episodes/<int:episode_id>/entries.csv")
+def episode_entries(episode_id: int):
+    """Every entry of one episode as CSV."""
+    user = api_staff()
+    episode = export_episode(episode_id, user)
+    filename = episode_export_filename("entries", episode)
+    lines = episode_entries_csv(episode)
+    audit_export("exported_entries_csv", user, episode)
+    return csv_attachment(lines, filename)
+
+
+@bp.get("/episodes/<int:episode_id>/alerts.csv")
+def episode_alerts(episode_id: int):
+    """Every alert of one episode as CSV."""
+    user = api_staff()
+    episode = export_episode(episode_id, user)
+    filename = episode_export_filename("alerts", episode)
+    lines = episode_alerts_csv(episode)
+    audit_export("exported_alerts_csv", user, episode)
+    return csv_attachment(lines, filename)
+
+
+@bp.get("/entries.csv")
+def clinic_entries():
+    """The clinic's entries recorded in a date range, as CSV."""
+    user = api_staff()
+    start, end = parse_range()
+    filename = clinic_export_filename("entries", user.clinic, start, end)
+    lines = clinic_entries_csv(user.clinic, start, end)
+    audit_export("exported_entries_csv", user, detail=f"{start}..{end}")
+    return csv_attachment(lines, filename)
+
+
+@bp.get("/alerts.csv")
+def clinic_alerts_export():
+    """The clinic's alerts opened in a date range, as CSV."""
+    user = api_staff()
+    start, end = parse_range()
+    filename = clinic_export_filename("alerts", user.clinic, start, end)
+    lines = clinic_alerts_csv(user.clinic, start, end)
+    audit_export("exported_alerts_csv", user, detail=f"{start}..{end}")
+    return csv_attachment(lines, filename)

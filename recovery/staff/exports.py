@@ -1,0 +1,169 @@
+"""Staff downloads: the clinic's entries or alerts over a date range, and one episode's, as CSV."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, ValidationError
+
+from ..audit import record_event
+from ..clinics import clinic_zone
+from ..exports import (
+    EARLIEST_EXPORT_DATE,
+    LATEST_EXPORT_DATE,
+    MAX_RANGE_DAYS,
+    clinic_alerts_csv,
+    clinic_entries_csv,
+    clinic_export_filename,
+    episode_alerts_csv,
+    episode_entries_csv,
+    episode_export_filename,
+)
+from ..extensions import db
+from ..models import utcnow
+from ..web import csv_attachment
+from . import bp
+from .services import episode_for_staff
+
+CLINIC_EXPORTS = {"entries": clinic_entries_csv, "alerts": clinic_alerts_csv}
+EPISODE_EXPORTS = {"entries": episode_entries_csv, "alerts": episode_alerts_csv}
+# The blank form offers the last 30 days.
+DEFAULT_DAYS = 30
+
+
+class ExportForm(FlaskForm):
+    """A date range in the clinic's time zone and what to export (read from the query string)."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    start = DateField(_l("From"), validators=[InputRequired(_l("Enter the first day."))])
+    end = DateField(
+        _l("To"),
+        validators=[InputRequired(_l("Enter the last day."))],
+        description=_l("Both days are included; at most %(days)d days.", days=MAX_RANGE_DAYS),
+    )
+    kind = SelectField(
+        _l("Export"),
+        choices=[
+            SelectChoice("entries", _l("Pain entries (one row per entry)")),
+            SelectChoice("alerts", _l("Alerts (one row per alert opened)")),
+        ],
+        default="entries",
+    )
+
+    def validate_start(self, field):
+        """A date the clinic could have data for."""
+        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
+            raise ValidationError(_l("Use a date from 2000 to 2099."))
+
+    def validate_end(self, field):
+        """Not before the start, not too far from it."""
+        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
+            raise ValidationError(_l("Use a date from 2000 to 2099."))
+        start = self.start.data
+        if not (field.data and start):
+            return
+        if field.data < start:
+            raise ValidationError(_l("The last day is before the first day."))
+        if (field.data - start).days + 1 > MAX_RANGE_DAYS:
+            raise ValidationError(
+                _l("Export at most %(days)d days at a time.", days=MAX_RANGE_DAYS)
+            )
+
+
+def blank_form() -> ExportForm:
+    """The form with the last DEFAULT_DAYS days, in the clinic's time zone, filled in."""
+    today = utcnow().astimezone(clinic_zone(current_user.clinic)).date()
+    return ExportForm(
+        formdata=None, data={"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today}
+    )
+
+
+def form_page(form: ExportForm, status: int = 200):
+    """The export page, with the form's errors if any."""
+    return render_template(
+        "staff/exports.html", form=form, timezone=current_user.clinic.timezone
+    ), status
+
+
+def audit_export(kind: str, *, episode=None, detail: str = "") -> None:
+    """Record who downloaded what, and commit (the download itself changes nothing)."""
+    record_event(
+        f"exported_{kind}_csv",
+        clinic_id=current_user.clinic_id,
+        episode=episode,
+        staff=current_user,
+        detail=detail,
+        address=request.remote_addr,
+    )
+    db.session.commit()
+
+
+@bp.get("/exports")
+def exports():
+    """The export form; a filled-in form goes to its CSV, a wrong one comes back with errors."""
+    if not request.args:
+        return form_page(blank_form())
+    form = ExportForm(formdata=request.args)
+    if not form.validate():
+        return form_page(form, 400)
+    return redirect(
+        url_for(
+            f"staff.export_clinic_{form.kind.data}",
+            start=form.start.data.isoformat(),
+            end=form.end.data.isoformat(),
+        )
+    )
+
+
+def clinic_export(kind: str):
+    """The clinic's CSV of `kind` for the range in the query string, or the form with errors."""
+    form = ExportForm(formdata=request.args)
+    form.kind.data = kind
+    if not form.validate():
+        return form_page(form, 400)
+    start, end, clinic = form.start.data, form.end.data, current_user.clinic
+    filename = clinic_export_filename(kind, clinic, start, end)
+    lines = CLINIC_EXPORTS[kind](clinic, start, end)
+    audit_export(kind, detail=f"{start}..{end}")
+    return csv_attachment(lines, filename)
+
+
+@bp.get("/exports/entries.csv")
+def export_clinic_entries():
+    """The clinic's pain entries recorded in a date range, as CSV."""
+    return clinic_export("entries")
+
+
+@bp.get("/exports/alerts.csv")
+def export_clinic_alerts():
+    """The clinic's alerts opened in a date range, as CSV."""
+    return clinic_export("alerts")
+
+
+def episode_export(episode_id: int, kind: str):
+    """One episode's CSV of `kind`; 404 for another clinic's episode."""
+    episode = episode_for_staff(episode_id, current_user)
+    filename = episode_export_filename(kind, episode)
+    lines = EPISODE_EXPORTS[kind](episode)
+    audit_export(kind, episode=episode)
+    return csv_attachment(lines, filename)
+
+
+@bp.get("/episodes/<int:episode_id>/entries.csv")
+def export_episode_entries(episode_id: int):
+    """Every pain entry of one episode, as CSV."""
+    return episode_export(episode_id, "entries")
+
+
+@bp.get("/episodes/<int:episode_id>/alerts.csv")
+def export_episode_alerts(episode_id: int):
+    """Every alert of one episode, as CSV."""
+    return episode_export(episode_id, "alerts")
