@@ -1,0 +1,299 @@
+"""A nurse works the dashboard in Chromium: triage, chart, acknowledge, live updates, resolve."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from recovery.alerts import acknowledge_alert
+from recovery.clinics import create_staff
+from recovery.extensions import db
+from recovery.models import Alert
+from tests import factories
+
+NURSE_NAME = "Nurse Ada Okafor"
+ACK_NOTE = "Called patient, advised A&E"
+SCREENSHOTS = "/tmp/dash-{page}-{width}.png"
+
+
+def gen_nurse(clinic, name: str = NURSE_NAME):
+    """A committed nurse with a display name (password factories.PASSWORD)."""
+    nurse = create_staff(clinic, f"nurse{clinic.id}@example.test", factories.PASSWORD, name=name)
+    db.session.commit()
+    return nurse
+
+
+def seed_ward(clinic) -> dict:
+    """Patients across the statuses: urgent red flag, high pain at 24 h, three on track."""
+    urgent = factories.gen_episode(clinic, name="Urgent Ursula", mrn="MRN-U1")
+    factories.gen_entry(urgent.episode, 5, 20, red_flags=["leg_weakness"])
+    high = factories.gen_episode(clinic, name="High Harold", mrn="MRN-H1")
+    factories.gen_entry(high.episode, 8, 23)
+    on_track = []
+    for i, pain in enumerate((3, 2, 4), start=1):
+        enrolled = factories.gen_episode(clinic, name=f"Steady Sam {i}")
+        factories.gen_entry(enrolled.episode, pain, 22)
+        on_track.append(enrolled)
+    return {"urgent": urgent, "high": high, "on_track": on_track}
+
+
+def alert_id(episode_id: int, rule: str) -> int:
+    """The id of the episode's unresolved alert for `rule`."""
+    return db.session.scalar(
+        db.select(Alert.id).where(
+            Alert.episode_id == episode_id, Alert.rule == rule, Alert.status != "resolved"
+        )
+    )
+
+
+def sign_in(page, base_url: str, email: str) -> None:
+    """Sign in through the real form (CSRF on), landing on the worklist."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/staff/")
+    expect(page.locator("h1")).to_have_text("Worklist")
+
+
+def chart_traces(page) -> dict[str, dict]:
+    """The episode chart's plotted traces by uid, once Plotly has drawn them."""
+    page.wait_for_selector('[data-chart-ready="1"]', timeout=10_000)
+    traces = page.evaluate(
+        "document.querySelector('[data-chart]').data"
+        ".map(t => ({uid: t.uid, x: Array.from(t.x || []), y: Array.from(t.y || [])}))"
+    )
+    return {t["uid"]: t for t in traces}
+
+
+def open_alert_row(page, alert: int):
+    return page.locator(f'#open-alerts tr[data-alert-id="{alert}"]')
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_nurse_triages_the_urgent_alert(request, live_server, device):
+    page = request.getfixturevalue(device)
+    width = page.viewport_size["width"]
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    ward = seed_ward(clinic)
+    urgent_id = ward["urgent"].episode.id
+    red_flag = alert_id(urgent_id, "red_flag")
+
+    sign_in(page, live_server.url, nurse.email)
+    first = page.locator("#open-alerts tbody tr").first
+    expect(first.locator(".badge")).to_have_text("Urgent")
+    expect(first.locator("td").nth(1)).to_contain_text("Urgent Ursula")
+    assert first.get_attribute("data-alert-id") == str(red_flag)
+    expect(page.locator("#open-alerts tbody tr").nth(1).locator(".badge")).to_have_text("High")
+    expect(page.locator("#episodes")).to_contain_text("Steady Sam 3")
+    page.screenshot(path=SCREENSHOTS.format(page="worklist", width=width), full_page=True)
+
+    first.get_by_role("link", name="Urgent Ursula").click()
+    page.wait_for_url(f"**/staff/episodes/{urgent_id}")
+    expect(page.locator("h1")).to_have_text("Urgent Ursula")
+    traces = chart_traces(page)
+    assert {"observed", "expected", "band"} <= set(traces)
+    assert traces["observed"]["y"] == [5]
+    assert len(traces["expected"]["x"]) > 2
+    assert len(traces["red_flags"]["x"]) == 1
+    page.screenshot(path=SCREENSHOTS.format(page="episode", width=width), full_page=True)
+
+    card = page.locator(f"#alert-{red_flag}")
+    card.get_by_label("What was done").select_option(label="Sent to emergency")
+    card.get_by_label("Note", exact=True).fill(ACK_NOTE)
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".flash")).to_have_text("Alert acknowledged.")
+    card = page.locator(f"#alert-{red_flag}")
+    expect(card).to_contain_text("(acknowledged)")
+    expect(card.locator(".note")).to_contain_text(ACK_NOTE)
+    expect(card).to_contain_text(f"acknowledged by {NURSE_NAME}")
+
+    page.get_by_role("navigation").get_by_role("link", name="Worklist").click()
+    page.wait_for_url(f"{live_server.url}/staff/")
+    expect(open_alert_row(page, red_flag)).to_have_count(0)
+    expect(page.locator("#open-alerts")).to_contain_text("High Harold")
+    in_progress = page.locator("#in-progress-alerts li").filter(has_text="Urgent Ursula")
+    expect(in_progress).to_have_count(1)
+    expect(in_progress).to_contain_text(ACK_NOTE)
+    expect(in_progress).to_contain_text(f"acknowledged by {NURSE_NAME}")
+    assert page.watch.problems == []
+
+
+def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    ward = seed_ward(clinic)
+    quiet = ward["on_track"][0]
+    navigations = []
+    sign_in(page, live_server.url, nurse.email)
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    page.evaluate("window.__sameDocument = 'still here'")
+    rows_before = page.locator("#open-alerts tbody tr").count()
+    expect(page.locator("#open-alerts")).not_to_contain_text("Steady Sam 1")
+
+    body = json.dumps({"pain": 10, "red_flags": ["chest_pain"]}).encode()
+    checkin = urllib.request.Request(
+        f"{live_server.url}/api/v1/checkins",
+        data=body,
+        method="POST",
+        headers={**quiet.headers, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(checkin, timeout=5) as response:
+        assert response.status == 201
+
+    new_rows = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 1")
+    expect(new_rows.first).to_be_visible(timeout=5000)
+    expect(new_rows.first.locator(".badge")).to_have_text("Urgent")
+    red_flag = alert_id(quiet.episode.id, "red_flag")
+    # Most urgent, then longest waiting: the older urgent alert stays on top.
+    expect(page.locator("#open-alerts tbody tr").nth(1)).to_have_attribute(
+        "data-alert-id", str(red_flag)
+    )
+    assert page.locator("#open-alerts tbody tr").count() == rows_before + new_rows.count()
+    expect(page.locator("#live-status")).to_contain_text("Updated")
+    assert page.evaluate("window.__sameDocument") == "still here"
+    assert navigations == []
+    assert page.watch.problems == []
+
+
+def test_resolving_alerts_removes_them_from_both_lists(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    procedure_dt = datetime.now(UTC) - timedelta(hours=30)
+    enrolled = factories.gen_episode(clinic, name="Resolve Rita", procedure_dt=procedure_dt)
+    factories.gen_entry(enrolled.episode, 10, 25, red_flags=["chest_pain"])
+    episode_id = enrolled.episode.id
+    red_flag = alert_id(episode_id, "red_flag")
+    above = alert_id(episode_id, "above_expected")
+    no_improvement = alert_id(episode_id, "no_improvement")
+    acknowledge_alert(db.session.get(Alert, red_flag), nurse, action="called_patient")
+    db.session.commit()
+
+    sign_in(page, live_server.url, nurse.email)
+    expect(page.locator("#in-progress-alerts")).to_contain_text("Resolve Rita")
+    expect(open_alert_row(page, above)).to_have_count(1)
+
+    page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
+    for alert in (red_flag, above):
+        card = page.locator(f"#alert-{alert}")
+        card.get_by_label("Resolution note").fill("Seen in clinic, settled")
+        card.get_by_role("button", name="Resolve").click()
+        expect(page.locator(".flash")).to_have_text("Alert resolved.")
+        expect(page.locator(f"#alert-{alert}")).to_contain_text("(resolved)")
+        expect(page.locator(f"#alert-{alert}").locator("form")).to_have_count(0)
+
+    page.get_by_role("navigation").get_by_role("link", name="Worklist").click()
+    page.wait_for_url(f"{live_server.url}/staff/")
+    expect(open_alert_row(page, red_flag)).to_have_count(0)
+    expect(open_alert_row(page, above)).to_have_count(0)
+    expect(open_alert_row(page, no_improvement)).to_have_count(1)
+    expect(page.locator("#in-progress-alerts")).to_have_count(0)
+    assert page.watch.problems == []
+
+
+def test_nurse_records_a_score_for_the_patient(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    enrolled = factories.gen_episode(clinic, name="Phone Phoebe")
+    factories.gen_entry(enrolled.episode, 3, 20)
+    sign_in(page, live_server.url, nurse.email)
+    page.goto(f"{live_server.url}/staff/episodes/{enrolled.episode.id}")
+    assert chart_traces(page)["observed"]["y"] == [3]
+
+    page.locator("label[for=pain-4]").click()
+    page.get_by_label(re.compile("^Anything else")).fill("Given by phone")
+    page.get_by_role("button", name="Record entry").click()
+    expect(page.locator(".flash")).to_have_text("The entry was recorded.")
+    newest = page.locator("#entries tbody tr").first
+    expect(newest).to_contain_text("4/10")
+    expect(newest).to_contain_text("Given by phone")
+    expect(newest.locator("td").last).to_have_text(f"staff ({NURSE_NAME})")
+    expect(page.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("patient")
+    assert chart_traces(page)["observed"]["y"] == [3, 4]
+    assert page.watch.problems == []
+
+
+# --- Accessibility basics -------------------------------------------------------------------
+
+UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(el => el.type !== 'hidden')
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.getAttribute('aria-labelledby'))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    found.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${width}`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.table-wrap, .visually-hidden, .skip-link')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 1) {
+      const classes = typeof el.className === 'string' && el.className
+        ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes;
+      found.push(`${name} right edge ${Math.round(box.right)} > ${width}`);
+    }
+  }
+  return found;
+}"""
+
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
+    'main button, main .button, main .pain-choice__label, main .check__input'))
+  .filter(el => el.getClientRects().length)
+  .map(el => [el, el.getBoundingClientRect()])
+  .filter(([el, box]) => box.height < 44 || box.width < 44)
+  .map(([el, box]) =>
+    `${el.outerHTML.slice(0, 80)} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+
+
+def accessibility_problems(page) -> dict[str, object]:
+    """What the page gets wrong of the basics; every value is empty or true when it is fine."""
+    return {
+        "lang": page.evaluate("document.documentElement.lang") != "",
+        "one h1": page.locator("h1").count() == 1,
+        "unlabelled": page.evaluate(UNLABELLED_CONTROLS),
+        "overflow": page.evaluate(OVERFLOWING),
+        "small targets": page.evaluate(SMALL_TARGETS),
+    }
+
+
+FINE = {"lang": True, "one h1": True, "unlabelled": [], "overflow": [], "small targets": []}
+
+
+def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
+    page = phone
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    ward = seed_ward(clinic)
+    urgent = ward["urgent"].episode.id
+    high = ward["high"].episode
+    acknowledge_alert(
+        db.session.get(Alert, alert_id(high.id, "above_expected")),
+        nurse,
+        action="booked_review",
+        note="Review booked for Friday",
+    )
+    db.session.commit()
+
+    sign_in(page, live_server.url, nurse.email)
+    expect(page.locator("#in-progress-alerts")).to_be_visible()
+    assert re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", page.evaluate("document.documentElement.lang"))
+    assert accessibility_problems(page) == FINE
+
+    for episode_id in (urgent, high.id):
+        page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
+        page.wait_for_selector('[data-chart-ready="1"]', timeout=10_000)
+        assert accessibility_problems(page) == FINE, f"episode {episode_id}"
+    assert page.watch.problems == []
