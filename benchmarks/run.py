@@ -1,0 +1,322 @@
+"""`make bench`: measure, print a table, and write the figures into docs/benchmarks.md.
+
+    .venv/bin/python -m benchmarks.run [--no-write] [--skip-postgres] [--explain URL]
+
+PostgreSQL is measured on BENCH_DATABASE_URL, by default the `recovery_bench` database of the
+local server (created when missing; its schema is rebuilt on every run, so the URL must name a
+database whose name contains "bench"). BENCH_DATABASE_URL=off skips PostgreSQL. The figures
+replace the text between the markers in docs/benchmarks.md; everything around them is kept.
+Raw times go to bench-results/latest.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from recovery import ROOT
+
+from . import backtest, web
+from .measure import Figure
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/recovery_bench"
+DOC = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "bench-results" / "latest.json"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+COMMAND = "make bench  # = .venv/bin/python -m benchmarks.run"
+
+
+def postgres_url(skip: bool) -> str | None:
+    """The PostgreSQL URL to measure, or None (skipped, or no server answering)."""
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_POSTGRES)
+    if skip or url.lower() in ("", "off", "0", "none"):
+        print("PostgreSQL: skipped")
+        return None
+    if url == DEFAULT_POSTGRES:
+        probe = create_engine(
+            url.rsplit("/", 1)[0] + "/postgres", connect_args={"connect_timeout": 3}
+        )
+        try:
+            with probe.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "no local server"
+            print(f"PostgreSQL: skipped, no server at 127.0.0.1:5432 ({type(exc).__name__})")
+            return None
+        finally:
+            probe.dispose()
+    web.ensure_postgres_database(url)
+    return url
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def machine() -> dict[str, str]:
+    """Where the figures were taken: CPU, memory, OS, Python, libraries, commit."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in _read("/proc/meminfo").splitlines()
+            if "MemTotal" in line
+        ),
+        0,
+    )
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    cpu_max = _read("/sys/fs/cgroup/cpu.max")
+    mem_max = _read("/sys/fs/cgroup/memory.max")
+    limits = []
+    if cpu_max and not cpu_max.startswith("max"):
+        quota, period = cpu_max.split()
+        limits.append(f"cgroup CPU quota {int(quota) / int(period):g} cores")
+    if mem_max and mem_max != "max":
+        limits.append(f"cgroup memory limit {int(mem_max) / 2**30:.1f} GiB")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    libraries = ", ".join(
+        f"{name} {version(name)}" for name in ("Flask", "SQLAlchemy", "psycopg", "Jinja2")
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{cpu}; nproc {nproc}" + (f" ({', '.join(limits)})" if limits else ""),
+        "memory": f"{mem_kb / 2**20:.1f} GiB",
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "sqlite": f"SQLite {sqlite3.sqlite_version} (Python's sqlite3 module)",
+        "libraries": libraries,
+        "commit": (commit or "unknown") + (" with uncommitted changes" if dirty else ""),
+    }
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,d}"
+
+
+COLUMNS = ("measurement", "engine", "median", "max", "runs", "SQL", "SQL time", "bytes", "gzip")
+
+
+def rows(figures: list[Figure]) -> list[tuple[str, ...]]:
+    """Table rows, one per figure."""
+    return [
+        (
+            f.name,
+            f.engine,
+            _ms(f.median_ms),
+            _ms(f.max_ms),
+            str(len(f.times)) if f.times else "",
+            _n(f.statements),
+            _ms(None if f.sql_seconds is None else f.sql_seconds * 1000),
+            _n(f.raw_bytes),
+            _n(f.gzip_bytes),
+        )
+        for f in figures
+    ]
+
+
+def print_table(figures: list[Figure]) -> None:
+    """The figures as an aligned text table."""
+    table = [COLUMNS, *rows(figures)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
+    for n, row in enumerate(table):
+        print(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def markdown(figures: list[Figure], facts: dict, info: dict[str, str], seconds: float) -> str:
+    """The generated part of docs/benchmarks.md."""
+    titles = {
+        "backtest": "Backtest",
+        "worklist": "Staff pages at 10,000 active episodes",
+        "checkin": "Check-in",
+        "page_weight": "Patient page weight",
+    }
+    out = [
+        START,
+        "<!-- Written by `make bench`; edit outside the markers. -->",
+        "",
+        f"Measured {info['date']} with `{COMMAND}` (whole run {seconds:.0f} s).",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| CPU | {info['cpu']} |",
+        f"| memory | {info['memory']} |",
+        f"| OS | {info['os']} |",
+        f"| Python | {info['python']} |",
+        f"| databases | {info['sqlite']}; "
+        + "; ".join(e["version"] for e in facts.get("engines", []) if e["engine"] != "sqlite")
+        + " |",
+        f"| libraries | {info['libraries']} |",
+        f"| commit | {info['commit']} |",
+        "",
+    ]
+    for section, title in titles.items():
+        mine = [f for f in figures if f.section == section]
+        if not mine:
+            continue
+        out += [f"### {title}", "", "| " + " | ".join(COLUMNS) + " |"]
+        out.append(
+            "|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(COLUMNS))) + "|"
+        )
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows(mine)]
+        out.append("")
+    bt = facts.get("backtest")
+    if bt:
+        out.append(
+            f"Backtest input: {bt['rows']:,d} rows, {bt['episodes']:,d} simulated episodes, "
+            f"{bt['file_bytes']:,d} bytes; {bt['alert_events']:,d} alert events; "
+            f"{bt['summary_first_line']}."
+        )
+        out.append("")
+    for e in facts.get("engines", []):
+        statuses = ", ".join(f"{k} {v:,d}" for k, v in e["statuses"].items())
+        tables = ", ".join(f"{k} {v:,d}" for k, v in e["rows"].items())
+        out.append(
+            f"Data on {e['version']}: seeded in {e['seconds_to_seed']} s; rows: {tables}. "
+            f"Worklist statuses: {statuses}; {e['mean_entries_active']} entries per bulk-seeded "
+            f"active episode; {e['summary_check']}."
+        )
+        out.append("")
+    out.append(END)
+    return "\n".join(out)
+
+
+def write_doc(block: str) -> None:
+    """Replace the generated block of docs/benchmarks.md (or create the file)."""
+    if DOC.exists() and START in (current := DOC.read_text()) and END in current:
+        head, rest = current.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        DOC.write_text(head + block + tail)
+    else:
+        DOC.write_text(f"# Benchmarks\n\n{block}\n")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+def ordered(figures: list[Figure]) -> list[Figure]:
+    """By section, then each request's engines side by side (page weight as measured)."""
+    sections = ("backtest", "worklist", "checkin", "page_weight")
+    first: dict[tuple[str, str], int] = {}
+    for f in figures:
+        first.setdefault((f.section, f.name), len(first))
+
+    def key(pair):
+        i, f = pair
+        return (
+            sections.index(f.section),
+            i if f.section == "page_weight" else first[(f.section, f.name)],
+            i,
+        )
+
+    return [f for _, f in sorted(enumerate(figures), key=key)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement, print the table, write the figures."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--episodes", type=int, default=10_000, help="active episodes to seed")
+    parser.add_argument("--rows", type=int, default=100_000, help="backtest CSV rows (at least)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per request")
+    parser.add_argument("--checkins", type=int, default=200, help="timed check-ins per engine")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, leave the doc as is")
+    parser.add_argument(
+        "--explain",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="print the query plans of a staff URL, e.g. /staff/ (repeatable); pages slower "
+        f"than {web.WORKLIST_SLOW_MS} ms are explained anyway",
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['memory']}, {info['python']}", flush=True)
+    figures: list[Figure] = []
+    facts: dict = {"engines": []}
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp:
+        tmp_path = Path(tmp)
+        bt_figures, facts["backtest"] = backtest.run(
+            tmp_path, rows=args.rows, repeats=3, seed=args.seed
+        )
+        figures += bt_figures
+        engines = [("sqlite", f"sqlite:///{tmp_path / 'bench.sqlite3'}")]
+        pg = postgres_url(args.skip_postgres)
+        if pg:
+            engines.append(("postgresql", pg))
+        for n, (label, url) in enumerate(engines):
+            engine_figures, engine_facts = web.run_engine(
+                label,
+                url,
+                now,
+                active=args.episodes,
+                repeats=args.repeats,
+                checkins=args.checkins,
+                seed_value=args.seed,
+                with_page_weight=n == 0,
+                explain_urls=args.explain,
+            )
+            figures += engine_figures
+            facts["engines"].append(engine_facts)
+    figures = ordered(figures)
+    seconds = time.perf_counter() - started
+    print()
+    print_table(figures)
+    for e in facts["engines"]:
+        for url, plan in e.pop("plans").items():
+            print(f"\n=== query plans, {e['engine']}: GET {url}\n{plan}")
+    print(f"\nwhole run: {seconds:.0f} s")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": info, "facts": facts, "figures": [f.as_dict() for f in figures]}, indent=1
+        )
+    )
+    if not args.no_write:
+        write_doc(markdown(figures, facts, info, seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
