@@ -98,7 +98,11 @@ def machine() -> dict[str, str]:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        # The figures' own file does not count as a change to what was measured.
+        ["git", "status", "--porcelain", "--", ".", ":!docs/benchmarks.md", ":!bench-results"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     libraries = ", ".join(
         f"{name} {version(name)}" for name in ("Flask", "SQLAlchemy", "psycopg", "Jinja2")
