@@ -18,8 +18,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .config import load_config
 
     load_config(app, test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import security, web
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+    from . import security, throttle, web
     from .extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -28,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
     security.init_app(app)
+    throttle.init_app(app)
     web.init_app(app)
 
     from .api import bp as api_bp

@@ -57,6 +57,15 @@ def fhir_id_namespace(raw: str | None) -> str:
         raise RuntimeError("FHIR_ID_NAMESPACE must be a UUID") from None
 
 
+def trusted_proxies(raw: str | None) -> int:
+    """TRUSTED_PROXIES: how many reverse proxies in front of the app set X-Forwarded-*."""
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 5:
+        raise RuntimeError("TRUSTED_PROXIES must be a whole number from 0 to 5")
+    return int(raw)
+
+
 def load_config(app, test_config: dict | None) -> None:
     """Fill `app.config` from defaults, the environment and `test_config`."""
     app.config.from_mapping(
@@ -72,6 +81,11 @@ def load_config(app, test_config: dict | None) -> None:
         LANGUAGES=["en"],
         DEFAULT_TIMEZONE="Europe/London",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
+        # Counters of failed sign-ins: memory:// is per process; use redis:// with several.
+        RATELIMIT_STORAGE_URL=os.environ.get("RATELIMIT_STORAGE_URL", "memory://"),
+        LOGIN_FAILURES_PER_ACCOUNT="5 per 15 minutes",
+        LOGIN_FAILURES_PER_ADDRESS="50 per 15 minutes",
+        TRUSTED_PROXIES=trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         FHIR_ID_NAMESPACE=fhir_id_namespace(os.environ.get("FHIR_ID_NAMESPACE")),
         FHIR_MRN_SYSTEM=os.environ.get("FHIR_MRN_SYSTEM", ""),
         FHIR_PROCEDURE_CODING=fhir_procedure_coding(os.environ.get("FHIR_PROCEDURE_CODING")),

@@ -2,10 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import throttle
 from ..audit import record_event
 from ..extensions import db, login_manager
 from ..models import StaffUser
@@ -42,16 +44,43 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
+        address = request.remote_addr or ""
+        wait = throttle.seconds_to_wait(
+            "LOGIN_FAILURES_PER_ACCOUNT", email
+        ) or throttle.seconds_to_wait("LOGIN_FAILURES_PER_ADDRESS", address)
+        if wait:
+            return throttled(form, wait)
         user = db.session.scalar(db.select(StaffUser).filter_by(email=email))
         if user is not None and user.is_active and user.check_password(form.password.data):
+            throttle.forget("LOGIN_FAILURES_PER_ACCOUNT", email)
             login_user(user, remember=form.remember.data)
-            record_event(
-                "signed_in", clinic_id=user.clinic_id, staff=user, address=request.remote_addr
-            )
+            record_event("signed_in", clinic_id=user.clinic_id, staff=user, address=address)
             db.session.commit()
             return redirect(safe_next(request.args.get("next")) or url_for("staff.worklist"))
+        throttle.count("LOGIN_FAILURES_PER_ACCOUNT", email)
+        throttle.count("LOGIN_FAILURES_PER_ADDRESS", address)
+        if user is not None:
+            record_event("sign_in_failed", clinic_id=user.clinic_id, staff=user, address=address)
+            db.session.commit()
         form.password.errors.append(_("Wrong email or password."))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def throttled(form: LoginForm, seconds: int):
+    """The sign-in form refused for `seconds` after too many failures (429, Retry-After)."""
+    minutes = max(1, -(-seconds // 60))
+    form.password.errors.append(
+        ngettext(
+            "Too many failed sign-ins. Wait %(num)d minute and try again, or ask an "
+            "administrator to check your account.",
+            "Too many failed sign-ins. Wait %(num)d minutes and try again, or ask an "
+            "administrator to check your account.",
+            minutes,
+        )
+    )
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.post("/logout")

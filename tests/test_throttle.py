@@ -1,0 +1,137 @@
+"""Failed sign-ins are throttled per account and per address, across processes with Redis."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import time_machine
+
+from recovery import create_app
+from recovery.extensions import db
+from recovery.models import AuditEvent
+from tests import factories
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+WRONG = "not the password"
+
+
+def sign_in(client, email="nurse@example.test", password=factories.PASSWORD, **kwargs):
+    return client.post("/login", data={"email": email, "password": password}, **kwargs)
+
+
+def fail(client, times: int, email="nurse@example.test", **kwargs) -> list[int]:
+    return [sign_in(client, email, WRONG, **kwargs).status_code for _ in range(times)]
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(client, nurse):
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        assert fail(client, 5) == [400] * 5
+        refused = sign_in(client)  # even the right password
+        assert refused.status_code == 429
+        assert b"Too many failed sign-ins. Wait 15 minutes" in refused.data
+        assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
+        assert client.get("/staff/").status_code == 302  # not signed in
+
+        clock.shift(timedelta(minutes=15, seconds=1))
+        assert sign_in(client).status_code == 302
+
+
+def test_a_locked_account_does_not_lock_a_colleague(client, clinic, nurse):
+    factories.gen_staff(clinic, email="colleague@example.test")
+    fail(client, 6)
+    assert sign_in(client).status_code == 429
+    assert sign_in(client, "colleague@example.test").status_code == 302
+
+
+def test_signing_in_clears_the_accounts_failures(client, nurse):
+    assert fail(client, 4) == [400] * 4
+    assert sign_in(client).status_code == 302
+    client.post("/logout")
+    assert fail(client, 4) == [400] * 4
+    assert sign_in(client).status_code == 302
+
+
+def test_one_address_trying_many_accounts_is_stopped(app, client, nurse):
+    app.config["LOGIN_FAILURES_PER_ADDRESS"] = "3 per 15 minutes"
+    for n in range(3):
+        assert fail(client, 1, email=f"guess{n}@example.test") == [400]
+    assert sign_in(client).status_code == 429
+    other_address = {"REMOTE_ADDR": "192.0.2.7"}
+    assert sign_in(client, environ_base=other_address).status_code == 302
+
+
+def test_failed_sign_ins_of_an_account_are_audited(client, nurse):
+    fail(client, 2)
+    fail(client, 1, email="nobody@example.test")
+    actions = db.session.scalars(
+        db.select(AuditEvent.action).where(AuditEvent.staff_id == nurse.id)
+    ).all()
+    assert actions == ["sign_in_failed", "sign_in_failed"]
+
+
+def redis_or_skip() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running at 127.0.0.1:6379 (.ci/run starts it)")
+
+
+def app_on(database_url: str, storage: str):
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URL": storage,
+        }
+    )
+
+
+def test_two_server_processes_share_the_count_through_redis(app, clinic):
+    redis_or_skip()
+    email = f"nurse-{uuid.uuid4().hex[:12]}@example.test"
+    factories.gen_staff(clinic, email=email)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    first = app_on(url, REDIS_URL).test_client()
+    second = app_on(url, REDIS_URL).test_client()
+    assert fail(first, 3, email) + fail(second, 2, email) == [400] * 5
+    assert sign_in(first, email).status_code == 429
+    assert sign_in(second, email).status_code == 429
+
+
+def test_sign_in_works_when_the_counter_store_is_down(app, nurse):
+    down = app_on(app.config["SQLALCHEMY_DATABASE_URI"], "redis://127.0.0.1:1/0").test_client()
+    assert fail(down, 6) == [400] * 6
+    assert sign_in(down).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("LOGIN_FAILURES_PER_ACCOUNT", "often", "LOGIN_FAILURES_PER_ACCOUNT"),
+        ("TRUSTED_PROXIES", "many", "TRUSTED_PROXIES"),
+    ],
+)
+def test_a_malformed_setting_stops_the_app_with_its_name(monkeypatch, setting, value, message):
+    config = {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    if setting == "TRUSTED_PROXIES":
+        monkeypatch.setenv(setting, value)
+    else:
+        config[setting] = value
+    with pytest.raises(RuntimeError, match=message):
+        create_app(config)
+
+
+def test_behind_a_trusted_proxy_the_clients_address_is_used(monkeypatch, database_url, nurse):
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    behind = app_on(database_url, "memory://").test_client()
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+    assert sign_in(behind, headers=forwarded).status_code == 302
+    [address] = db.session.scalars(
+        db.select(AuditEvent.address).where(AuditEvent.action == "signed_in")
+    ).all()
+    assert address == "203.0.113.9"
