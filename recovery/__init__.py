@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import security, throttle, web
+    from . import assets, security, throttle, web
     from .extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    assets.init_app(app)
     security.init_app(app)
     throttle.init_app(app)
     web.init_app(app)

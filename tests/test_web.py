@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import url_for
 
 from recovery import create_app
 
@@ -71,3 +72,37 @@ def test_database_url_is_normalised_for_psycopg():
     assert database_url("postgres://u@h/d", "/i") == "postgresql+psycopg://u@h/d"
     assert database_url("postgresql://u@h/d", "/i") == "postgresql+psycopg://u@h/d"
     assert database_url(None, "/i") == "sqlite:////i/recovery.sqlite3"
+
+
+STATIC_URL = re.compile(r'(?:href|src)="(/static/[^"?]+)\?v=([0-9a-f]{12})"')
+
+
+def test_static_files_are_fingerprinted_and_cached_for_a_year(client, enrolled):
+    token = enrolled.token
+    page = client.get(f"/p/{token}").get_data(as_text=True)
+    assets = STATIC_URL.findall(page)
+    assert {"/static/css/app.css", "/static/favicon.svg"} <= {path for path, _ in assets}
+    for path, version in assets:
+        with client.get(f"{path}?v={version}") as response:
+            assert response.status_code == 200
+            assert response.cache_control.max_age == 365 * 24 * 3600
+            assert response.cache_control.immutable
+            assert response.data == (ROOT / path.lstrip("/")).read_bytes()
+
+
+def test_a_stale_or_missing_fingerprint_is_revalidated(client):
+    for url in ("/static/css/app.css", "/static/css/app.css?v=000000000000"):
+        with client.get(url) as response:
+            assert response.status_code == 200
+            assert response.cache_control.no_cache
+            assert response.cache_control.max_age is None
+
+
+def test_fingerprint_follows_the_file(app, tmp_path):
+    (tmp_path / "a.js").write_text("one")
+    app.static_folder = str(tmp_path)
+    with app.test_request_context():
+        first = url_for("static", filename="a.js")
+        (tmp_path / "a.js").write_text("two, longer")
+        second = url_for("static", filename="a.js")
+    assert first != second and first.startswith("/static/a.js?v=")
