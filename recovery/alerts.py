@@ -6,17 +6,20 @@ from datetime import datetime
 
 from .audit import record_event
 from .extensions import db
+from .message import N_, Message, join
 from .models import Alert, StaffUser, utcnow
+from .rules import RULE_TITLES
 
-# What a nurse did about an alert; the code is stored at the start of the note.
-ACTIONS = (
-    "called_patient",
-    "adjusted_analgesia",
-    "booked_review",
-    "sent_to_emergency",
-    "no_action_needed",
-    "other",
-)
+# What a nurse did about an alert, and its name for people; the code is stored at the start
+# of the note ("called_patient: no answer").
+ACTIONS = {
+    "called_patient": N_("Called the patient"),
+    "adjusted_analgesia": N_("Adjusted analgesia"),
+    "booked_review": N_("Booked a review"),
+    "sent_to_emergency": N_("Sent to emergency"),
+    "no_action_needed": N_("No action needed"),
+    "other": N_("Other (see note)"),
+}
 
 
 class AlertError(ValueError):
@@ -55,6 +58,7 @@ def acknowledge_alert(
         episode=alert.episode,
         staff=staff,
         detail=f"{alert.rule}: {_note(action, note)}",
+        detail_message=_rule_note(alert.rule, action, note),
         address=address,
     )
     db.session.flush()
@@ -84,9 +88,20 @@ def resolve_alert(
         episode=alert.episode,
         staff=staff,
         detail=f"{alert.rule}: {note.strip()}",
+        detail_message=_rule_note(alert.rule, None, note),
         address=address,
     )
     db.session.flush()
+
+
+def _rule_note(rule: str, action: str | None, note: str) -> Message:
+    """The timeline's words for an alert change: the rule, what was done, the note."""
+    parts: list[Message | str] = [Message(RULE_TITLES.get(rule, rule))]
+    if action:
+        parts.append(Message(ACTIONS[action]))
+    if note.strip():
+        parts.append(note.strip())
+    return join(parts, ": ")
 
 
 def _append(existing: str, addition: str) -> str:

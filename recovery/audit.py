@@ -1,6 +1,7 @@
 """The audit trail: one row per change, read back as an episode's timeline."""
 
 from .extensions import db
+from .message import Message
 from .models import AuditEvent, Episode, StaffUser, utcnow
 
 
@@ -12,9 +13,14 @@ def record_event(
     staff: StaffUser | None = None,
     actor: str | None = None,
     detail: str = "",
+    detail_message: Message | None = None,
     address: str | None = None,
 ) -> AuditEvent:
-    """Add an audit event; `actor` defaults to the staff member, else "patient"."""
+    """Add an audit event; `actor` defaults to the staff member, else "patient".
+
+    `detail` is kept as written (the audit trail); `detail_message`, when given, is what the
+    timeline shows, in the reader's language.
+    """
     event = AuditEvent(
         clinic_id=clinic_id,
         episode_id=episode.id if episode is not None else None,
@@ -22,6 +28,7 @@ def record_event(
         actor=actor or (f"staff:{staff.id}" if staff is not None else "patient"),
         action=action,
         detail=detail[:1000],
+        detail_message=detail_message.to_json() if detail_message is not None else None,
         address=(address or None) and address[:64],
         created_dt=utcnow(),
     )

@@ -78,7 +78,9 @@ def load_config(app, test_config: dict | None) -> None:
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         REMEMBER_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE="en",
-        LANGUAGES=["en"],
+        # Catalogues live at the top of the repository, where `make messages` writes.
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path).parent / "translations"),
+        LANGUAGES=[c.strip() for c in os.environ.get("LANGUAGES", "en").split(",") if c.strip()],
         DEFAULT_TIMEZONE="Europe/London",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # Counters of failed sign-ins: memory:// is per process; use redis:// with several.

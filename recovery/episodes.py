@@ -16,8 +16,19 @@ from .audit import record_event
 from .clinics import clinic_params, clinic_schedule
 from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
+from .message import N_, Message, join
 from .models import INDICATIONS, Alert, Clinic, Episode, PainEntry, Patient, StaffUser, utcnow
-from .rules import RED_FLAGS, Assessment, Finding, Reading, Severity, apply_findings, assess
+from .rules import (
+    RED_FLAGS,
+    RULE_TITLES,
+    SEVERITY_TITLES,
+    Assessment,
+    Finding,
+    Reading,
+    Severity,
+    apply_findings,
+    assess,
+)
 from .schedule import next_due
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
@@ -258,10 +269,21 @@ def record_pain_entry(
         staff=staff,
         actor=None if staff else "patient",
         detail=f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else ""),
+        detail_message=_entry_words(pain, flags),
         address=address,
     )
     db.session.flush()
     return CheckinResult(entry, True, assessment)
+
+
+def _entry_words(pain: int, flags: Sequence[str]) -> Message:
+    """The timeline's words for an entry: the score and any red flags."""
+    if not flags:
+        return Message("%(pain)s/10", {"pain": pain})
+    return Message(
+        N_("%(pain)s/10, red flags: %(flags)s"),
+        {"pain": pain, "flags": join([Message(RED_FLAGS[f]) for f in flags], ", ")},
+    )
 
 
 def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | None:
@@ -356,6 +378,7 @@ def apply_alerts(
                 severity=finding.severity.code,
                 status="open",
                 reason=finding.reason[:300],
+                reason_message=finding.message.to_json(),
                 entry=entry,
                 opened_dt=now,
                 updated_dt=now,
@@ -367,6 +390,7 @@ def apply_alerts(
                 alert.severity = finding.severity.code
                 alert.status = "open"
             alert.reason = finding.reason[:300]
+            alert.reason_message = finding.message.to_json()
             alert.entry = entry
             alert.updated_dt = now
         changes.append((event, alert))
@@ -376,6 +400,14 @@ def apply_alerts(
             episode=episode,
             actor="system",
             detail=f"{finding.rule} ({finding.severity.code}): {finding.reason}",
+            detail_message=Message(
+                N_("%(rule)s (%(severity)s): %(reason)s"),
+                {
+                    "rule": Message(RULE_TITLES[finding.rule]),
+                    "severity": Message(SEVERITY_TITLES[finding.severity.code]),
+                    "reason": finding.message,
+                },
+            ),
         )
     if changes:
         episode.updated_dt = now

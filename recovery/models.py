@@ -230,6 +230,9 @@ class Alert(db.Model):
     severity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="open")
     reason: Mapped[str] = mapped_column(String(300))
+    # The reason as a message (recovery.message), shown in the reader's language; `reason`
+    # keeps the English for the API and exports.
+    reason_message: Mapped[dict | None] = mapped_column(JSON)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("pain_entry.id"))
     opened_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -255,6 +258,8 @@ class AuditEvent(db.Model):
     actor: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(String(1000), default="")
+    # The detail as a message, for the timeline in the reader's language (None: show `detail`).
+    detail_message: Mapped[dict | None] = mapped_column(JSON)
     address: Mapped[str | None] = mapped_column(String(64))
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

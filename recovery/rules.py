@@ -44,6 +44,7 @@ from .curve import (
     expected_pain,
 )
 from .curve import red_line as red_line_at
+from .message import N_, Message, join
 from .schedule import HOURS_PER_DAY, Window
 
 RED_FLAG = "red_flag"
@@ -57,17 +58,28 @@ MISSED_CHECKIN = "missed_checkin"
 RULES = (RED_FLAG, ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT, MISSED_CHECKIN)
 #: The rules that judge the score (not symptoms, not attendance).
 SCORE_RULES = frozenset({ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT})
+#: Each rule's name for people.
+RULE_TITLES = {
+    RED_FLAG: N_("Red flag"),
+    ABOVE_EXPECTED: N_("Above expected"),
+    NO_IMPROVEMENT: N_("No improvement"),
+    REBOUND: N_("Rebound"),
+    PERSISTENT: N_("Persistent pain"),
+    MISSED_CHECKIN: N_("Missed check-in"),
+}
+#: Each severity's name for people, by code.
+SEVERITY_TITLES = {"urgent": N_("Urgent"), "high": N_("High"), "moderate": N_("Moderate")}
 
 #: Red-flag codes and the plain words patients and nurses see, in CLINICAL.md's order.
 RED_FLAGS: dict[str, str] = {
-    "leg_weakness": "new weakness in the legs",
-    "numbness": "new numbness, tingling or shooting pain in the legs, arms or chest wall",
-    "bladder_bowel": "new loss of bladder or bowel control",
-    "chest_pain": "chest pain",
-    "breathless": "shortness of breath",
-    "fever": "fever or chills",
-    "wound": "bleeding, swelling or redness at the needle site",
-    "new_pain": "sudden new back pain at a different level",
+    "leg_weakness": N_("new weakness in the legs"),
+    "numbness": N_("new numbness, tingling or shooting pain in the legs, arms or chest wall"),
+    "bladder_bowel": N_("new loss of bladder or bowel control"),
+    "chest_pain": N_("chest pain"),
+    "breathless": N_("shortness of breath"),
+    "fever": N_("fever or chills"),
+    "wound": N_("bleeding, swelling or redness at the needle site"),
+    "new_pain": N_("sudden new back pain at a different level"),
 }
 #: Red flags that mean "call emergency services" (possible cement embolism), not the clinic.
 EMERGENCY_FLAGS = frozenset({"chest_pain", "breathless"})
@@ -128,7 +140,12 @@ class Finding:
 
     rule: str
     severity: Severity
-    reason: str
+    message: Message
+
+    @property
+    def reason(self) -> str:
+        """The reason in English, as the backtest, the API and the exports give it."""
+        return str(self.message)
 
 
 @dataclass(frozen=True)
@@ -160,36 +177,57 @@ def _number(value: float) -> str:
 
 #: Human time units: below each limit (hours since procedure), hours are shown in that unit.
 _HOUR_UNITS = (
-    (72.0, 1.0, "h"),
-    (14 * HOURS_PER_DAY, HOURS_PER_DAY, "d"),
-    (30 * HOURS_PER_DAY, 7 * HOURS_PER_DAY, "wk"),
+    (72.0, 1.0, N_("%(n)s h")),
+    (14 * HOURS_PER_DAY, HOURS_PER_DAY, N_("%(n)s d")),
+    (30 * HOURS_PER_DAY, 7 * HOURS_PER_DAY, N_("%(n)s wk")),
 )
 _MONTH_H = 30 * HOURS_PER_DAY
 
 
-def format_hours(hours: float) -> str:
+def hours_message(hours: float) -> Message:
     """Hours since procedure in words a nurse reads at a glance: "2 h", "24 h", "3 d", "2 wk".
 
     Hours up to 3 days, days up to 2 weeks, weeks up to a month (30 days), then months.
     Hours <= 0 are "before procedure".
     """
     if hours <= 0:
-        return "before procedure"
+        return Message(N_("before procedure"))
     for limit, unit_h, unit in _HOUR_UNITS:
         if hours < limit:
-            return f"{_number(hours / unit_h)} {unit}"
-    return f"{_number(hours / _MONTH_H)} mo"
+            return Message(unit, {"n": _number(hours / unit_h)})
+    return Message(N_("%(n)s mo"), {"n": _number(hours / _MONTH_H)})
 
 
-def _at(hours: float) -> str:
-    return "before the procedure" if hours <= 0 else f"at {format_hours(hours)}"
+def format_hours(hours: float) -> str:
+    """`hours_message` in English."""
+    return str(hours_message(hours))
+
+
+def _at(hours: float) -> Message:
+    if hours <= 0:
+        return Message(N_("before the procedure"))
+    return Message(N_("at %(time)s"), {"time": hours_message(hours)})
+
+
+def window_message(window: Window) -> Message:
+    """A window's span in words: "18-30 h", "5-9 d"."""
+    if window.end_h <= _HOUR_UNITS[0][0]:
+        return Message(
+            N_("%(start)s-%(end)s h"),
+            {"start": _number(window.start_h), "end": _number(window.end_h)},
+        )
+    return Message(
+        N_("%(start)s-%(end)s d"),
+        {
+            "start": _number(window.start_h / HOURS_PER_DAY),
+            "end": _number(window.end_h / HOURS_PER_DAY),
+        },
+    )
 
 
 def format_window(window: Window) -> str:
-    """A window's span in words: "18-30 h", "5-9 d"."""
-    if window.end_h <= _HOUR_UNITS[0][0]:
-        return f"{_number(window.start_h)}-{_number(window.end_h)} h"
-    return f"{_number(window.start_h / HOURS_PER_DAY)}-{_number(window.end_h / HOURS_PER_DAY)} d"
+    """`window_message` in English."""
+    return str(window_message(window))
 
 
 class History:
@@ -233,16 +271,26 @@ class History:
         return history
 
 
-def _baseline_note(baseline: float, assumed: bool) -> str:
-    return f"; baseline not recorded, {_number(baseline)} assumed" if assumed else ""
+def _with_baseline_note(message: Message, baseline: float, assumed: bool) -> Message:
+    if not assumed:
+        return message
+    return Message(
+        N_("%(reason)s; baseline not recorded, %(baseline)s assumed"),
+        {"reason": message, "baseline": _number(baseline)},
+    )
 
 
 def _red_flag(reading: Reading) -> Finding | None:
     if not reading.red_flags:
         return None
-    words = "; ".join(RED_FLAGS[code] for code in reading.red_flags)
+    words = join([Message(RED_FLAGS[code]) for code in reading.red_flags])
     return Finding(
-        RED_FLAG, Severity.URGENT, f"red flag {_at(reading.hours)} ({reading.pain}/10): {words}"
+        RED_FLAG,
+        Severity.URGENT,
+        Message(
+            N_("red flag %(when)s (%(pain)s/10): %(words)s"),
+            {"when": _at(reading.hours), "pain": reading.pain, "words": words},
+        ),
     )
 
 
@@ -252,18 +300,26 @@ def _above_expected(
     expected = expected_pain(baseline, reading.hours, params)
     red = red_line_at(baseline, reading.hours, params)
     amber = amber_line(baseline, reading.hours, params)
-    clinic = "clinic " if params.calibration else ""
     if reading.pain >= red - _EPSILON:
-        severity, line = Severity.HIGH, f"{clinic}red line {red:.1f}"
+        severity, value = Severity.HIGH, red
+        line = N_("clinic red line %(value)s") if params.calibration else N_("red line %(value)s")
     elif reading.pain >= amber - _EPSILON:
-        severity, line = Severity.MODERATE, f"{clinic}amber line {amber:.1f}"
+        severity, value = Severity.MODERATE, amber
+        line = (
+            N_("clinic amber line %(value)s") if params.calibration else N_("amber line %(value)s")
+        )
     else:
         return None
-    reason = (
-        f"{reading.pain}/10 {_at(reading.hours)}; expected {expected:.1f}, {line}"
-        + _baseline_note(baseline, assumed)
+    reason = Message(
+        N_("%(pain)s/10 %(when)s; expected %(expected)s, %(line)s"),
+        {
+            "pain": reading.pain,
+            "when": _at(reading.hours),
+            "expected": f"{expected:.1f}",
+            "line": Message(line, {"value": f"{value:.1f}"}),
+        },
     )
-    return Finding(ABOVE_EXPECTED, severity, reason)
+    return Finding(ABOVE_EXPECTED, severity, _with_baseline_note(reason, baseline, assumed))
 
 
 def _no_improvement(
@@ -274,12 +330,26 @@ def _no_improvement(
     if fall >= points - _EPSILON or fall >= fraction * baseline - _EPSILON:
         return None
     high = reading.hours >= params.no_improvement_high_from_h - _EPSILON
-    share = f" ({fall / baseline:.0%})" if baseline > 0 else ""
-    reason = (
-        f"{reading.pain}/10 {_at(reading.hours)}; baseline {_number(baseline)}, "
-        f"down {_number(fall)}{share}: less than {_number(points)} points and {fraction:.0%}"
-        + _baseline_note(baseline, assumed)
-    )
+    values = {
+        "pain": reading.pain,
+        "when": _at(reading.hours),
+        "baseline": _number(baseline),
+        "fall": _number(fall),
+        "points": _number(points),
+        "fraction": f"{fraction:.0%}",
+    }
+    if baseline > 0:
+        template = N_(
+            "%(pain)s/10 %(when)s; baseline %(baseline)s, down %(fall)s (%(share)s): "
+            "less than %(points)s points and %(fraction)s"
+        )
+        values["share"] = f"{fall / baseline:.0%}"
+    else:
+        template = N_(
+            "%(pain)s/10 %(when)s; baseline %(baseline)s, down %(fall)s: "
+            "less than %(points)s points and %(fraction)s"
+        )
+    reason = _with_baseline_note(Message(template, values), baseline, assumed)
     return Finding(NO_IMPROVEMENT, Severity.HIGH if high else Severity.MODERATE, reason)
 
 
@@ -299,12 +369,24 @@ def _rebound(
     back_to_baseline = lowest.pain < baseline - _EPSILON and reading.pain >= baseline - _EPSILON
     if not (meaningful or back_to_baseline):
         return None
-    since = f"{lowest.pain}/10 {_at(lowest.hours)}"
+    values = {
+        "pain": reading.pain,
+        "when": _at(reading.hours),
+        "lowest": lowest.pain,
+        "lowest_when": _at(lowest.hours),
+    }
     if meaningful:
-        change = f"up {rise} from the lowest since the procedure, {since}"
+        template = N_(
+            "%(pain)s/10 %(when)s; up %(rise)s from the lowest since the procedure, "
+            "%(lowest)s/10 %(lowest_when)s"
+        )
+        values["rise"] = rise
     else:
-        change = f"back to baseline {_number(baseline)} from {since}"
-    reason = f"{reading.pain}/10 {_at(reading.hours)}; {change}" + _baseline_note(baseline, assumed)
+        template = N_(
+            "%(pain)s/10 %(when)s; back to baseline %(baseline)s from %(lowest)s/10 %(lowest_when)s"
+        )
+        values["baseline"] = _number(baseline)
+    reason = _with_baseline_note(Message(template, values), baseline, assumed)
     return Finding(REBOUND, Severity.HIGH, reason)
 
 
@@ -312,9 +394,18 @@ def _persistent(reading: Reading, history: History, params: CurveParams) -> Find
     earlier = history.high_after_week
     if earlier is None or reading.pain <= params.persistent_above + _EPSILON:
         return None
-    reason = (
-        f"{reading.pain}/10 {_at(reading.hours)} and {earlier.pain}/10 {_at(earlier.hours)}; "
-        f"above {_number(params.persistent_above)} at or after 1 week and 1 month"
+    reason = Message(
+        N_(
+            "%(pain)s/10 %(when)s and %(earlier)s/10 %(earlier_when)s; "
+            "above %(above)s at or after 1 week and 1 month"
+        ),
+        {
+            "pain": reading.pain,
+            "when": _at(reading.hours),
+            "earlier": earlier.pain,
+            "earlier_when": _at(earlier.hours),
+            "above": _number(params.persistent_above),
+        },
     )
     return Finding(PERSISTENT, Severity.MODERATE, reason)
 
@@ -399,7 +490,10 @@ def missed_checkin_finding(window: Window) -> Finding:
     return Finding(
         MISSED_CHECKIN,
         Severity.MODERATE,
-        f"no check-in in the {window.label} window ({format_window(window)})",
+        Message(
+            N_("no check-in in the %(label)s window (%(span)s)"),
+            {"label": Message(window.label), "span": window_message(window)},
+        ),
     )
 
 

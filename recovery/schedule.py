@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .message import N_
+
 HOURS_PER_DAY = 24.0
 
 
@@ -59,19 +61,19 @@ def _days(days: float) -> float:
 DEFAULT_SCHEDULE: tuple[Window, ...] = (
     # The pre-procedure score is usually taken at the listing visit or on the day; a week
     # before is the oldest score still describing the pain being treated.
-    Window("baseline", 0.0, -_days(7), 0.0),
-    Window("2 h", 2.0, 1.0, 4.0),
+    Window(N_("baseline"), 0.0, -_days(7), 0.0),
+    Window(N_("2 h"), 2.0, 1.0, 4.0),
     # Starts where the 2 h window ends; 12 h keeps an evening check-in after a morning list.
-    Window("6 h", 6.0, 4.0, 12.0),
-    Window("24 h", 24.0, 18.0, 30.0),
+    Window(N_("6 h"), 6.0, 4.0, 12.0),
+    Window(N_("24 h"), 24.0, 18.0, 30.0),
     # +-12 h, as wide as the 24 h window allows in proportion; any time in it is >= 24 h, so
     # the no-improvement rule always applies at this check-in.
-    Window("48 h", 48.0, 36.0, 60.0),
-    Window("1 wk", _days(7), _days(5), _days(9)),
-    Window("2 wk", _days(14), _days(10), _days(18)),
+    Window(N_("48 h"), 48.0, 36.0, 60.0),
+    Window(N_("1 wk"), _days(7), _days(5), _days(9)),
+    Window(N_("2 wk"), _days(14), _days(10), _days(18)),
     # +-1 week around 30 days: wide enough for an outpatient visit to land in it.
-    Window("1 mo", _days(30), _days(23), _days(37)),
-    Window("3 mo", _days(90), _days(76), _days(104)),
+    Window(N_("1 mo"), _days(30), _days(23), _days(37)),
+    Window(N_("3 mo"), _days(90), _days(76), _days(104)),
 )
 
 

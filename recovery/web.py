@@ -50,6 +50,20 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return jsonify(body), status
 
 
+def error_title(exc: HTTPException) -> str:
+    """The error page's heading in the reader's language."""
+    return {
+        400: _("Bad request"),
+        403: _("Forbidden"),
+        404: _("Page not found"),
+        405: _("Method not allowed"),
+        413: _("Too large"),
+        415: _("Unsupported content"),
+        429: _("Too many requests"),
+        500: _("Something went wrong"),
+    }.get(exc.code or 500, exc.name)
+
+
 def init_app(app: Flask) -> None:
     """Register error handlers, `/`, and `/healthz`."""
 
@@ -58,7 +72,14 @@ def init_app(app: Flask) -> None:
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
             return error_response(exc.code or 500, code, exc.description or exc.name)
-        return render_template("error.html", status=exc.code, title=exc.name), exc.code
+        message = (
+            _("There is no page at this address. Check the link, or start again below.")
+            if exc.code == 404
+            else None
+        )
+        return render_template(
+            "error.html", status=exc.code, title=error_title(exc), message=message
+        ), exc.code
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

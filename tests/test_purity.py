@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "recovery"
-PURE = ("curve", "rules", "schedule", "simulate", "backtest")
+PURE = ("curve", "rules", "schedule", "simulate", "backtest", "message")
 FORBIDDEN = ("flask", "sqlalchemy", "werkzeug")
 
 

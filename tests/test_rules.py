@@ -360,8 +360,10 @@ def test_apply_findings_opens_escalates_and_updates():
 def test_missed_checkin_finding():
     by_label = {w.label: w for w in DEFAULT_SCHEDULE}
     finding = missed_checkin_finding(by_label["24 h"])
-    assert finding == Finding(
-        "missed_checkin", Severity.MODERATE, "no check-in in the 24 h window (18-30 h)"
+    assert (finding.rule, finding.severity, finding.reason) == (
+        "missed_checkin",
+        Severity.MODERATE,
+        "no check-in in the 24 h window (18-30 h)",
     )
     assert missed_checkin_finding(by_label["1 wk"]).reason.endswith("(5-9 d)")
     assert missed_checkin_finding(by_label["1 mo"]).reason.endswith("(23-37 d)")

@@ -55,7 +55,8 @@ def test_templates_have_no_inline_script_style_or_cdn(path):
 def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
-    assert b"<h1>Not Found</h1>" in response.data
+    assert b"<h1>Page not found</h1>" in response.data
+    assert b"There is no page at this address." in response.data
 
 
 def test_secret_key_is_generated_once_into_instance(tmp_path, monkeypatch):

@@ -14,8 +14,9 @@ from ..clinics import clinic_params, clinic_schedule
 from ..curve import chart_hours, curve_points, effective_baseline
 from ..episodes import episode_baseline, episode_entries
 from ..models import Episode, PainEntry, utcnow
-from ..rules import Assessment, format_hours
+from ..rules import Assessment, hours_message
 from ..schedule import next_due
+from ..translation import render, translate
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
             "You reported %(pain)s out of 10, %(when)s after your procedure. "
             "At this time most people report about %(expected)s out of 10.",
             pain=entry.pain,
-            when=format_hours(hours),
+            when=render(hours_message(hours)),
             expected=expected,
         )
     status = assessment.status
@@ -103,7 +104,7 @@ def next_checkin_text(episode: Episode) -> str | None:
     when = max(start, now)
     return _(
         "Next check-in: %(label)s after your procedure, from %(when)s.",
-        label=window.label,
+        label=translate(window.label),
         when=format_datetime(when, "EEEE d MMMM, HH:mm"),
     )
 

@@ -27,6 +27,7 @@ from ..cohort import (
     curve_gap,
 )
 from ..models import utcnow
+from ..translation import translate
 from . import bp
 from .presenters import rule_label, severity_label
 
@@ -74,7 +75,7 @@ def _figure(curve: CohortCurve) -> dict:
 def _point_rows(curve: CohortCurve) -> list[dict]:
     return [
         {
-            "label": p.label,
+            "label": translate(p.label),
             "n": str(p.n),
             "is_sparse": p.is_sparse,
             "median": _percent(p.median),
@@ -97,11 +98,11 @@ def _summary(curve: CohortCurve) -> str:
         )
     values = {
         "n": MIN_EPISODES_PER_POINT,
-        "points": ", ".join(p.label for p in gap.points),
+        "points": ", ".join(translate(p.label) for p in gap.points),
         "percent": f"{abs(gap.mean):.0%}",
         "nrs": f"{abs(gap.mean) * REFERENCE_BASELINE:.1f}",
         "baseline": REFERENCE_BASELINE,
-        "largest": gap.largest.label,
+        "largest": translate(gap.largest.label),
         "largest_gap": f"{gap.largest.median - gap.largest.published:+.0%}",
     }
     if abs(gap.mean) < CLOSE_TO_PUBLISHED:
@@ -146,7 +147,7 @@ def _basis(curve: CohortCurve) -> str:
 
 
 def _sparse_note(curve: CohortCurve) -> str | None:
-    sparse = [p.label for p in curve.points if p.is_sparse]
+    sparse = [translate(p.label) for p in curve.points if p.is_sparse]
     if not sparse:
         return None
     return _(

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
+from ..alerts import ACTIONS
 from ..patient.forms import CheckInForm
 from ..text import StorableText
 
@@ -88,14 +89,7 @@ STATUS_CHOICES = [
     SelectChoice("watch", _l("Watch")),
     SelectChoice("on_track", _l("On track")),
 ]
-ACTION_CHOICES = [
-    SelectChoice("called_patient", _l("Called the patient")),
-    SelectChoice("adjusted_analgesia", _l("Adjusted analgesia")),
-    SelectChoice("booked_review", _l("Booked a review")),
-    SelectChoice("sent_to_emergency", _l("Sent to emergency")),
-    SelectChoice("no_action_needed", _l("No action needed")),
-    SelectChoice("other", _l("Other (see note)")),
-]
+ACTION_CHOICES = [SelectChoice(code, _l(title)) for code, title in ACTIONS.items()]
 
 
 class WorklistFilterForm(FlaskForm):

@@ -8,6 +8,7 @@ from datetime import datetime
 from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
 
+from ..alerts import ACTIONS
 from ..chart_text import chart_labels
 from ..charts import episode_figure
 from ..clinics import clinic_params
@@ -15,7 +16,9 @@ from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
 from ..episodes import episode_baseline
 from ..models import Alert, AuditEvent, Episode, PainEntry
 from ..patient.forms import RED_FLAG_LABELS
-from ..rules import format_hours
+from ..rules import RULE_TITLES, SEVERITY_TITLES, hours_message
+from ..translation import render, translate
+from .forms import INDICATION_CHOICES
 from .services import AlertRow, EpisodeDetail, EpisodeRow
 
 
@@ -31,21 +34,73 @@ def status_label(status: str) -> str:
 
 def rule_label(rule: str) -> str:
     """An alert rule in words."""
-    return {
-        "red_flag": _("Red flag"),
-        "above_expected": _("Above expected"),
-        "no_improvement": _("No improvement"),
-        "rebound": _("Rebound"),
-        "persistent": _("Persistent pain"),
-        "missed_checkin": _("Missed check-in"),
-    }.get(rule, rule)
+    return translate(RULE_TITLES.get(rule, rule))
 
 
 def severity_label(severity: str) -> str:
     """A severity in words."""
-    return {"urgent": _("Urgent"), "high": _("High"), "moderate": _("Moderate")}.get(
-        severity, severity
-    )
+    return translate(SEVERITY_TITLES.get(severity, severity))
+
+
+def alert_status_label(status: str) -> str:
+    """An alert's state in words."""
+    return {
+        "open": _("open"),
+        "acknowledged": _("acknowledged"),
+        "resolved": _("resolved"),
+    }.get(status, status)
+
+
+def hours_text(hours: float) -> str:
+    """Hours since procedure at a glance ("24 h", "3 d", "2 wk"), in the reader's language."""
+    return render(hours_message(hours))
+
+
+def note_lines(note: str) -> list[str]:
+    """An alert's note, one line per acknowledgement or resolution, with what was done in words.
+
+    Acknowledging stores the action's code at the start of its line ("called_patient: ...").
+    """
+    lines = []
+    for line in note.splitlines():
+        if not line:
+            continue
+        code, sep, rest = line.partition(": ")
+        if code in ACTIONS:
+            line = translate(ACTIONS[code]) + (sep + rest if sep else "")
+        lines.append(line)
+    return lines
+
+
+def event_label(action: str) -> str:
+    """What an audit event records, in words."""
+    return {
+        "enrolled": _("enrolled the patient"),
+        "link_issued": _("issued a new link"),
+        "link_revoked": _("revoked the link"),
+        "entry_recorded": _("recorded an entry"),
+        "alert_opened": _("alert opened"),
+        "alert_escalated": _("alert escalated"),
+        "alert_updated": _("alert updated"),
+        "alert_acknowledged": _("acknowledged an alert"),
+        "alert_resolved": _("resolved an alert"),
+        "closed": _("closed the follow-up"),
+        "exported_entries_csv": _("downloaded the entries"),
+        "exported_alerts_csv": _("downloaded the alerts"),
+        "exported_fhir": _("exported the record (FHIR)"),
+    }.get(action, action.replace("_", " "))
+
+
+def actor_label(event: AuditEvent) -> str:
+    """Who did it: the staff member's name, the patient, or the system (the alert rules)."""
+    if event.staff:
+        return event.staff.display_name
+    return {"patient": _("Patient"), "system": _("System")}.get(event.actor, event.actor)
+
+
+def indication_label(indication: str) -> str:
+    """An episode's indication in words."""
+    return next((str(c.label) for c in INDICATION_CHOICES if c.value == indication), indication)
 
 
 def score_text(pain: int | None, expected: float | None) -> str:
@@ -68,12 +123,12 @@ def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
             "severity": row.alert.severity,
             "severity_label": severity_label(row.alert.severity),
             "rule": rule_label(row.alert.rule),
-            "since_procedure": format_hours((now - row.procedure_dt).total_seconds() / 3600),
+            "since_procedure": hours_text((now - row.procedure_dt).total_seconds() / 3600),
             "score": score_text(row.last_pain, row.last_expected),
-            "reason": row.alert.reason,
+            "reason": render(row.alert.reason_message, row.alert.reason),
             "open_for": format_timedelta(now - row.alert.opened_dt, threshold=1.1),
             "acknowledged_by": row.acknowledged_by or "",
-            "note": row.alert.note,
+            "note": "\n".join(note_lines(row.alert.note)),
         }
         for row in rows
     ]
@@ -86,18 +141,18 @@ def due_text(row: EpisodeRow | Episode, now: datetime) -> str:
     if row.due_end_dt < now:
         return _(
             "%(label)s missed (window closed %(ago)s ago)",
-            label=row.due_label,
+            label=translate(row.due_label),
             ago=format_timedelta(now - row.due_end_dt, threshold=1.1),
         )
     if row.due_start_dt <= now:
         return _(
             "%(label)s due now, until %(end)s",
-            label=row.due_label,
+            label=translate(row.due_label),
             end=format_datetime(row.due_end_dt, "EEE HH:mm"),
         )
     return _(
         "%(label)s from %(start)s",
-        label=row.due_label,
+        label=translate(row.due_label),
         start=format_datetime(row.due_start_dt, "EEE d MMM HH:mm"),
     )
 
@@ -119,7 +174,7 @@ def episode_rows(rows: Sequence[EpisodeRow], now: datetime) -> list[dict]:
             "mrn": row.mrn or "",
             "status": row.status,
             "status_label": status_label(row.status),
-            "since_procedure": format_hours((now - row.procedure_dt).total_seconds() / 3600),
+            "since_procedure": hours_text((now - row.procedure_dt).total_seconds() / 3600),
             "score": score_text(row.last_pain, row.last_expected),
             "change": change_text(row.last_pain, row.baseline_pain),
             "due": due_text(row, now),
@@ -149,7 +204,7 @@ def episode_chart(detail: EpisodeDetail) -> dict:
             "hours": episode.hours_since_procedure(a.entry.recorded_dt if a.entry else a.opened_dt),
             "rule": a.rule,
             "severity": a.severity,
-            "reason": a.reason,
+            "reason": render(a.reason_message, a.reason),
         }
         for a in detail.alerts
     ]
@@ -174,7 +229,7 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
         rows.append(
             {
                 "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
-                "since": format_hours(hours) if hours > 0 else _("before procedure"),
+                "since": hours_text(hours),
                 "pain": entry.pain,
                 "expected": f"{expected_pain(baseline, hours, params):.1f}" if hours > 0 else "—",
                 "red_flags": ", ".join(str(RED_FLAG_LABELS.get(c, c)) for c in entry.red_flags),
@@ -218,8 +273,9 @@ def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
                 "severity": alert.severity,
                 "severity_label": severity_label(alert.severity),
                 "status": alert.status,
-                "reason": alert.reason,
-                "note_lines": [line for line in alert.note.splitlines() if line],
+                "status_label": alert_status_label(alert.status),
+                "reason": render(alert.reason_message, alert.reason),
+                "note_lines": note_lines(alert.note),
                 "history": "; ".join(history),
                 "can_acknowledge": alert.status == "open",
                 "can_resolve": alert.status != "resolved",
@@ -233,9 +289,9 @@ def timeline(events: Sequence[AuditEvent]) -> list[dict]:
     return [
         {
             "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
-            "who": event.staff.display_name if event.staff else event.actor,
-            "what": event.action.replace("_", " "),
-            "detail": event.detail,
+            "who": actor_label(event),
+            "what": event_label(event.action),
+            "detail": render(event.detail_message, event.detail),
         }
         for event in events
     ]
@@ -251,9 +307,9 @@ def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:
         "mrn": episode.patient.mrn or "—",
         "contact": ", ".join(p for p in (episode.patient.phone, episode.patient.email) if p) or "—",
         "procedure": format_datetime(episode.procedure_dt, "EEE d MMM yyyy HH:mm"),
-        "since": format_hours(episode.hours_since_procedure(now)),
+        "since": hours_text(episode.hours_since_procedure(now)),
         "levels": episode.levels or "—",
-        "indication": episode.indication,
+        "indication": indication_label(episode.indication),
         "baseline": (
             f"{baseline}/10"
             if baseline is not None

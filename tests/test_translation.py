@@ -1,0 +1,192 @@
+"""Every word a user reads is wrapped for translation: a new language is a catalogue.
+
+The test extracts the catalogue with the same command as `make messages`, "translates" every
+message into a pseudo-language (each message wrapped in ⟦ ⟧) under the locale `eo`, and
+renders the pages in that locale. Any visible word outside the brackets that is not data
+(names, e-mail addresses, numbers, dates) was not wrapped.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from recovery import ROOT, create_app
+from recovery.alerts import acknowledge_alert
+from recovery.extensions import db
+from recovery.models import Alert
+from tests import factories
+
+PSEUDO = "eo"
+OPEN, CLOSE = "\u27e6", "\u27e7"
+# Text the user typed or the system generated, and units: not for translators.
+# Language names are shown in their own language ("English", "Français") on purpose.
+DATA_WORDS = {"Recovery", "NRS", "UTC", "Europe", "London", "English"}
+
+
+def pseudo_catalogue(directory: Path) -> None:
+    """Extract the messages as `make messages` does and write a pseudo-translated .mo."""
+    pot = directory / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run(
+        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "-o", str(pot), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as file:
+        catalog = read_po(file, locale=PSEUDO)
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            message.string = tuple(f"{OPEN}{message.id[1]}{CLOSE}" for _ in range(2))
+        else:
+            message.string = f"{OPEN}{message.id}{CLOSE}"
+    target = directory / PSEUDO / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with (target / "messages.mo").open("wb") as file:
+        write_mo(file, catalog)
+
+
+class VisibleText(HTMLParser):
+    """Text nodes and user-facing attributes, outside <script> and <style>."""
+
+    ATTRIBUTES = ("alt", "aria-label", "placeholder", "title")
+
+    def __init__(self):
+        super().__init__()
+        self.skip = 0
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "title"):
+            self.skip += 1
+        for name, value in attrs:
+            if name in self.ATTRIBUTES and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "title") and self.skip:
+            self.skip -= 1
+
+    def handle_data(self, data):
+        if not self.skip and data.strip():
+            self.texts.append(data.strip())
+
+
+def unwrapped_words(html: str, phrases: set[str], words: set[str]) -> list[str]:
+    """Visible words of `html` outside ⟦ ⟧ that are not data.
+
+    `phrases` (names, notes, e-mail addresses) are removed first; `words` (month and day
+    names, units) are allowed as whole words.
+    """
+    parser = VisibleText()
+    parser.feed(html)
+    found = []
+    for text in parser.texts:
+        outside, removed = text, 1
+        while removed:  # innermost first: messages nest
+            outside, removed = re.subn(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}", " ", outside)
+        for phrase in sorted(phrases, key=len, reverse=True):
+            outside = outside.replace(phrase, " ")
+        for word in re.findall(r"[^\W\d_]{2,}", outside):
+            if word not in DATA_WORDS and word.lower() not in words:
+                found.append(f"{word!r} in {text[:80]!r}")
+    return found
+
+
+def leaf_strings(data) -> list[str]:
+    """The strings (not the keys) in a tree of Babel's locale data."""
+    if hasattr(data, "values"):
+        return [text for value in data.values() for text in leaf_strings(value)]
+    return [data] if isinstance(data, str) else []
+
+
+def locale_words() -> set[str]:
+    """Month and day names of the pseudo locale: dates are data formatted by Babel."""
+    locale = Locale.parse(PSEUDO)
+    words = set()
+    for names in (locale.months, locale.days):
+        for widths in names["format"].values():
+            words.update(str(v).lower() for v in widths.values())
+    for period in locale.day_periods["format"]["abbreviated"].values():
+        words.add(str(period).lower())
+    for unit, patterns in locale._data["unit_patterns"].items():  # "{0} sekundoj"
+        if unit.startswith("duration-"):
+            for pattern in leaf_strings(patterns):
+                words.update(w.lower() for w in re.findall(r"[^\W\d_]+", pattern))
+    return {w.strip(".") for w in words}
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The application with the pseudo-language catalogue (replaces conftest's `app`)."""
+    pseudo_catalogue(tmp_path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "PUBLIC_BASE_URL": "http://localhost",
+            "LANGUAGES": ["en", PSEUDO],
+            "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path),
+        }
+    )
+    with app.app_context():
+        if database_url.startswith("sqlite"):
+            db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, now):
+    names = {"Ursula Urgent", "Harold High"}
+    urgent = factories.gen_episode(clinic, name="Ursula Urgent", mrn="MRN-U1")
+    urgent.episode.patient.preferred_language = PSEUDO
+    factories.gen_entry(urgent.episode, 5, 20, red_flags=["leg_weakness"], note="sore back")
+    high = factories.gen_episode(clinic, name="Harold High", procedure_dt=now - timedelta(days=2))
+    factories.gen_entry(high.episode, 8, 30)
+    alert = db.session.scalar(db.select(Alert).filter_by(episode_id=high.episode.id))
+    acknowledge_alert(alert, nurse, action="called_patient", note="rang her")
+    db.session.commit()
+    phrases = {*names, "MRN-U1", "sore back", "rang her", clinic.name, nurse.email}
+    if nurse.name:
+        phrases.add(nurse.name)
+    words = locale_words()
+    headers = {"Accept-Language": PSEUDO}
+
+    patient_pages = [f"/p/{urgent.token}", "/p/not-a-valid-token"]
+    entry_id = urgent.episode.entries[0].id
+    patient_pages.append(f"/p/{urgent.token}/entries/{entry_id}")
+    problems = {}
+    for url in ["/login", *patient_pages]:
+        response = client.get(url, headers=headers)
+        problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
+
+    client.post("/login", data={"email": nurse.email, "password": factories.PASSWORD})
+    staff_pages = [
+        "/staff/",
+        f"/staff/episodes/{urgent.episode.id}",
+        f"/staff/episodes/{high.episode.id}",
+        f"/staff/episodes/{urgent.episode.id}/link",
+        "/staff/enrol",
+        "/staff/exports",
+        "/staff/cohort",
+        "/staff/no-such-page",
+    ]
+    for url in staff_pages:
+        response = client.get(url, headers=headers)
+        problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
+    assert {url: words for url, words in problems.items() if words} == {}
