@@ -134,7 +134,9 @@ def issue_link(
 
 
 def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: str | None = None):
-    """Make the patient's link stop working."""
+    """Make the patient's link stop working (a link already revoked is left as it is)."""
+    if episode.token_hash is None:
+        return
     episode.token_hash = None
     record_event(
         "link_revoked", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address

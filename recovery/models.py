@@ -25,6 +25,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db
 
 ROLES = ("nurse", "admin")
+#: The largest id a row can have: primary keys are INTEGER (32-bit) on PostgreSQL.
+MAX_ID = 2**31 - 1
 INDICATIONS = ("osteoporosis", "tumour", "other")
 EPISODE_STATUSES = ("active", "closed")
 ENTRY_SOURCES = ("patient", "staff")

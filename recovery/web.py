@@ -18,8 +18,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .extensions import db
+from .models import MAX_ID
 
 
 def select_locale() -> str | None:
@@ -64,8 +66,17 @@ def error_title(exc: HTTPException) -> str:
     }.get(exc.code or 500, exc.name)
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in URLs: a whole number no larger than an id can be (else 404, not 500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
-    """Register error handlers, `/`, and `/healthz`."""
+    """Register the id converter, error handlers, `/`, and `/healthz` (before the blueprints)."""
+    app.url_map.converters["int"] = IdConverter
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import current_app, jsonify, request
 
@@ -22,6 +22,7 @@ from ..exports import (
     EARLIEST_EXPORT_DATE,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
+    SEVERITY_RANK,
     AlertCursor,
     FhirSettings,
     clinic_alerts,
@@ -36,7 +37,7 @@ from ..exports import (
     load_episode_for_export,
 )
 from ..extensions import db
-from ..models import Alert, Episode, StaffUser
+from ..models import MAX_ID, Alert, Episode, StaffUser
 from ..web import csv_attachment
 from . import bp
 from .serializers import iso
@@ -122,9 +123,19 @@ def decode_cursor(text: str) -> AlertCursor:
         if (
             not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id))
             or opened_dt.tzinfo is None
+            or not 0 <= rank <= max(SEVERITY_RANK.values())
+            or not 0 < alert_id <= MAX_ID
         ):
             raise ValueError
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        opened_dt = opened_dt.astimezone(UTC)
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        UnicodeDecodeError,
+        RecursionError,
+        OverflowError,
+    ):
         raise ApiError(
             400, "invalid_cursor", "use the next_cursor of a previous page", "cursor"
         ) from None

@@ -31,7 +31,10 @@ def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or ApiError."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        body = None
     if body is None:
         raise ApiError(400, "malformed_json", "the body is not valid JSON")
     if not isinstance(body, dict):

@@ -98,6 +98,9 @@ class WorklistFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    #: The query parameters this form reads (and page links carry along).
+    FIELDS = ("status", "indication", "q")
+
     status = SelectField(_l("Status"), choices=STATUS_CHOICES, default="")
     indication = SelectField(
         _l("Indication"),

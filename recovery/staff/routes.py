@@ -87,9 +87,8 @@ def worklist():
 
 def page_url(page: int) -> str:
     """This page's URL with the same filters and another page number."""
-    args = request.args.to_dict()
-    args["page"] = page
-    return url_for(request.endpoint, **args)
+    args = {k: v for k, v in request.args.items() if k in WorklistFilterForm.FIELDS}
+    return url_for(request.endpoint, **args, page=page)
 
 
 @bp.get("/changes")
@@ -288,5 +287,6 @@ def close(episode_id: int):
 def form_error_text(form) -> str:
     """All of a form's errors on one line."""
     return "; ".join(
-        f"{form[name].label.text}: {' '.join(errs)}" for name, errs in form.errors.items()
+        f"{form[name].label.text}: {' '.join(str(e) for e in errs)}"
+        for name, errs in form.errors.items()
     )
