@@ -79,19 +79,31 @@ def redis_or_skip() -> None:
         pytest.skip("Redis is not running at 127.0.0.1:6379 (.ci/run starts it)")
 
 
-def app_on(database_url: str, storage: str):
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_STORAGE_URL": storage,
-        }
-    )
+@pytest.fixture
+def app_on():
+    """Another server process on the same database: `app_on(url, storage)`; closed after."""
+    made = []
+
+    def make(database_url: str, storage: str):
+        other = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "test-secret",
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "WTF_CSRF_ENABLED": False,
+                "RATELIMIT_STORAGE_URL": storage,
+            }
+        )
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
 
 
-def test_two_server_processes_share_the_count_through_redis(app, clinic):
+def test_two_server_processes_share_the_count_through_redis(app, app_on, clinic):
     redis_or_skip()
     email = f"nurse-{uuid.uuid4().hex[:12]}@example.test"
     factories.gen_staff(clinic, email=email)
@@ -103,7 +115,7 @@ def test_two_server_processes_share_the_count_through_redis(app, clinic):
     assert sign_in(second, email).status_code == 429
 
 
-def test_sign_in_works_when_the_counter_store_is_down(app, nurse):
+def test_sign_in_works_when_the_counter_store_is_down(app, app_on, nurse):
     down = app_on(app.config["SQLALCHEMY_DATABASE_URI"], "redis://127.0.0.1:1/0").test_client()
     assert fail(down, 6) == [400] * 6
     assert sign_in(down).status_code == 302
@@ -126,7 +138,9 @@ def test_a_malformed_setting_stops_the_app_with_its_name(monkeypatch, setting, v
         create_app(config)
 
 
-def test_behind_a_trusted_proxy_the_clients_address_is_used(monkeypatch, database_url, nurse):
+def test_behind_a_trusted_proxy_the_clients_address_is_used(
+    monkeypatch, app_on, database_url, nurse
+):
     monkeypatch.setenv("TRUSTED_PROXIES", "1")
     behind = app_on(database_url, "memory://").test_client()
     forwarded = {"X-Forwarded-For": "203.0.113.9"}
