@@ -291,6 +291,11 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
     expect(page.locator("#in-progress-alerts")).to_be_visible()
     assert re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", page.evaluate("document.documentElement.lang"))
     assert accessibility_problems(page) == FINE
+    # Each alert is a card on a phone: its reason is on screen without scrolling sideways.
+    why = page.locator("#open-alerts tbody tr").first.locator("td").nth(4)
+    expect(why).to_contain_text("new weakness in the legs")
+    box = why.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
 
     for episode_id in (urgent, high.id):
         page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
