@@ -16,7 +16,8 @@ def record_event(
     detail_message: Message | None = None,
     address: str | None = None,
 ) -> AuditEvent:
-    """Add an audit event; `actor` defaults to the staff member, else "patient".
+    """Add an audit event; `actor` defaults to the staff member, else "system"
+    (the command line, the alert rules); a patient's own entries pass "patient".
 
     `detail` is kept as written (the audit trail); `detail_message`, when given, is what the
     timeline shows, in the reader's language.
@@ -25,7 +26,7 @@ def record_event(
         clinic_id=clinic_id,
         episode_id=episode.id if episode is not None else None,
         staff_id=staff.id if staff is not None else None,
-        actor=actor or (f"staff:{staff.id}" if staff is not None else "patient"),
+        actor=actor or (f"staff:{staff.id}" if staff is not None else "system"),
         action=action,
         detail=detail[:1000],
         detail_message=detail_message.to_json() if detail_message is not None else None,

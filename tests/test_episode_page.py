@@ -38,7 +38,9 @@ def test_episode_page_shows_chart_entries_alerts_and_timeline(client, auth, nurs
     observed = next(t for t in figure["data"] if t["uid"] == "observed")
     assert observed["y"] == [9]
     assert "9/10" in html and "Above expected" in html and "No improvement" in html
-    assert "Patient</strong> recorded an entry" in html and "alert opened" in html
+    assert "Patient</strong> recorded an entry" in html
+    assert "System</strong> alert opened" in html
+    assert "System</strong> enrolled the patient" in html  # enrolled from the command line
     assert "vendor/plotly-basic" in html
 
 
