@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from .clinics import (
+    DEFAULT_EMERGENCY_NUMBER,
     SetupError,
     clinic_params,
     clinic_settings_json,
@@ -38,10 +39,18 @@ def fail(message: str) -> None:
 @click.option("--name", required=True, help="The clinic's name as patients see it.")
 @click.option("--timezone", default="Europe/London", show_default=True, help="IANA time zone.")
 @click.option("--phone", default="", help="The number patients call about a red flag.")
-def create_clinic_command(slug: str, name: str, timezone: str, phone: str) -> None:
+@click.option(
+    "--emergency-number",
+    default=DEFAULT_EMERGENCY_NUMBER,
+    show_default=True,
+    help="Emergency services, for chest pain or breathlessness (999, 911, 000...).",
+)
+def create_clinic_command(
+    slug: str, name: str, timezone: str, phone: str, emergency_number: str
+) -> None:
     """Create a clinic."""
     try:
-        clinic = create_clinic(slug, name, timezone, phone)
+        clinic = create_clinic(slug, name, timezone, phone, emergency_number)
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()
@@ -203,8 +212,15 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     help="Replace the check-in schedule with a JSON list of windows "
     '({"label", "target_h", "start_h", "end_h"}).',
 )
-def settings_command(clinic_slug: str, assignments: tuple[str, ...], schedule_file) -> None:
-    """Show, or change, a clinic's curve parameters and check-in schedule (JSON)."""
+@click.option(
+    "--emergency-number",
+    default=None,
+    help="The emergency services number patients are told to call (default 112).",
+)
+def settings_command(
+    clinic_slug: str, assignments: tuple[str, ...], schedule_file, emergency_number: str | None
+) -> None:
+    """Show, or change, a clinic's curve parameters, check-in schedule and emergency number."""
     try:
         clinic = get_clinic(clinic_slug)
         overrides = {}
@@ -219,8 +235,8 @@ def settings_command(clinic_slug: str, assignments: tuple[str, ...], schedule_fi
                 schedule = json.load(schedule_file)
             except json.JSONDecodeError as exc:
                 raise SetupError(f"the schedule file is not JSON: {exc}") from None
-        if overrides or schedule is not None:
-            update_clinic_settings(clinic, overrides, schedule)
+        if overrides or schedule is not None or emergency_number is not None:
+            update_clinic_settings(clinic, overrides, schedule, emergency_number)
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()

@@ -1,5 +1,6 @@
 """Clinics and their staff: creation, settings, API tokens."""
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .curve import CurveParams
@@ -35,8 +36,34 @@ def clinic_zone(clinic: Clinic) -> ZoneInfo:
     return ZoneInfo(clinic.timezone)
 
 
-def create_clinic(slug: str, name: str, timezone: str = "Europe/London", phone: str = "") -> Clinic:
-    """Create a clinic; raises SetupError for a taken slug or unknown time zone."""
+#: The number patients are told to call for chest pain or breathlessness, unless the clinic
+#: sets its own: 112 reaches emergency services from any mobile phone in Europe and beyond.
+DEFAULT_EMERGENCY_NUMBER = "112"
+_EMERGENCY_NUMBER = re.compile(r"[0-9]{2,6}")
+
+
+def valid_emergency_number(number: str) -> str:
+    """`number` (2 to 6 digits, e.g. 999, 911, 000) or SetupError."""
+    number = number.strip()
+    if not _EMERGENCY_NUMBER.fullmatch(number):
+        raise SetupError(f"the emergency number must be 2 to 6 digits, not {number!r}")
+    return number
+
+
+def emergency_number(clinic: Clinic) -> str:
+    """The emergency services number the clinic's patients are told to call."""
+    return (clinic.settings or {}).get("emergency_number") or DEFAULT_EMERGENCY_NUMBER
+
+
+def create_clinic(
+    slug: str,
+    name: str,
+    timezone: str = "Europe/London",
+    phone: str = "",
+    emergency: str = DEFAULT_EMERGENCY_NUMBER,
+) -> Clinic:
+    """Create a clinic; raises SetupError for a taken slug, an unknown time zone or a bad
+    emergency number."""
     slug = slug.strip().lower()
     if not slug or not slug.replace("-", "").isalnum():
         raise SetupError("the slug must be letters, digits and hyphens")
@@ -46,8 +73,11 @@ def create_clinic(slug: str, name: str, timezone: str = "Europe/London", phone: 
         raise SetupError(f"unknown time zone {timezone!r}") from exc
     if db.session.scalar(db.select(Clinic).filter_by(slug=slug)) is not None:
         raise SetupError(f"a clinic with slug {slug!r} already exists")
+    settings = {}
+    if valid_emergency_number(emergency) != DEFAULT_EMERGENCY_NUMBER:
+        settings["emergency_number"] = emergency.strip()
     clinic = Clinic(
-        slug=slug, name=name.strip(), timezone=timezone, phone=phone.strip(), settings={}
+        slug=slug, name=name.strip(), timezone=timezone, phone=phone.strip(), settings=settings
     )
     db.session.add(clinic)
     db.session.flush()
@@ -99,9 +129,13 @@ def staff_for_api_token(token: str) -> StaffUser | None:
 
 
 def update_clinic_settings(
-    clinic: Clinic, curve_overrides: dict | None = None, schedule_items: list | None = None
+    clinic: Clinic,
+    curve_overrides: dict | None = None,
+    schedule_items: list | None = None,
+    emergency: str | None = None,
 ) -> None:
-    """Change the clinic's curve parameters and/or schedule; SetupError when invalid.
+    """Change the clinic's curve parameters, schedule and/or emergency number; SetupError
+    when invalid.
 
     Curve values merge into the current ones; a schedule replaces the current one whole.
     """
@@ -112,6 +146,8 @@ def update_clinic_settings(
             settings["curve"] = CurveParams.from_dict(merged).to_dict()
         if schedule_items is not None:
             settings["schedule"] = schedule_to_list(schedule_from_list(schedule_items))
+        if emergency is not None:
+            settings["emergency_number"] = valid_emergency_number(emergency)
     except (ValueError, TypeError) as exc:
         raise SetupError(f"invalid setting: {exc}") from exc
     clinic.settings = settings
@@ -123,4 +159,5 @@ def clinic_settings_json(clinic: Clinic) -> dict:
     return {
         "curve": clinic_params(clinic).to_dict(),
         "schedule": schedule_to_list(clinic_schedule(clinic)),
+        "emergency_number": emergency_number(clinic),
     }

@@ -1,5 +1,6 @@
 """The patient's phone check-in form, driven through the Flask client."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -73,8 +74,24 @@ def test_chest_pain_tells_the_patient_to_call_emergency_services(client, enrolle
     )
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Call emergency services now." in html
+    assert 'href="tel:112">Call emergency services: 112</a>' in html
     alert = db.session.scalar(db.select(Alert))
     assert (alert.rule, alert.severity, alert.status) == ("red_flag", "urgent", "open")
+
+
+def test_the_clinics_own_emergency_number_is_the_one_to_call(client, runner, clinic, enrolled):
+    result = runner.invoke(
+        args=["recovery", "settings", "--clinic", clinic.slug, "--emergency-number", "999"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["emergency_number"] == "999"
+    response = client.post(
+        f"/p/{enrolled.token}",
+        data={"pain": "2", "red_flags": ["breathless"], "idempotency_key": "k"},
+    )
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'href="tel:999">Call emergency services: 999</a>' in html
+    assert "tel:112" not in html
 
 
 def test_leg_weakness_tells_the_patient_to_call_the_clinic(client, clinic, enrolled):

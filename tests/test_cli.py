@@ -91,6 +91,10 @@ def test_cli_errors_are_clear_and_store_nothing(runner):
         (["recovery", "create-clinic", "bad slug!", "--name", "X"], "slug"),
         (["recovery", "create-clinic", "x", "--name", "X", "--timezone", "Mars/Base"], "time zone"),
         (
+            ["recovery", "create-clinic", "x", "--name", "X", "--emergency-number", "9-1-1"],
+            "digits",
+        ),
+        (
             [
                 "recovery",
                 "create-staff",

@@ -272,6 +272,7 @@ def openapi_document() -> dict:
                                 "message": {"type": "string"},
                                 "actions": {"type": "array", "items": {"type": "string"}},
                                 "clinic_phone": {"type": "string"},
+                                "emergency_number": {"type": "string"},
                                 "next_checkin": {"type": ["string", "null"]},
                             },
                         },

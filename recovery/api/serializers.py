@@ -40,6 +40,7 @@ def result_json(assessment: Assessment, view) -> dict:
         "message": view.comparison,
         "actions": list(view.actions),
         "clinic_phone": view.clinic_phone,
+        "emergency_number": view.emergency_number,
         "next_checkin": view.next_checkin,
     }
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from ..chart_text import chart_labels
 from ..charts import patient_figure
-from ..clinics import clinic_params, clinic_schedule
+from ..clinics import clinic_params, clinic_schedule, emergency_number
 from ..curve import chart_hours, curve_points, effective_baseline
 from ..episodes import episode_baseline, episode_entries
 from ..models import Episode, PainEntry, utcnow
@@ -28,6 +28,7 @@ class ResultView:
     comparison: str
     actions: list[str]
     clinic_phone: str
+    emergency_number: str
     show_emergency: bool
     next_checkin: str | None
 
@@ -86,6 +87,7 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
         comparison=comparison,
         actions=actions,
         clinic_phone=episode.clinic.phone,
+        emergency_number=emergency_number(episode.clinic),
         show_emergency=status == "emergency",
         next_checkin=next_checkin_text(episode),
     )
