@@ -36,6 +36,9 @@ def clinic_zone(clinic: Clinic) -> ZoneInfo:
     return ZoneInfo(clinic.timezone)
 
 
+#: The shortest password a staff account may have.
+MIN_PASSWORD_LENGTH = 10
+
 #: The number patients are told to call for chest pain or breathlessness, unless the clinic
 #: sets its own: 112 reaches emergency services from any mobile phone in Europe and beyond.
 DEFAULT_EMERGENCY_NUMBER = "112"
@@ -101,8 +104,8 @@ def create_staff(
         raise SetupError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise SetupError("that is not an email address")
-    if len(password) < 10:
-        raise SetupError("the password must be at least 10 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise SetupError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     if db.session.scalar(db.select(StaffUser).filter_by(email=email)) is not None:
         raise SetupError(f"a staff account for {email} already exists")
     user = StaffUser(clinic=clinic, email=email, role=role, name=name.strip())

@@ -4,6 +4,7 @@ import pytest
 
 from recovery.extensions import db
 from recovery.models import AuditEvent
+from tests import factories
 
 
 def test_login_page_renders(client):
@@ -62,3 +63,60 @@ def test_garbage_login_input_is_a_clear_error(client, nurse):
 def test_logout_needs_post(client, auth, nurse):
     auth.login()
     assert client.get("/logout").status_code == 405
+
+
+def change(client, current=factories.PASSWORD, new="a new passphrase 7", confirm=None):
+    return client.post(
+        "/account/password",
+        data={"current": current, "new": new, "confirm": new if confirm is None else confirm},
+    )
+
+
+def test_staff_change_their_password(client, auth, nurse):
+    auth.login()
+    assert b"Change your password" in client.get("/account/password").data
+    response = change(client)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/staff/")
+    auth.logout()
+    assert auth.login().status_code == 400  # the old password no longer works
+    assert auth.login(password="a new passphrase 7").status_code == 302
+    events = db.session.scalars(db.select(AuditEvent.action)).all()
+    assert "password_changed" in events
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"current": "wrong password!"}, b"That is not your current password."),
+        ({"new": "short", "confirm": "short"}, b"Use 10 to 200 characters."),
+        ({"confirm": "something else entirely"}, b"The two new passwords differ."),
+        ({"new": "a\x00" * 6, "confirm": "a\x00" * 6}, b"characters that cannot be stored"),
+    ],
+)
+def test_a_refused_password_change_keeps_the_old_password(client, auth, nurse, data, message):
+    auth.login()
+    response = change(client, **data)
+    assert response.status_code == 400
+    assert message in response.data
+    auth.logout()
+    assert auth.login().status_code == 302
+
+
+def test_password_page_needs_a_signed_in_staff_member(client, nurse):
+    response = client.get("/account/password")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert change(client).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"email": nurse.email, "password": "a new passphrase 7"}
+        ).status_code
+        == 400
+    )
+
+
+def test_guessing_the_current_password_is_throttled(client, auth, nurse):
+    auth.login()
+    for _ in range(5):
+        assert change(client, current="not it at all").status_code == 400
+    assert change(client).status_code == 429

@@ -31,7 +31,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(client, nurse):
         assert fail(client, 5) == [400] * 5
         refused = sign_in(client)  # even the right password
         assert refused.status_code == 429
-        assert b"Too many failed sign-ins. Wait 15 minutes" in refused.data
+        assert b"Too many wrong passwords. Wait 15 minutes" in refused.data
         assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
         assert client.get("/staff/").status_code == 302  # not signed in
 

@@ -185,6 +185,7 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
         "/staff/exports",
         "/staff/cohort",
         "/staff/no-such-page",
+        "/account/password",
     ]
     for url in staff_pages:
         response = client.get(url, headers=headers)

@@ -3,8 +3,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..clinics import MIN_PASSWORD_LENGTH
 from ..text import StorableText
 
 
@@ -16,3 +17,31 @@ class LoginForm(FlaskForm):
         _l("Password"), validators=[DataRequired(), StorableText(), Length(max=200)]
     )
     remember = BooleanField(_l("Keep me signed in on this device"))
+
+
+class PasswordForm(FlaskForm):
+    """A new password for the signed-in staff member, confirmed by the current one."""
+
+    current = PasswordField(
+        _l("Current password"), validators=[DataRequired(), StorableText(), Length(max=200)]
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            StorableText(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=200,
+                message=_l("Use %(min)d to %(max)d characters."),
+            ),
+        ],
+        description=_l(
+            "At least %(n)d characters; a few unrelated words are easy to remember.",
+            n=MIN_PASSWORD_LENGTH,
+        ),
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+    )

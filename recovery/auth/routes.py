@@ -12,7 +12,7 @@ from ..audit import record_event
 from ..extensions import db, login_manager
 from ..models import StaffUser
 from . import bp
-from .forms import LoginForm
+from .forms import LoginForm, PasswordForm
 
 
 @login_manager.user_loader
@@ -49,7 +49,7 @@ def login():
             "LOGIN_FAILURES_PER_ACCOUNT", email
         ) or throttle.seconds_to_wait("LOGIN_FAILURES_PER_ADDRESS", address)
         if wait:
-            return throttled(form, wait)
+            return throttled(form, form.password, "auth/login.html", wait)
         user = db.session.scalar(db.select(StaffUser).filter_by(email=email))
         if user is not None and user.is_active and user.check_password(form.password.data):
             throttle.forget("LOGIN_FAILURES_PER_ACCOUNT", email)
@@ -66,21 +66,47 @@ def login():
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
 
 
-def throttled(form: LoginForm, seconds: int):
-    """The sign-in form refused for `seconds` after too many failures (429, Retry-After)."""
+def throttled(form, field, template: str, seconds: int):
+    """`form` refused for `seconds` after too many wrong passwords (429, Retry-After)."""
     minutes = max(1, -(-seconds // 60))
-    form.password.errors.append(
+    field.errors.append(
         ngettext(
-            "Too many failed sign-ins. Wait %(num)d minute and try again, or ask an "
+            "Too many wrong passwords. Wait %(num)d minute and try again, or ask an "
             "administrator to check your account.",
-            "Too many failed sign-ins. Wait %(num)d minutes and try again, or ask an "
+            "Too many wrong passwords. Wait %(num)d minutes and try again, or ask an "
             "administrator to check your account.",
             minutes,
         )
     )
-    response = make_response(render_template("auth/login.html", form=form), 429)
+    response = make_response(render_template(template, form=form), 429)
     response.headers["Retry-After"] = str(seconds)
     return response
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password, after giving the current one."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        account = current_user.email
+        wait = throttle.seconds_to_wait("LOGIN_FAILURES_PER_ACCOUNT", account)
+        if wait:
+            return throttled(form, form.current, "auth/password.html", wait)
+        if current_user.check_password(form.current.data):
+            current_user.set_password(form.new.data)
+            record_event(
+                "password_changed",
+                clinic_id=current_user.clinic_id,
+                staff=current_user,
+                address=request.remote_addr,
+            )
+            db.session.commit()
+            flash(_("Your password was changed."), "info")
+            return redirect(url_for("staff.worklist"))
+        throttle.count("LOGIN_FAILURES_PER_ACCOUNT", account)
+        form.current.errors.append(_("That is not your current password."))
+    return render_template("auth/password.html", form=form), 200 if not form.errors else 400
 
 
 @bp.post("/logout")
