@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -113,6 +114,15 @@ class StaffUser(UserMixin, db.Model):
     def display_name(self) -> str:
         """The name to show, falling back to the email address."""
         return self.name or self.email
+
+    @property
+    def session_fingerprint(self) -> str:
+        """Changes with the password: a session remembers it, so a new password ends others."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+    def get_id(self) -> str:
+        """Flask-Login's key in the session: the id and the password's fingerprint."""
+        return f"{self.id}.{self.session_fingerprint}"
 
 
 class Patient(db.Model):

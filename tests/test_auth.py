@@ -120,3 +120,20 @@ def test_guessing_the_current_password_is_throttled(client, auth, nurse):
     for _ in range(5):
         assert change(client, current="not it at all").status_code == 400
     assert change(client).status_code == 429
+
+
+def test_a_new_password_signs_out_every_other_session(app, client, auth, nurse):
+    other_device = app.test_client()
+    other_device.post("/login", data={"email": nurse.email, "password": factories.PASSWORD})
+    assert other_device.get("/staff/").status_code == 200
+    auth.login()
+    assert change(client).status_code == 302
+    assert client.get("/staff/").status_code == 200  # the session that changed it stays
+    assert other_device.get("/staff/").status_code == 302  # the other is signed out
+
+
+def test_deactivating_an_account_ends_its_sessions(client, auth, nurse):
+    auth.login()
+    nurse.is_active = False
+    db.session.commit()
+    assert client.get("/staff/").status_code == 302

@@ -1,5 +1,6 @@
 """Sign-in and sign-out views."""
 
+import hmac
 from urllib.parse import urlsplit
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -10,16 +11,22 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import throttle
 from ..audit import record_event
 from ..extensions import db, login_manager
-from ..models import StaffUser
+from ..models import MAX_ID, StaffUser
 from . import bp
 from .forms import LoginForm, PasswordForm
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> StaffUser | None:
-    """Flask-Login's loader: the active staff user with this id."""
-    user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+def load_user(session_id: str) -> StaffUser | None:
+    """Flask-Login's loader: the active staff user of this session, if their password is still
+    the one the session was opened with (`StaffUser.get_id`)."""
+    user_id, _sep, fingerprint = session_id.partition(".")
+    if not user_id.isdigit() or int(user_id) > MAX_ID:
+        return None
+    user = db.session.get(StaffUser, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    return user if hmac.compare_digest(user.session_fingerprint, fingerprint) else None
 
 
 login_manager.login_view = "auth.login"
@@ -95,6 +102,7 @@ def change_password():
             return throttled(form, form.current, "auth/password.html", wait)
         if current_user.check_password(form.current.data):
             current_user.set_password(form.new.data)
+            login_user(current_user._get_current_object())  # this session stays signed in
             record_event(
                 "password_changed",
                 clinic_id=current_user.clinic_id,
