@@ -1,6 +1,6 @@
 """Security headers: a strict Content-Security-Policy and friends on every response."""
 
-from flask import Flask
+from flask import Flask, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -29,7 +29,8 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if response.mimetype == "text/html":
-            # Pages carry patient data and personal links: keep them out of shared caches.
+        if request.endpoint != "static":
+            # Pages and API answers carry patient data and personal links: keep them out of
+            # every cache (static files have their own rules, recovery/assets.py).
             headers.setdefault("Cache-Control", "no-store")
         return response

@@ -107,3 +107,9 @@ def test_fingerprint_follows_the_file(app, tmp_path):
         (tmp_path / "a.js").write_text("two, longer")
         second = url_for("static", filename="a.js")
     assert first != second and first.startswith("/static/a.js?v=")
+
+
+def test_api_answers_are_not_cached(client, enrolled):
+    response = client.get("/api/v1/episode", headers=enrolled.headers)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
