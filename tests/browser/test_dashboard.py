@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from recovery import ROOT
 from recovery.alerts import acknowledge_alert
 from recovery.clinics import create_staff
 from recovery.extensions import db
@@ -304,4 +311,73 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
     for path in ("/staff/cohort", "/staff/exports", "/staff/enrol", "/account/password"):
         page.goto(f"{live_server.url}{path}")
         assert accessibility_problems(page) == FINE, path
+    assert page.watch.problems == []
+
+
+@pytest.fixture
+def gunicorn_on_the_same_database(live_app, tmp_path):
+    """The app again, in two gunicorn worker processes on the live server's database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": live_app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "browser-test",
+    }
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "wsgi:app",
+    ]
+    log = (tmp_path / "gunicorn.log").open("w")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"gunicorn did not start: {(tmp_path / 'gunicorn.log').read_text()}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_check_in_taken_by_another_server_process_reaches_the_worklist(
+    live_server, desktop, gunicorn_on_the_same_database
+):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    quiet = factories.gen_episode(clinic, name="Quiet Quentin")
+    sign_in(page, live_server.url, nurse.email)
+    expect(page.locator("#open-alerts")).not_to_be_attached()
+
+    body = json.dumps({"pain": 3, "red_flags": ["fever"]}).encode()
+    checkin = urllib.request.Request(
+        f"{gunicorn_on_the_same_database}/api/v1/checkins",
+        data=body,
+        method="POST",
+        headers={**quiet.headers, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(checkin, timeout=5) as response:
+        assert response.status == 201
+
+    row = page.locator("#open-alerts tbody tr").filter(has_text="Quiet Quentin")
+    expect(row).to_be_visible(timeout=5000)
+    expect(row.locator(".badge")).to_have_text("Urgent")
     assert page.watch.problems == []
