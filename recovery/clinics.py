@@ -1,6 +1,7 @@
 """Clinics and their staff: creation, settings, API tokens."""
 
 import re
+import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .curve import CurveParams
@@ -121,6 +122,35 @@ def issue_api_token(user: StaffUser) -> str:
     user.api_token_hash = hash_token(token)
     db.session.flush()
     return token
+
+
+def revoke_api_token(user: StaffUser) -> None:
+    """Stop `user`'s integration API token from working."""
+    user.api_token_hash = None
+    db.session.flush()
+
+
+def temporary_password() -> str:
+    """A random password for a new account, to be changed at first sign-in (16 characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def staff_in_clinic(staff_id: int, clinic_id: int) -> StaffUser | None:
+    """The staff member with this id if they belong to the clinic."""
+    return db.session.scalar(
+        db.select(StaffUser).where(StaffUser.id == staff_id, StaffUser.clinic_id == clinic_id)
+    )
+
+
+def clinic_staff(clinic_id: int) -> list[StaffUser]:
+    """The clinic's staff: active first, then by name and email."""
+    return list(
+        db.session.scalars(
+            db.select(StaffUser)
+            .where(StaffUser.clinic_id == clinic_id)
+            .order_by(StaffUser.is_active.desc(), StaffUser.name, StaffUser.email)
+        )
+    )
 
 
 def staff_for_api_token(token: str) -> StaffUser | None:

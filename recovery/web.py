@@ -83,11 +83,10 @@ def init_app(app: Flask) -> None:
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
             return error_response(exc.code or 500, code, exc.description or exc.name)
-        message = (
-            _("There is no page at this address. Check the link, or start again below.")
-            if exc.code == 404
-            else None
-        )
+        message = {
+            403: _("This page is for the clinic's administrators."),
+            404: _("There is no page at this address. Check the link, or start again below."),
+        }.get(exc.code or 500)
         return render_template(
             "error.html", status=exc.code, title=error_title(exc), message=message
         ), exc.code

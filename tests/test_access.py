@@ -14,6 +14,16 @@ STAFF_URLS = [
     ("post", "/staff/episodes/{id}/entries"),
     ("post", "/staff/episodes/{id}/close"),
     ("get", "/staff/changes"),
+    ("get", "/staff/cohort"),
+    ("get", "/staff/exports"),
+    ("get", "/staff/exports/entries.csv"),
+    ("get", "/staff/episodes/{id}/entries.csv"),
+    ("get", "/staff/team"),
+    ("post", "/staff/team"),
+    ("post", "/staff/team/1/deactivate"),
+    ("post", "/staff/team/1/api-token"),
+    ("get", "/account/password"),
+    ("post", "/account/password"),
 ]
 ALERT_URLS = [("post", "/staff/alerts/{id}/acknowledge"), ("post", "/staff/alerts/{id}/resolve")]
 EPISODE_URLS = [u for u in STAFF_URLS if "{id}" in u[1]]

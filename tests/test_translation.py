@@ -173,8 +173,11 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
     problems = {}
     for url in ["/login", *patient_pages]:
         response = client.get(url, headers=headers)
+        assert response.status_code == (404 if "not-a-valid" in url else 200), url
         problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
 
+    nurse.role = "admin"  # to see the team page too
+    db.session.commit()
     client.post("/login", data={"email": nurse.email, "password": factories.PASSWORD})
     staff_pages = [
         "/staff/",
@@ -186,8 +189,10 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
         "/staff/cohort",
         "/staff/no-such-page",
         "/account/password",
+        "/staff/team",
     ]
     for url in staff_pages:
         response = client.get(url, headers=headers)
+        assert response.status_code == (404 if "no-such" in url else 200), url
         problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
     assert {url: words for url, words in problems.items() if words} == {}

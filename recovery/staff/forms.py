@@ -132,3 +132,20 @@ class StaffEntryForm(CheckInForm):
     def recorded_dt(self, zone) -> datetime:
         """The time of the score as an aware datetime in `zone`."""
         return datetime.combine(self.recorded_date.data, self.recorded_time.data, tzinfo=zone)
+
+
+class StaffMemberForm(FlaskForm):
+    """A new member of the clinic's team."""
+
+    name = StringField(_l("Name"), validators=[Optional(), StorableText(), Length(max=200)])
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), StorableText(), Length(max=254)]
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("nurse", _l("Nurse")),
+            SelectChoice("admin", _l("Administrator (also manages the team)")),
+        ],
+        default="nurse",
+    )

@@ -308,7 +308,15 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
         page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
         page.wait_for_selector('[data-chart-ready="1"]', timeout=10_000)
         assert accessibility_problems(page) == FINE, f"episode {episode_id}"
-    for path in ("/staff/cohort", "/staff/exports", "/staff/enrol", "/account/password"):
+    nurse.role = "admin"  # to see the team page too
+    db.session.commit()
+    for path in (
+        "/staff/cohort",
+        "/staff/exports",
+        "/staff/enrol",
+        "/account/password",
+        "/staff/team",
+    ):
         page.goto(f"{live_server.url}{path}")
         assert accessibility_problems(page) == FINE, path
     assert page.watch.problems == []

@@ -1,0 +1,162 @@
+"""The clinic's team, for its administrators: add staff, turn accounts off and on, API tokens.
+
+A new account gets a random temporary password and an API token is issued: each is shown once,
+on the next page, and stored only as a hash. An administrator cannot turn off their own account
+(someone must be left who can turn accounts on).
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..audit import record_event
+from ..clinics import (
+    SetupError,
+    clinic_staff,
+    create_staff,
+    issue_api_token,
+    revoke_api_token,
+    staff_in_clinic,
+    temporary_password,
+)
+from ..extensions import db
+from ..models import StaffUser
+from . import bp
+from .forms import ConfirmForm, StaffMemberForm
+
+#: The session key holding a secret to show once: {"staff_id", "kind", "secret"}.
+NEW_SECRET_KEY = "team_secret"
+
+
+def require_admin() -> None:
+    """Only the clinic's administrators manage its team (403 for anyone else)."""
+    if current_user.role != "admin":
+        abort(403)
+
+
+def member_or_404(staff_id: int) -> StaffUser:
+    """A member of the signed-in administrator's clinic, else 404."""
+    require_admin()
+    member = staff_in_clinic(staff_id, current_user.clinic_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+def audit(action: str, member: StaffUser) -> None:
+    record_event(
+        action,
+        clinic_id=current_user.clinic_id,
+        staff=current_user,
+        detail=member.email,
+        address=request.remote_addr,
+    )
+
+
+def team_page(form: StaffMemberForm, status: int = 200):
+    """The team list, the secret to show once (if any), and the form to add someone."""
+    secret = session.pop(NEW_SECRET_KEY, None)
+    rows = [
+        {
+            "id": member.id,
+            "name": member.display_name,
+            "email": member.email,
+            "role": _("Administrator") if member.role == "admin" else _("Nurse"),
+            "active": member.is_active,
+            "status": _("active") if member.is_active else _("turned off"),
+            "has_token": member.api_token_hash is not None,
+            "is_me": member.id == current_user.id,
+        }
+        for member in clinic_staff(current_user.clinic_id)
+    ]
+    shown = None
+    if secret:
+        member = staff_in_clinic(secret["staff_id"], current_user.clinic_id)
+        if member is not None:
+            shown = {"email": member.email, "kind": secret["kind"], "secret": secret["secret"]}
+    return render_template(
+        "staff/team.html", rows=rows, form=form, confirm=ConfirmForm(), shown=shown
+    ), status
+
+
+@bp.get("/team")
+def team():
+    """The clinic's staff accounts."""
+    require_admin()
+    return team_page(StaffMemberForm(formdata=None))
+
+
+@bp.post("/team")
+def add_member():
+    """Add a nurse or administrator with a temporary password, shown once."""
+    require_admin()
+    form = StaffMemberForm()
+    if not form.validate_on_submit():
+        return team_page(form, 400)
+    password = temporary_password()
+    try:
+        member = create_staff(
+            current_user.clinic, form.email.data, password, form.role.data, form.name.data or ""
+        )
+    except SetupError:
+        form.email.errors.append(_("There is already an account with this email address."))
+        db.session.rollback()
+        return team_page(form, 400)
+    audit("staff_added", member)
+    db.session.commit()
+    session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
+    flash(_("The account was created."), "info")
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/deactivate")
+def deactivate_member(staff_id: int):
+    """Turn an account off: it cannot sign in, its sessions and API token stop working."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit():
+        if member.id == current_user.id:
+            flash(_("You cannot turn off your own account."), "error")
+        elif member.is_active:
+            member.is_active = False
+            audit("staff_deactivated", member)
+            db.session.commit()
+            flash(_("%(email)s can no longer sign in.", email=member.email), "info")
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/reactivate")
+def reactivate_member(staff_id: int):
+    """Turn an account back on."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit() and not member.is_active:
+        member.is_active = True
+        audit("staff_reactivated", member)
+        db.session.commit()
+        flash(_("%(email)s can sign in again.", email=member.email), "info")
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/api-token")
+def issue_member_token(staff_id: int):
+    """Give an account a new integration API token (shown once); the old one stops working."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit():
+        token = issue_api_token(member)
+        audit("api_token_issued", member)
+        db.session.commit()
+        session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "token", "secret": token}
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/api-token/revoke")
+def revoke_member_token(staff_id: int):
+    """Stop an account's integration API token from working."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit() and member.api_token_hash is not None:
+        revoke_api_token(member)
+        audit("api_token_revoked", member)
+        db.session.commit()
+        flash(_("The API token of %(email)s no longer works.", email=member.email), "info")
+    return redirect(url_for("staff.team"))
