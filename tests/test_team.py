@@ -109,7 +109,9 @@ def test_api_token_issued_once_then_revoked(client, admin, nurse, enrolled):
     assert feed.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["deactivate", "reactivate", "api-token", "api-token/revoke"])
+@pytest.mark.parametrize(
+    "path", ["deactivate", "reactivate", "password", "api-token", "api-token/revoke"]
+)
 def test_another_clinics_staff_are_out_of_reach(client, admin, path):
     stranger = factories.gen_staff(factories.gen_clinic(), email="far@example.org")
     sign_in(client, admin.email)
@@ -126,3 +128,16 @@ def test_nurses_cannot_change_the_team(client, auth, nurse, clinic):
     assert client.post(f"/staff/team/{colleague.id}/deactivate").status_code == 403
     db.session.refresh(colleague)
     assert colleague.is_active
+
+
+def test_a_forgotten_password_is_replaced_by_a_temporary_one(app, client, admin, nurse):
+    nurse_client = app.test_client()
+    sign_in(nurse_client, nurse.email)
+    sign_in(client, admin.email)
+    assert client.post(f"/staff/team/{nurse.id}/password").status_code == 302
+    password = shown_secret(client.get("/staff/team").get_data(as_text=True))
+    assert nurse_client.get("/staff/").status_code == 302  # the old session ended
+    login = nurse_client.post("/login", data={"email": nurse.email, "password": password})
+    assert login.status_code == 302
+    own = client.post(f"/staff/team/{admin.id}/password", follow_redirects=True)
+    assert b"Change your own password from the Password page." in own.data

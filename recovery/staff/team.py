@@ -1,6 +1,8 @@
-"""The clinic's team, for its administrators: add staff, turn accounts off and on, API tokens.
+"""The clinic's team, for its administrators: add staff, turn accounts off and on, reset a
+forgotten password, API tokens.
 
-A new account gets a random temporary password and an API token is issued: each is shown once,
+A new account or a reset gets a random temporary password, and an API token is issued: each
+is shown once,
 on the next page, and stored only as a hash. An administrator cannot turn off their own account
 (someone must be left who can turn accounts on).
 """
@@ -135,6 +137,22 @@ def reactivate_member(staff_id: int):
         audit("staff_reactivated", member)
         db.session.commit()
         flash(_("%(email)s can sign in again.", email=member.email), "info")
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/password")
+def reset_member_password(staff_id: int):
+    """Give an account a new temporary password (shown once); its sessions end."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit():
+        if member.id == current_user.id:
+            flash(_("Change your own password from the Password page."), "error")
+            return redirect(url_for("staff.team"))
+        password = temporary_password()
+        member.set_password(password)
+        audit("staff_password_reset", member)
+        db.session.commit()
+        session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
     return redirect(url_for("staff.team"))
 
 
