@@ -142,13 +142,16 @@ def enroll_command(
 @recovery_cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only seed when the database has no clinic.")
 def demo_command(if_empty: bool) -> None:
-    """Seed (idempotently) a demo clinic with a nurse login and simulated patients."""
-    from .demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    """Seed (idempotently) a demo clinic with nurse and administrator logins and patients."""
+    from .demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
     created = seed_demo(only_if_empty=if_empty)
     db.session.commit()
     click.echo("demo clinic seeded" if created else "demo data already present")
     click.echo(f"nurse login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    click.echo(
+        f"administrator login (also manages the team): {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
+    )
 
 
 def parse_hours_list(value: str) -> list[float]:
@@ -217,8 +220,18 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     default=None,
     help="The emergency services number patients are told to call (default 112).",
 )
+@click.option(
+    "--fhir-mrn-system",
+    default=None,
+    help="The identifier system of the clinic's MRNs in FHIR exports, e.g. urn:oid:1.2.3 "
+    '("" goes back to FHIR_MRN_SYSTEM).',
+)
 def settings_command(
-    clinic_slug: str, assignments: tuple[str, ...], schedule_file, emergency_number: str | None
+    clinic_slug: str,
+    assignments: tuple[str, ...],
+    schedule_file,
+    emergency_number: str | None,
+    fhir_mrn_system: str | None,
 ) -> None:
     """Show, or change, a clinic's curve parameters, check-in schedule and emergency number."""
     try:
@@ -235,8 +248,9 @@ def settings_command(
                 schedule = json.load(schedule_file)
             except json.JSONDecodeError as exc:
                 raise SetupError(f"the schedule file is not JSON: {exc}") from None
-        if overrides or schedule is not None or emergency_number is not None:
-            update_clinic_settings(clinic, overrides, schedule, emergency_number)
+        changes = (schedule, emergency_number, fhir_mrn_system)
+        if overrides or any(change is not None for change in changes):
+            update_clinic_settings(clinic, overrides, schedule, emergency_number, fhir_mrn_system)
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()

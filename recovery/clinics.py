@@ -54,6 +54,15 @@ def valid_emergency_number(number: str) -> str:
     return number
 
 
+def valid_mrn_system(system: str) -> str:
+    """A FHIR identifier system for the clinic's MRNs (a URI such as urn:oid:1.2.3), or
+    SetupError; empty text removes the clinic's own system."""
+    system = system.strip()
+    if system and (len(system) > 255 or ":" not in system or any(c.isspace() for c in system)):
+        raise SetupError(f"the MRN system must be a URI such as urn:oid:1.2.3, not {system!r}")
+    return system
+
+
 def emergency_number(clinic: Clinic) -> str:
     """The emergency services number the clinic's patients are told to call."""
     return (clinic.settings or {}).get("emergency_number") or DEFAULT_EMERGENCY_NUMBER
@@ -166,6 +175,7 @@ def update_clinic_settings(
     curve_overrides: dict | None = None,
     schedule_items: list | None = None,
     emergency: str | None = None,
+    mrn_system: str | None = None,
 ) -> None:
     """Change the clinic's curve parameters, schedule and/or emergency number; SetupError
     when invalid.
@@ -181,6 +191,8 @@ def update_clinic_settings(
             settings["schedule"] = schedule_to_list(schedule_from_list(schedule_items))
         if emergency is not None:
             settings["emergency_number"] = valid_emergency_number(emergency)
+        if mrn_system is not None:
+            settings["fhir_mrn_system"] = valid_mrn_system(mrn_system)
     except (ValueError, TypeError) as exc:
         raise SetupError(f"invalid setting: {exc}") from exc
     clinic.settings = settings
@@ -193,4 +205,5 @@ def clinic_settings_json(clinic: Clinic) -> dict:
         "curve": clinic_params(clinic).to_dict(),
         "schedule": schedule_to_list(clinic_schedule(clinic)),
         "emergency_number": emergency_number(clinic),
+        "fhir_mrn_system": (clinic.settings or {}).get("fhir_mrn_system") or None,
     }

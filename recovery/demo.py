@@ -1,4 +1,5 @@
-"""The demo clinic: a nurse login and simulated patients at every stage of recovery."""
+"""The demo clinic: a nurse and an administrator login, and simulated patients at every stage
+of recovery."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from .simulate import simulate_cohort
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "nurse@demo.test"
 DEMO_PASSWORD = "demo-nurse-2026"
+#: An administrator too, to try the team page.
+DEMO_ADMIN_EMAIL = "admin@demo.test"
+DEMO_ADMIN_PASSWORD = "demo-admin-2026"
 DEMO_PATIENTS = 40
 DEMO_SEED = 2026
 # How long ago each demo procedure ended, in hours: patients at every stage of follow-up.
@@ -79,6 +83,7 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
     now = now or utcnow()
     clinic = create_clinic(DEMO_SLUG, "Demo Spine Clinic", "Europe/London", "+44 20 7946 0000")
     create_staff(clinic, DEMO_EMAIL, DEMO_PASSWORD, "nurse", "Demo Nurse")
+    create_staff(clinic, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, "admin", "Demo Administrator")
     cohort = simulate_cohort(DEMO_PATIENTS, seed=DEMO_SEED, mix=DEMO_MIX)
     for index, sim in enumerate(cohort):
         elapsed_h = STAGES_H[index % len(STAGES_H)] + index * 0.37

@@ -172,6 +172,11 @@ def test_demo_is_idempotent_and_shows_every_kind_of_alert(runner, client):
     assert db.session.scalar(db.select(db.func.count()).select_from(Episode)) == episodes
     login = client.post("/login", data={"email": "nurse@demo.test", "password": "demo-nurse-2026"})
     assert login.status_code == 302
+    client.post("/logout")
+    assert "admin@demo.test / demo-admin-2026" in result.output
+    login = client.post("/login", data={"email": "admin@demo.test", "password": "demo-admin-2026"})
+    assert login.status_code == 302
+    assert client.get("/staff/team").status_code == 200
 
 
 def test_demo_if_empty_leaves_a_real_database_alone(runner):

@@ -287,3 +287,19 @@ def test_a_malformed_fhir_setting_stops_the_app_with_its_name(monkeypatch, name,
     monkeypatch.setenv(name, value)
     with pytest.raises(RuntimeError, match=name):
         create_app(APP_CONFIG)
+
+
+def test_a_clinic_sets_its_own_mrn_system(client, runner, clinic, course, token):
+    set_system = ["recovery", "settings", "--clinic", clinic.slug, "--fhir-mrn-system"]
+    refused = runner.invoke(args=[*set_system, "not a uri"])
+    assert refused.exit_code != 0 and "must be a URI" in refused.output
+    result = runner.invoke(args=[*set_system, "urn:oid:2.16.840.1.113883.19.5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["fhir_mrn_system"] == "urn:oid:2.16.840.1.113883.19.5"
+    body = client.get(fhir_url(course.id), headers=bearer(token)).get_json(force=True)
+    [patient] = resources(body, "Patient")
+    assert patient["identifier"][0]["system"] == "urn:oid:2.16.840.1.113883.19.5"
+    runner.invoke(args=[*set_system, ""])
+    body = client.get(fhir_url(course.id), headers=bearer(token)).get_json(force=True)
+    [patient] = resources(body, "Patient")
+    assert patient["identifier"][0]["system"] == f"urn:recovery:clinic:{clinic.slug}:mrn"
