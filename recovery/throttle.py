@@ -34,37 +34,35 @@ def _limit(setting: str) -> RateLimitItem:
     return parse(current_app.config[setting])
 
 
-def _keys(setting: str, key: str) -> tuple[str, str]:
-    return setting.lower(), key
+def _ask(method: str, setting: str, key: str, otherwise: str):
+    """Call the limiter's `method` for `key` under the limit in config `setting`.
+
+    Any failure of the store is logged ("... not `otherwise`") and gives None: the throttle
+    then lets the request through.
+    """
+    limiter: MovingWindowRateLimiter = current_app.extensions[EXTENSION]
+    try:
+        return getattr(limiter, method)(_limit(setting), setting.lower(), key)
+    except Exception:  # noqa: BLE001 - any store failure: let the request through
+        current_app.logger.warning("throttle store unavailable; %s not %s", setting, otherwise)
+        return None
 
 
 def seconds_to_wait(setting: str, key: str) -> int | None:
     """Seconds until `key` may try again under the limit in config `setting`, or None."""
-    limiter: MovingWindowRateLimiter = current_app.extensions[EXTENSION]
-    item = _limit(setting)
-    try:
-        if limiter.test(item, *_keys(setting, key)):
-            return None
-        reset_at, _remaining = limiter.get_window_stats(item, *_keys(setting, key))
-    except Exception:  # noqa: BLE001 - any store failure: let the request through
-        current_app.logger.warning("throttle store unavailable; %s not enforced", setting)
+    if _ask("test", setting, key, "enforced") is not False:
         return None
-    return max(1, math.ceil(reset_at - time.time()))
+    stats = _ask("get_window_stats", setting, key, "enforced")
+    if stats is None:
+        return None
+    return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def count(setting: str, key: str) -> None:
     """Count one failure of `key` against the limit in config `setting`."""
-    limiter: MovingWindowRateLimiter = current_app.extensions[EXTENSION]
-    try:
-        limiter.hit(_limit(setting), *_keys(setting, key))
-    except Exception:  # noqa: BLE001
-        current_app.logger.warning("throttle store unavailable; %s not counted", setting)
+    _ask("hit", setting, key, "counted")
 
 
 def forget(setting: str, key: str) -> None:
     """Clear `key`'s failures (after a successful sign-in)."""
-    limiter: MovingWindowRateLimiter = current_app.extensions[EXTENSION]
-    try:
-        limiter.clear(_limit(setting), *_keys(setting, key))
-    except Exception:  # noqa: BLE001
-        current_app.logger.warning("throttle store unavailable; %s not cleared", setting)
+    _ask("clear", setting, key, "cleared")
