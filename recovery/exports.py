@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
+from .audit import record_event
 from .clinics import clinic_zone
 from .extensions import db
 from .models import Alert, Clinic, Episode, PainEntry, Patient, StaffUser
@@ -151,7 +152,7 @@ def _entries_statement():
             PainEntry.is_analgesic_taken,
             PainEntry.note,
             PainEntry.source,
-            _staff_name(recorder),
+            _staff_name(recorder).label("recorded_by"),
             PainEntry.received_dt,
         )
         .join(Episode, Episode.id == PainEntry.episode_id)
@@ -163,38 +164,24 @@ def _entries_statement():
 
 
 def _entry_rows(statement, zone: ZoneInfo) -> Iterator[list[object]]:
-    for (
-        entry_id,
-        episode_id,
-        name,
-        mrn,
-        procedure_dt,
-        recorded_dt,
-        pain,
-        red_flags,
-        analgesic,
-        note,
-        source,
-        recorded_by,
-        received_dt,
-    ) in db.session.execute(statement):
+    for row in db.session.execute(statement):
         yield [
-            entry_id,
-            episode_id,
-            name,
-            mrn,
-            utc_text(procedure_dt),
-            local_text(procedure_dt, zone),
-            utc_text(recorded_dt),
-            local_text(recorded_dt, zone),
-            round((recorded_dt - procedure_dt).total_seconds() / 3600.0, 2),
-            pain,
-            ";".join(red_flags or ()),
-            analgesic,
-            note,
-            source,
-            recorded_by,
-            utc_text(received_dt),
+            row.id,
+            row.episode_id,
+            row.display_name,
+            row.mrn,
+            utc_text(row.procedure_dt),
+            local_text(row.procedure_dt, zone),
+            utc_text(row.recorded_dt),
+            local_text(row.recorded_dt, zone),
+            round((row.recorded_dt - row.procedure_dt).total_seconds() / 3600.0, 2),
+            row.pain,
+            ";".join(row.red_flags or ()),
+            row.is_analgesic_taken,
+            row.note,
+            row.source,
+            row.recorded_by,
+            utc_text(row.received_dt),
         ]
 
 
@@ -215,9 +202,9 @@ def _alerts_statement():
             Alert.opened_dt,
             Alert.updated_dt,
             Alert.acknowledged_dt,
-            _staff_name(acknowledger),
+            _staff_name(acknowledger).label("acknowledged_by"),
             Alert.resolved_dt,
-            _staff_name(resolver),
+            _staff_name(resolver).label("resolved_by"),
             Alert.note,
         )
         .join(Episode, Episode.id == Alert.episode_id)
@@ -230,45 +217,28 @@ def _alerts_statement():
 
 
 def _alert_rows(statement, zone: ZoneInfo) -> Iterator[list[object]]:
-    for (
-        alert_id,
-        episode_id,
-        name,
-        mrn,
-        rule,
-        severity,
-        status,
-        reason,
-        entry_id,
-        opened_dt,
-        updated_dt,
-        acknowledged_dt,
-        acknowledged_by,
-        resolved_dt,
-        resolved_by,
-        note,
-    ) in db.session.execute(statement):
+    for row in db.session.execute(statement):
         yield [
-            alert_id,
-            episode_id,
-            name,
-            mrn,
-            rule,
-            severity,
-            status,
-            reason,
-            entry_id,
-            utc_text(opened_dt),
-            local_text(opened_dt, zone),
-            utc_text(updated_dt),
-            local_text(updated_dt, zone),
-            utc_text(acknowledged_dt),
-            local_text(acknowledged_dt, zone),
-            acknowledged_by,
-            utc_text(resolved_dt),
-            local_text(resolved_dt, zone),
-            resolved_by,
-            note,
+            row.id,
+            row.episode_id,
+            row.display_name,
+            row.mrn,
+            row.rule,
+            row.severity,
+            row.status,
+            row.reason,
+            row.entry_id,
+            utc_text(row.opened_dt),
+            local_text(row.opened_dt, zone),
+            utc_text(row.updated_dt),
+            local_text(row.updated_dt, zone),
+            utc_text(row.acknowledged_dt),
+            local_text(row.acknowledged_dt, zone),
+            row.acknowledged_by,
+            utc_text(row.resolved_dt),
+            local_text(row.resolved_dt, zone),
+            row.resolved_by,
+            row.note,
         ]
 
 
@@ -325,6 +295,31 @@ def clinic_export_filename(kind: str, clinic: Clinic, start: date, end: date) ->
 def episode_export_filename(kind: str, episode: Episode) -> str:
     """E.g. `episode-12-entries.csv`."""
     return f"episode-{episode.id}-{kind}.csv"
+
+
+#: The CSV exports by kind: of one episode, and of a clinic over a range of days.
+EPISODE_CSV = {"entries": episode_entries_csv, "alerts": episode_alerts_csv}
+CLINIC_CSV = {"entries": clinic_entries_csv, "alerts": clinic_alerts_csv}
+
+
+def audit_export(
+    action: str,
+    staff: StaffUser,
+    *,
+    episode: Episode | None = None,
+    detail: str = "",
+    address: str | None = None,
+) -> None:
+    """Record who exported what, and commit (an export changes nothing else)."""
+    record_event(
+        action,
+        clinic_id=staff.clinic_id,
+        episode=episode,
+        staff=staff,
+        detail=detail,
+        address=address,
+    )
+    db.session.commit()
 
 
 # --- the alert feed (JSON API) -------------------------------------------------------------

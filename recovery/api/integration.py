@@ -15,28 +15,25 @@ from datetime import UTC, date, datetime
 
 from flask import current_app, jsonify, request
 
-from ..audit import record_event
 from ..clinics import staff_for_api_token
 from ..exports import (
     ALERT_FILTERS,
+    CLINIC_CSV,
     EARLIEST_EXPORT_DATE,
+    EPISODE_CSV,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
     SEVERITY_RANK,
     AlertCursor,
     FhirSettings,
+    audit_export,
     clinic_alerts,
-    clinic_alerts_csv,
-    clinic_entries_csv,
     clinic_export_filename,
-    episode_alerts_csv,
-    episode_entries_csv,
     episode_export_filename,
     episode_in_clinic,
     fhir_bundle,
     load_episode_for_export,
 )
-from ..extensions import db
 from ..models import MAX_ID, Alert, Episode, StaffUser
 from ..web import csv_attachment
 from . import bp
@@ -79,26 +76,13 @@ def export_episode(episode_id: int, user: StaffUser, *, with_records: bool = Fal
     return episode
 
 
-def audit_export(action: str, user: StaffUser, episode: Episode | None = None, detail: str = ""):
-    """Record who exported what, and commit (exports are read-only otherwise)."""
-    record_event(
-        action,
-        clinic_id=user.clinic_id,
-        episode=episode,
-        staff=user,
-        detail=detail,
-        address=request.remote_addr,
-    )
-    db.session.commit()
-
-
 @bp.get("/episodes/<int:episode_id>/fhir")
 def episode_fhir(episode_id: int):
     """The episode as a FHIR R4 Bundle (collection) of Patient, Procedure, Observations, Flags."""
     user = api_staff()
     episode = export_episode(episode_id, user, with_records=True)
     bundle = fhir_bundle(episode, FhirSettings.from_config(current_app.config))
-    audit_export("exported_fhir", user, episode)
+    audit_export("exported_fhir", user, episode=episode, address=request.remote_addr)
     response = current_app.response_class(json.dumps(bundle), mimetype="application/fhir+json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -234,45 +218,45 @@ def parse_range() -> tuple[date, date]:
     return start, end
 
 
+def episode_csv(episode_id: int, kind: str):
+    """One episode's CSV of `kind` (EPISODE_CSV)."""
+    user = api_staff()
+    episode = export_episode(episode_id, user)
+    lines = EPISODE_CSV[kind](episode)
+    audit_export(f"exported_{kind}_csv", user, episode=episode, address=request.remote_addr)
+    return csv_attachment(lines, episode_export_filename(kind, episode))
+
+
+def clinic_csv(kind: str):
+    """The clinic's CSV of `kind` (CLINIC_CSV) for the `start`..`end` query parameters."""
+    user = api_staff()
+    start, end = parse_range()
+    lines = CLINIC_CSV[kind](user.clinic, start, end)
+    audit_export(
+        f"exported_{kind}_csv", user, detail=f"{start}..{end}", address=request.remote_addr
+    )
+    return csv_attachment(lines, clinic_export_filename(kind, user.clinic, start, end))
+
+
 @bp.get("/episodes/<int:episode_id>/entries.csv")
 def episode_entries(episode_id: int):
     """Every entry of one episode as CSV."""
-    user = api_staff()
-    episode = export_episode(episode_id, user)
-    filename = episode_export_filename("entries", episode)
-    lines = episode_entries_csv(episode)
-    audit_export("exported_entries_csv", user, episode)
-    return csv_attachment(lines, filename)
+    return episode_csv(episode_id, "entries")
 
 
 @bp.get("/episodes/<int:episode_id>/alerts.csv")
 def episode_alerts(episode_id: int):
     """Every alert of one episode as CSV."""
-    user = api_staff()
-    episode = export_episode(episode_id, user)
-    filename = episode_export_filename("alerts", episode)
-    lines = episode_alerts_csv(episode)
-    audit_export("exported_alerts_csv", user, episode)
-    return csv_attachment(lines, filename)
+    return episode_csv(episode_id, "alerts")
 
 
 @bp.get("/entries.csv")
 def clinic_entries():
     """The clinic's entries recorded in a date range, as CSV."""
-    user = api_staff()
-    start, end = parse_range()
-    filename = clinic_export_filename("entries", user.clinic, start, end)
-    lines = clinic_entries_csv(user.clinic, start, end)
-    audit_export("exported_entries_csv", user, detail=f"{start}..{end}")
-    return csv_attachment(lines, filename)
+    return clinic_csv("entries")
 
 
 @bp.get("/alerts.csv")
 def clinic_alerts_export():
     """The clinic's alerts opened in a date range, as CSV."""
-    user = api_staff()
-    start, end = parse_range()
-    filename = clinic_export_filename("alerts", user.clinic, start, end)
-    lines = clinic_alerts_csv(user.clinic, start, end)
-    audit_export("exported_alerts_csv", user, detail=f"{start}..{end}")
-    return csv_attachment(lines, filename)
+    return clinic_csv("alerts")

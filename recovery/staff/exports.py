@@ -12,27 +12,22 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from ..audit import record_event
 from ..clinics import clinic_zone
 from ..exports import (
+    CLINIC_CSV,
     EARLIEST_EXPORT_DATE,
+    EPISODE_CSV,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
-    clinic_alerts_csv,
-    clinic_entries_csv,
+    audit_export,
     clinic_export_filename,
-    episode_alerts_csv,
-    episode_entries_csv,
     episode_export_filename,
 )
-from ..extensions import db
 from ..models import utcnow
 from ..web import csv_attachment
 from . import bp
 from .services import episode_for_staff
 
-CLINIC_EXPORTS = {"entries": clinic_entries_csv, "alerts": clinic_alerts_csv}
-EPISODE_EXPORTS = {"entries": episode_entries_csv, "alerts": episode_alerts_csv}
 # The blank form offers the last 30 days.
 DEFAULT_DAYS = 30
 
@@ -93,19 +88,6 @@ def form_page(form: ExportForm, status: int = 200):
     ), status
 
 
-def audit_export(kind: str, *, episode=None, detail: str = "") -> None:
-    """Record who downloaded what, and commit (the download itself changes nothing)."""
-    record_event(
-        f"exported_{kind}_csv",
-        clinic_id=current_user.clinic_id,
-        episode=episode,
-        staff=current_user,
-        detail=detail,
-        address=request.remote_addr,
-    )
-    db.session.commit()
-
-
 @bp.get("/exports")
 def exports():
     """The export form; a filled-in form goes to its CSV, a wrong one comes back with errors."""
@@ -131,8 +113,13 @@ def clinic_export(kind: str):
         return form_page(form, 400)
     start, end, clinic = form.start.data, form.end.data, current_user.clinic
     filename = clinic_export_filename(kind, clinic, start, end)
-    lines = CLINIC_EXPORTS[kind](clinic, start, end)
-    audit_export(kind, detail=f"{start}..{end}")
+    lines = CLINIC_CSV[kind](clinic, start, end)
+    audit_export(
+        f"exported_{kind}_csv",
+        current_user,
+        detail=f"{start}..{end}",
+        address=request.remote_addr,
+    )
     return csv_attachment(lines, filename)
 
 
@@ -152,8 +139,8 @@ def episode_export(episode_id: int, kind: str):
     """One episode's CSV of `kind`; 404 for another clinic's episode."""
     episode = episode_for_staff(episode_id, current_user)
     filename = episode_export_filename(kind, episode)
-    lines = EPISODE_EXPORTS[kind](episode)
-    audit_export(kind, episode=episode)
+    lines = EPISODE_CSV[kind](episode)
+    audit_export(f"exported_{kind}_csv", current_user, episode=episode, address=request.remote_addr)
     return csv_attachment(lines, filename)
 
 
