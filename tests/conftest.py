@@ -47,17 +47,15 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def extra_config() -> dict:
+    """More configuration for `app`; a test module overrides this fixture to change it."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, extra_config):
     """The application on a fresh database, tables created."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": False,
-            "PUBLIC_BASE_URL": "http://localhost",
-        }
-    )
+    app = create_app(factories.app_config(database_url, **extra_config))
     with app.app_context():
         if database_url.startswith("sqlite"):
             db.create_all()

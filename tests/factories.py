@@ -15,6 +15,18 @@ PASSWORD = "correct horse battery"
 _seq = count(1)
 
 
+def app_config(database_url: str, **extra) -> dict:
+    """The configuration every test app runs with, plus `extra`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PUBLIC_BASE_URL": "http://localhost",
+        **extra,
+    }
+
+
 def gen_clinic(slug: str | None = None, name: str = "Test Clinic", **kw) -> Clinic:
     """A committed clinic."""
     clinic = create_clinic(slug or f"clinic-{next(_seq)}", name, **kw)

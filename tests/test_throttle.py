@@ -85,15 +85,7 @@ def app_on():
     made = []
 
     def make(database_url: str, storage: str):
-        other = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": "test-secret",
-                "SQLALCHEMY_DATABASE_URI": database_url,
-                "WTF_CSRF_ENABLED": False,
-                "RATELIMIT_STORAGE_URL": storage,
-            }
-        )
+        other = create_app(factories.app_config(database_url, RATELIMIT_STORAGE_URL=storage))
         made.append(other)
         return other
 

@@ -20,7 +20,7 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from recovery import ROOT, create_app
+from recovery import ROOT
 from recovery.alerts import acknowledge_alert
 from recovery.extensions import db
 from recovery.models import Alert
@@ -129,26 +129,10 @@ def locale_words() -> set[str]:
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    """The application with the pseudo-language catalogue (replaces conftest's `app`)."""
+def extra_config(tmp_path) -> dict:
+    """The pseudo-language catalogue, offered beside English."""
     pseudo_catalogue(tmp_path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": False,
-            "PUBLIC_BASE_URL": "http://localhost",
-            "LANGUAGES": ["en", PSEUDO],
-            "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path),
-        }
-    )
-    with app.app_context():
-        if database_url.startswith("sqlite"):
-            db.create_all()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    return {"LANGUAGES": ["en", PSEUDO], "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)}
 
 
 def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, now):
