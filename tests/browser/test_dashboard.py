@@ -78,6 +78,18 @@ def chart_traces(page) -> dict[str, dict]:
     return {t["uid"]: t for t in traces}
 
 
+def check_in(base_url: str, enrolled, payload: dict) -> int:
+    """A check-in from the patient's phone app (the JSON API); its HTTP status."""
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/checkins",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={**enrolled.headers, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
 def open_alert_row(page, alert: int):
     return page.locator(f'#open-alerts tr[data-alert-id="{alert}"]')
 
@@ -145,15 +157,7 @@ def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, de
     rows_before = page.locator("#open-alerts tbody tr").count()
     expect(page.locator("#open-alerts")).not_to_contain_text("Steady Sam 1")
 
-    body = json.dumps({"pain": 10, "red_flags": ["chest_pain"]}).encode()
-    checkin = urllib.request.Request(
-        f"{live_server.url}/api/v1/checkins",
-        data=body,
-        method="POST",
-        headers={**quiet.headers, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(checkin, timeout=5) as response:
-        assert response.status == 201
+    assert check_in(live_server.url, quiet, {"pain": 10, "red_flags": ["chest_pain"]}) == 201
 
     new_rows = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 1")
     expect(new_rows.first).to_be_visible(timeout=5000)
@@ -375,15 +379,8 @@ def test_a_check_in_taken_by_another_server_process_reaches_the_worklist(
     sign_in(page, live_server.url, nurse.email)
     expect(page.locator("#open-alerts")).not_to_be_attached()
 
-    body = json.dumps({"pain": 3, "red_flags": ["fever"]}).encode()
-    checkin = urllib.request.Request(
-        f"{gunicorn_on_the_same_database}/api/v1/checkins",
-        data=body,
-        method="POST",
-        headers={**quiet.headers, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(checkin, timeout=5) as response:
-        assert response.status == 201
+    payload = {"pain": 3, "red_flags": ["fever"]}
+    assert check_in(gunicorn_on_the_same_database, quiet, payload) == 201
 
     row = page.locator("#open-alerts tbody tr").filter(has_text="Quiet Quentin")
     expect(row).to_be_visible(timeout=5000)
