@@ -66,8 +66,18 @@ def trusted_proxies(raw: str | None) -> int:
     return int(raw)
 
 
+def hsts_max_age(raw: str | None) -> int:
+    """HSTS_MAX_AGE: seconds browsers keep to HTTPS after a visit; one year unless set, 0 is off."""
+    if not raw:
+        return 365 * 24 * 3600
+    if not raw.isdigit():
+        raise RuntimeError("HSTS_MAX_AGE must be a whole number of seconds (0 turns HSTS off)")
+    return int(raw)
+
+
 def load_config(app, test_config: dict | None) -> None:
     """Fill `app.config` from defaults, the environment and `test_config`."""
+    secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     app.config.from_mapping(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         # A patient may leave the check-in page open for hours before answering.
@@ -75,8 +85,12 @@ def load_config(app, test_config: dict | None) -> None:
         MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        # Flask-Login's "keep me signed in" cookie outlives the session: the same protections.
+        REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure_cookies,
+        HSTS_MAX_AGE=hsts_max_age(os.environ.get("HSTS_MAX_AGE")),
         BABEL_DEFAULT_LOCALE="en",
         # Catalogues live at the top of the repository, where `make messages` writes.
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path).parent / "translations"),
