@@ -204,3 +204,50 @@ def test_episode_page_query_count_does_not_grow(client, auth, nurse, clinic, now
     with count_queries() as q_many:
         assert client.get(f"/staff/episodes/{many.episode.id}").status_code == 200
     assert q_few.count == q_many.count
+
+
+def alert_cards_in_page_order(client, episode) -> list[str]:
+    """The rules of the episode page's alert cards, top to bottom."""
+    html = client.get(f"/staff/episodes/{episode.id}").get_data(as_text=True)
+    ids = re.findall(r'<article class="card alert-card[^"]*" id="alert-(\d+)"', html)
+    return [db.session.get(Alert, int(alert_id)).rule for alert_id in ids]
+
+
+@pytest.fixture
+def three_severities(clinic, now):
+    """Alerts raised least severe first: above_expected, red_flag, then no_improvement.
+
+    above_expected opens as moderate at 6 h and becomes high at 24 h, when no_improvement
+    (moderate) opens; the urgent red flag came in between.
+    """
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=60))
+    factories.gen_entry(enrolled.episode, 7, 6)
+    factories.gen_entry(enrolled.episode, 4, 20, red_flags=["fever"])
+    factories.gen_entry(enrolled.episode, 7, 24)
+    severities = {a.rule: a.severity for a in enrolled.episode.alerts}
+    assert severities == {
+        "above_expected": "high",
+        "red_flag": "urgent",
+        "no_improvement": "moderate",
+    }
+    return enrolled
+
+
+def test_episode_page_lists_alerts_most_severe_first(client, auth, nurse, three_severities):
+    auth.login()
+    order = alert_cards_in_page_order(client, three_severities.episode)
+    assert order == ["red_flag", "above_expected", "no_improvement"]
+
+
+def test_episode_page_lists_equally_severe_alerts_oldest_first_and_resolved_ones_last(
+    client, auth, nurse, three_severities
+):
+    auth.login()
+    episode = three_severities.episode
+    factories.gen_entry(episode, 8, 55)  # no_improvement becomes high, a high rebound opens
+    highs = sorted(a.rule for a in episode.alerts if a.severity == "high")
+    assert highs == ["above_expected", "no_improvement", "rebound"]
+    red_flag = alert_of(episode, "red_flag")
+    assert client.post(f"/staff/alerts/{red_flag.id}/resolve", data={}).status_code == 302
+    order = alert_cards_in_page_order(client, episode)
+    assert order == ["above_expected", "no_improvement", "rebound", "red_flag"]

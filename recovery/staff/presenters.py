@@ -246,7 +246,7 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
 
 
 def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
-    """The episode's alerts, newest first, with their history in words."""
+    """The episode's alerts in the order given, with their history in words."""
     cards = []
     for alert in alerts:
         history = [_("opened %(when)s", when=format_datetime(alert.opened_dt, "EEE d MMM HH:mm"))]

@@ -11,8 +11,11 @@ from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser
+from ..rules import Severity
 
-SEVERITY_RANK = {"urgent": 0, "high": 1, "moderate": 2}
+# Sort rank of each severity code, most severe first. Derived from rules.Severity, which defines
+# the order, so that a new severity takes its place on every staff page without an edit here.
+SEVERITY_RANK = {s.code: rank for rank, s in enumerate(sorted(Severity, reverse=True))}
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
 PER_PAGE = 50
@@ -48,10 +51,15 @@ class AlertRow:
     acknowledged_by: str | None
 
 
+def alert_urgency_order():
+    """SQL sort keys for alerts: most severe first (unknown severities last), then oldest."""
+    rank = case(SEVERITY_RANK, value=Alert.severity, else_=len(SEVERITY_RANK))
+    return rank, Alert.opened_dt, Alert.id
+
+
 def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
     """Unresolved alerts of active episodes in one status, by severity then oldest first."""
     acknowledger = aliased(StaffUser)
-    severity_rank = case(SEVERITY_RANK, value=Alert.severity, else_=9)
     where = (Episode.clinic_id == clinic_id, Episode.status == "active", Alert.status == status)
     total = db.session.scalar(
         db.select(func.count()).select_from(Alert).join(Episode).where(*where)
@@ -70,7 +78,7 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
         .join(Patient, Patient.id == Episode.patient_id)
         .outerjoin(acknowledger, acknowledger.id == Alert.acknowledged_by_id)
         .where(*where)
-        .order_by(severity_rank, Alert.opened_dt, Alert.id)
+        .order_by(*alert_urgency_order())
         .limit(OPEN_ALERTS_SHOWN)
     )
     rows = [AlertRow(*row) for row in db.session.execute(query)]
@@ -208,7 +216,10 @@ class EpisodeDetail:
 
 
 def episode_detail(episode: Episode) -> EpisodeDetail:
-    """The episode's entries, alerts (with their staff) and timeline."""
+    """The episode's entries, alerts (with their staff) and timeline.
+
+    Alerts in the worklist's order, the unresolved ones before the resolved ones (history).
+    """
     entries = list(
         db.session.scalars(
             db.select(PainEntry)
@@ -222,7 +233,7 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
             db.select(Alert)
             .filter_by(episode_id=episode.id)
             .options(selectinload(Alert.acknowledged_by), selectinload(Alert.resolved_by))
-            .order_by(Alert.opened_dt.desc(), Alert.id.desc())
+            .order_by(case((Alert.status == "resolved", 1), else_=0), *alert_urgency_order())
         )
     )
     events = list(
