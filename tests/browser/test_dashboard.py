@@ -174,6 +174,56 @@ def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, de
     assert page.watch.problems == []
 
 
+def test_a_live_update_keeps_what_the_nurse_is_typing_in_the_search(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    ward = seed_ward(clinic)
+    sign_in(page, live_server.url, nurse.email)
+    search = page.get_by_label("Name or MRN")
+    search.click()
+    page.keyboard.type("Stea")
+
+    assert (
+        check_in(live_server.url, ward["on_track"][1], {"pain": 9, "red_flags": ["fever"]}) == 201
+    )
+
+    new_row = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 2")
+    expect(new_row.first).to_be_visible(timeout=5000)
+    patient = page.locator("#episodes tbody tr").filter(has_text="Steady Sam 2")
+    expect(patient.locator(".status")).to_have_text("Alert")
+    expect(page.locator("#live-status")).to_contain_text("Updated")
+    expect(search).to_have_value("Stea")
+    expect(search).to_be_focused()
+    page.keyboard.type("dy")  # the nurse goes on typing where she was
+    expect(search).to_have_value("Steady")
+    assert page.watch.problems == []
+
+
+def test_a_live_update_waits_while_the_focus_is_in_the_list(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    ward = seed_ward(clinic)
+    sign_in(page, live_server.url, nurse.email)
+    link = page.locator("#episodes").get_by_role("link", name="Steady Sam 3")
+    link.focus()
+
+    assert (
+        check_in(live_server.url, ward["on_track"][2], {"pain": 9, "red_flags": ["fever"]}) == 201
+    )
+
+    # The alerts list, which does not hold the focus, is updated; the patients list waits.
+    new_row = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 3")
+    expect(new_row.first).to_be_visible(timeout=5000)
+    expect(link).to_be_focused()
+    patient = page.locator("#episodes tbody tr").filter(has_text="Steady Sam 3")
+    expect(patient.locator(".status")).to_have_text("On track")
+    page.get_by_label("Name or MRN").focus()
+    expect(patient.locator(".status")).to_have_text("Alert")
+    assert page.watch.problems == []
+
+
 def test_resolving_alerts_removes_them_from_both_lists(live_server, desktop):
     page = desktop
     clinic = factories.gen_clinic()
