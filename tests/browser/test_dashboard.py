@@ -21,6 +21,7 @@ from recovery.alerts import acknowledge_alert
 from recovery.clinics import create_staff
 from recovery.extensions import db
 from recovery.models import Alert
+from recovery.staff.services import PER_PAGE
 from tests import factories
 
 NURSE_NAME = "Nurse Ada Okafor"
@@ -280,6 +281,36 @@ def test_nurse_records_a_score_for_the_patient(live_server, desktop):
     expect(newest.locator("td").last).to_have_text(f"staff ({NURSE_NAME})")
     expect(page.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("patient")
     assert chart_traces(page)["observed"]["y"] == [3, 4]
+    assert page.watch.problems == []
+
+
+# --- The stylesheet ---------------------------------------------------------------------------
+
+
+def test_the_stylesheet_braces_balance():
+    """A stray or missing brace silently drops the rules after it (once, the pager's)."""
+    css = (ROOT / "static" / "css" / "app.css").read_text()
+    # Braces inside comments and strings do not count; keep the newlines for line numbers.
+    css = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), css, flags=re.S)
+    css = re.sub(r"""(["'])(?:\\.|(?!\1)[^\\\n])*\1""", '""', css)
+    depth = 0
+    for number, line in enumerate(css.splitlines(), start=1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"app.css line {number}: a closing brace with no block open"
+    assert depth == 0, "app.css: a block is never closed"
+
+
+def test_the_pager_is_laid_out_by_the_stylesheet(live_server, desktop):
+    page = desktop
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    for i in range(PER_PAGE + 1):
+        factories.gen_episode(clinic, name=f"Paged Pat {i:02d}")
+    sign_in(page, live_server.url, nurse.email)
+    pager = page.locator("nav.pager")
+    expect(pager).to_contain_text("Page 1 of 2")
+    style = pager.evaluate("el => { const s = getComputedStyle(el); return [s.display, s.gap]; }")
+    assert style == ["flex", "8px"]
     assert page.watch.problems == []
 
 
