@@ -98,8 +98,8 @@ class StatementLog:
 
     @property
     def count(self) -> int:
-        """Statements run."""
-        return len(self.statements)
+        """Statements run (SQLite's explicit BEGIN is transaction control, as on PostgreSQL)."""
+        return sum(1 for statement, *_ in self.statements if not statement.startswith("BEGIN"))
 
     @property
     def seconds(self) -> float:

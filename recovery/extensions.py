@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from flask import current_app, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -34,13 +35,56 @@ login_manager = LoginManager()
 babel = Babel()
 
 
+#: Requests that may write: on SQLite their transactions take the write lock when they begin.
+WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
-    """Turn on foreign keys and write-ahead logging for SQLite connections."""
+    """Turn on foreign keys and write-ahead logging for SQLite connections.
+
+    pysqlite's own transaction handling is switched off (`isolation_level = None`): it emits
+    BEGIN only before INSERT/UPDATE/DELETE, so a SAVEPOINT or a SELECT ran outside any
+    transaction and an entry could be committed without the alerts written after it.
+    `_sqlite_begin` emits BEGIN itself, as SQLAlchemy's pysqlite recipe does.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL lets the dashboard read while a check-in writes.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """Begin every SQLite transaction explicitly; a writing request's as the writer.
+
+    A request that reads first and writes later (look up the link, then store the entry) would
+    otherwise hold a read snapshot that SQLite cannot turn into a write once another process
+    has written: it fails at once ("database is locked") instead of waiting its turn. BEGIN
+    IMMEDIATE takes the write lock up front, so writers queue (busy_timeout) and each sees what
+    the one before it committed. PostgreSQL needs none of this: services lock the rows they
+    serialise on (`recovery.episodes.lock_episode`).
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _request_writes() else "BEGIN")
+
+
+def _request_writes() -> bool:
+    """Whether the current request may write: its method says so, or its view is marked."""
+    if not has_request_context():
+        return False
+    if request.method in WRITING_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "writes_database", False)
+
+
+def writes_database(view):
+    """Mark a view that writes although its method is GET (a download that is audited)."""
+    view.writes_database = True
+    return view

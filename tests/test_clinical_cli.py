@@ -110,11 +110,11 @@ def test_calibrate_reports_then_saves_only_with_apply(runner, clinic):
     assert dry.exit_code == 0, dry.output
     assert "Calibration from 120 finished episodes" in dry.output
     assert "not saved" in dry.output
-    db.session.expire_all()
+    db.session.rollback()
     assert clinic_params(clinic).calibration == ()
     applied = runner.invoke(args=["recovery", "calibrate", "--clinic", clinic.slug, "--apply"])
     assert applied.exit_code == 0, applied.output
-    db.session.expire_all()
+    db.session.rollback()
     points = clinic_params(clinic).calibration
     assert points and all(0 < p.amber_ratio <= p.red_ratio for p in points)
 
@@ -126,7 +126,7 @@ def test_settings_show_change_and_refuse_bad_values(runner, clinic, tmp_path):
         args=["recovery", "settings", "--clinic", clinic.slug, "--set", "amber_offset=2.8"]
     )
     assert changed.exit_code == 0, changed.output
-    db.session.expire_all()
+    db.session.rollback()
     assert clinic_params(clinic).amber_offset == 2.8
     for bad in ["amber_offset=abc", "red_offset=1.0", "amber_offset"]:
         result = runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug, "--set", bad])
@@ -137,7 +137,7 @@ def test_settings_show_change_and_refuse_bad_values(runner, clinic, tmp_path):
         args=["recovery", "settings", "--clinic", clinic.slug, "--schedule", str(schedule)]
     )
     assert result.exit_code == 1
-    db.session.expire_all()
+    db.session.rollback()
     assert clinic_params(clinic).amber_offset == 2.8  # nothing changed by the refused calls
     schedule.write_text('[{"label": "1 d", "target_h": 24, "start_h": 12, "end_h": 36}]')
     result = runner.invoke(

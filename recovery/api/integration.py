@@ -34,6 +34,7 @@ from ..exports import (
     fhir_bundle,
     load_episode_for_export,
 )
+from ..extensions import writes_database
 from ..models import MAX_ID, Alert, Episode, StaffUser
 from ..web import csv_attachment
 from . import bp
@@ -77,6 +78,7 @@ def export_episode(episode_id: int, user: StaffUser, *, with_records: bool = Fal
 
 
 @bp.get("/episodes/<int:episode_id>/fhir")
+@writes_database  # the download is audited
 def episode_fhir(episode_id: int):
     """The episode as a FHIR R4 Bundle (collection) of Patient, Procedure, Observations, Flags."""
     user = api_staff()
@@ -239,24 +241,28 @@ def clinic_csv(kind: str):
 
 
 @bp.get("/episodes/<int:episode_id>/entries.csv")
+@writes_database  # the download is audited
 def episode_entries(episode_id: int):
     """Every entry of one episode as CSV."""
     return episode_csv(episode_id, "entries")
 
 
 @bp.get("/episodes/<int:episode_id>/alerts.csv")
+@writes_database  # the download is audited
 def episode_alerts(episode_id: int):
     """Every alert of one episode as CSV."""
     return episode_csv(episode_id, "alerts")
 
 
 @bp.get("/entries.csv")
+@writes_database  # the download is audited
 def clinic_entries():
     """The clinic's entries recorded in a date range, as CSV."""
     return clinic_csv("entries")
 
 
 @bp.get("/alerts.csv")
+@writes_database  # the download is audited
 def clinic_alerts_export():
     """The clinic's alerts opened in a date range, as CSV."""
     return clinic_csv("alerts")

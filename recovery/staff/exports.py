@@ -23,6 +23,7 @@ from ..exports import (
     clinic_export_filename,
     episode_export_filename,
 )
+from ..extensions import writes_database
 from ..models import utcnow
 from ..web import csv_attachment
 from . import bp
@@ -124,12 +125,14 @@ def clinic_export(kind: str):
 
 
 @bp.get("/exports/entries.csv")
+@writes_database  # the download is audited
 def export_clinic_entries():
     """The clinic's pain entries recorded in a date range, as CSV."""
     return clinic_export("entries")
 
 
 @bp.get("/exports/alerts.csv")
+@writes_database  # the download is audited
 def export_clinic_alerts():
     """The clinic's alerts opened in a date range, as CSV."""
     return clinic_export("alerts")
@@ -145,12 +148,14 @@ def episode_export(episode_id: int, kind: str):
 
 
 @bp.get("/episodes/<int:episode_id>/entries.csv")
+@writes_database  # the download is audited
 def export_episode_entries(episode_id: int):
     """Every pain entry of one episode, as CSV."""
     return episode_export(episode_id, "entries")
 
 
 @bp.get("/episodes/<int:episode_id>/alerts.csv")
+@writes_database  # the download is audited
 def export_episode_alerts(episode_id: int):
     """Every alert of one episode, as CSV."""
     return episode_export(episode_id, "alerts")

@@ -41,7 +41,7 @@ def test_patient_checks_in_on_a_phone(live_server, phone):
     uids = phone.evaluate("document.querySelector('[data-chart]').data.map(t => t.uid)")
     assert {"band", "observed"} <= set(uids)
     assert phone.watch.problems == []
-    db.session.expire_all()
+    db.session.rollback()
     entry = db.session.scalar(db.select(PainEntry))
     assert (entry.pain, entry.is_analgesic_taken) == (3, True)
 
