@@ -6,19 +6,30 @@ Every way an entry arrives (the phone form, the JSON API, staff on the phone) go
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy.exc import IntegrityError
 
 from .audit import record_event
 from .clinics import clinic_params, clinic_schedule
 from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
 from .message import N_, Message, join
-from .models import INDICATIONS, Alert, Clinic, Episode, PainEntry, Patient, StaffUser, utcnow
+from .models import (
+    INDICATIONS,
+    Alert,
+    Clinic,
+    Episode,
+    PainEntry,
+    Patient,
+    RetiredLink,
+    StaffUser,
+    utcnow,
+)
 from .rules import (
+    RED_FLAG,
     RED_FLAGS,
     RULE_TITLES,
     SEVERITY_TITLES,
@@ -126,6 +137,7 @@ def issue_link(
 ) -> str:
     """Give the episode a new personal link; any earlier link stops working."""
     token = new_token()
+    _retire_link(episode)
     episode.token_hash = hash_token(token)
     episode.token_issued_dt = utcnow()
     record_event(action, clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address)
@@ -137,10 +149,20 @@ def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: st
     """Make the patient's link stop working (a link already revoked is left as it is)."""
     if episode.token_hash is None:
         return
-    episode.token_hash = None
+    _retire_link(episode)
     record_event(
         "link_revoked", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
     )
+    db.session.flush()
+
+
+def _retire_link(episode: Episode) -> None:
+    """Stop the episode's live link, keeping its hash to recognise it later (no-op if none)."""
+    if episode.token_hash is None:
+        return
+    db.session.add(RetiredLink(token_hash=episode.token_hash, episode_id=episode.id))
+    episode.token_hash = None
+    # The old hash must be gone from `episode` before a new one can take its unique slot.
     db.session.flush()
 
 
@@ -151,11 +173,20 @@ def episode_for_token(token: str) -> Episode | None:
     return db.session.scalar(db.select(Episode).filter_by(token_hash=hash_token(token)))
 
 
+def episode_for_retired_token(token: str) -> Episode | None:
+    """The episode a link that no longer works belonged to, or None if never seen."""
+    if not token or len(token) > 200:
+        return None
+    return db.session.scalar(
+        db.select(Episode).join(RetiredLink).where(RetiredLink.token_hash == hash_token(token))
+    )
+
+
 def close_episode(episode: Episode, *, staff: StaffUser, address: str | None = None) -> None:
     """Close an episode: its link stops working and it leaves the worklist."""
     episode.status = "closed"
     episode.closed_dt = utcnow()
-    episode.token_hash = None
+    _retire_link(episode)
     episode.updated_dt = utcnow()
     record_event(
         "closed", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
@@ -215,18 +246,35 @@ def record_pain_entry(
 ) -> CheckinResult:
     """Store one pain entry, evaluate the rules at its recorded time and open or update alerts.
 
-    The same idempotency key again returns the first entry unchanged (`created` False).
-    Raises EntryError, having stored nothing, when the entry is refused.
+    The same idempotency key with the same answer returns the first entry unchanged
+    (`created` False); with a different answer it is refused (code "idempotency_conflict").
+    Raises EntryError, having stored nothing, when the entry is refused. Check-ins to one
+    episode are serialised (`lock_episode`), so simultaneous ones each see the one before.
     """
     now = now or utcnow()
-    recorded_dt = recorded_dt or now
+    flags = list(dict.fromkeys(red_flags))  # de-duplicated, order kept
+    note = note.strip()
+    lock_episode(episode)
     if idempotency_key:
         existing = db.session.scalar(
             db.select(PainEntry).filter_by(episode_id=episode.id, idempotency_key=idempotency_key)
         )
         if existing is not None:
+            if not _same_answer(
+                existing,
+                pain=pain,
+                recorded_dt=recorded_dt,
+                red_flags=flags,
+                is_analgesic_taken=bool(is_analgesic_taken),
+                note=note,
+            ):
+                raise EntryError(
+                    "idempotency_key",
+                    "idempotency_conflict",
+                    "this idempotency key was already used for a different check-in",
+                )
             return CheckinResult(existing, False, assess_entry(existing))
-    flags = list(dict.fromkeys(red_flags))  # de-duplicated, order kept
+    recorded_dt = recorded_dt or now
     validate_entry(
         episode,
         pain=pain,
@@ -243,22 +291,13 @@ def record_pain_entry(
         received_dt=now,
         red_flags=flags,
         is_analgesic_taken=bool(is_analgesic_taken),
-        note=note.strip(),
+        note=note,
         source=source,
         recorded_by_id=staff.id if staff is not None else None,
         idempotency_key=idempotency_key or None,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(entry)
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its entry.
-        existing = db.session.scalar(
-            db.select(PainEntry).filter_by(episode_id=episode.id, idempotency_key=idempotency_key)
-        )
-        if existing is None:
-            raise
-        return CheckinResult(existing, False, assess_entry(existing))
+    db.session.add(entry)
+    db.session.flush()
     entries = episode_entries(episode)
     assessment = assess_entry(entry, entries)
     apply_alerts(episode, entry, assessment.findings, now=now)
@@ -278,6 +317,67 @@ def record_pain_entry(
     return CheckinResult(entry, True, assessment)
 
 
+def answer_key(
+    page_key: str,
+    *,
+    pain: int,
+    red_flags: Sequence[str],
+    is_analgesic_taken: bool,
+    note: str,
+    recorded_dt: datetime | None = None,
+) -> str:
+    """The idempotency key of an answer sent from a form: the page's own key and the answer.
+
+    A double tap or a form sent again repeats the answer and is stored once; going back and
+    changing the answer is a new entry, not a conflict the person filling the form cannot see.
+    """
+    answer = [
+        page_key,
+        pain,
+        sorted(set(red_flags)),
+        bool(is_analgesic_taken),
+        note.strip(),
+        recorded_dt.isoformat() if recorded_dt else None,
+    ]
+    return hashlib.sha256(json.dumps(answer).encode()).hexdigest()[:IDEMPOTENCY_KEY_MAX]
+
+
+def lock_episode(episode: Episode) -> None:
+    """Make this transaction the only one changing `episode` until it ends, and reload it.
+
+    Two check-ins at once (a patient and a caregiver, a phone re-sending its queue) would
+    otherwise both decide to open the same alert, or both miss the other's idempotency key.
+    PostgreSQL locks the episode's row (SELECT ... FOR UPDATE); the second waits for the first
+    to commit, then sees its entry and alerts. On SQLite the writing request's transaction
+    already holds the database's write lock (recovery.extensions), and FOR UPDATE is dropped.
+    """
+    db.session.execute(
+        db.select(Episode)
+        .where(Episode.id == episode.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _same_answer(
+    entry: PainEntry,
+    *,
+    pain: object,
+    recorded_dt: datetime | None,
+    red_flags: Sequence[str],
+    is_analgesic_taken: bool,
+    note: str,
+) -> bool:
+    """Whether a retry carries the answer `entry` stored (a time left out is the first one's)."""
+    return (
+        entry.pain == pain
+        and (recorded_dt is None or entry.recorded_dt == recorded_dt)
+        and set(entry.red_flags or []) == set(red_flags)
+        and entry.is_analgesic_taken == is_analgesic_taken
+        and entry.note == note
+    )
+
+
 def _entry_words(pain: int, flags: Sequence[str]) -> Message:
     """The timeline's words for an entry: the score and any red flags."""
     if not flags:
@@ -286,6 +386,13 @@ def _entry_words(pain: int, flags: Sequence[str]) -> Message:
         N_("%(pain)s/10, red flags: %(flags)s"),
         {"pain": pain, "flags": join([Message(RED_FLAGS[f]) for f in flags], ", ")},
     )
+
+
+def _alert_message(alert: Alert) -> Message | str:
+    """The alert's reason as stored: its Message, or the English text of an older row."""
+    if alert.reason_message:
+        return Message.from_json(alert.reason_message)
+    return alert.reason
 
 
 def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | None:
@@ -379,7 +486,7 @@ def apply_alerts(
                 rule=finding.rule,
                 severity=finding.severity.code,
                 status="open",
-                reason=finding.reason[:300],
+                reason=finding.reason,
                 reason_message=finding.message.to_json(),
                 entry=entry,
                 opened_dt=now,
@@ -391,8 +498,12 @@ def apply_alerts(
             if event == "escalated":
                 alert.severity = finding.severity.code
                 alert.status = "open"
-            alert.reason = finding.reason[:300]
-            alert.reason_message = finding.message.to_json()
+            message = finding.message
+            if finding.rule == RED_FLAG:
+                # Every red flag reported while the alert is open stays in it, with its time.
+                message = join([_alert_message(alert), message], " | ")
+            alert.reason = str(message)
+            alert.reason_message = message.to_json()
             alert.entry = entry
             alert.updated_dt = now
         changes.append((event, alert))

@@ -192,6 +192,21 @@ class Episode(db.Model):
         return (when - self.procedure_dt).total_seconds() / 3600.0
 
 
+class RetiredLink(db.Model):
+    """A patient link that stopped working (replaced, revoked or its episode closed).
+
+    Only its hash is kept, as for live links, so that a patient who opens an old link is told
+    which clinic to call instead of meeting a dead end.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    retired_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    episode: Mapped[Episode] = relationship()
+
+
 class PainEntry(db.Model):
     """One pain report: a 0-10 score, red flags and context, from the patient or staff."""
 
@@ -241,7 +256,8 @@ class Alert(db.Model):
     rule: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="open")
-    reason: Mapped[str] = mapped_column(String(300))
+    # Unbounded: an open red-flag alert keeps every red flag reported while it is open.
+    reason: Mapped[str] = mapped_column(Text)
     # The reason as a message (recovery.message), shown in the reader's language; `reason`
     # keeps the English for the API and exports.
     reason_message: Mapped[dict | None] = mapped_column(JSON)

@@ -312,7 +312,7 @@ def openapi_document() -> dict:
                     "responses": {
                         "201": _json("CheckInResult", "stored"),
                         "200": _json("CheckInResult", "already stored under this idempotency key"),
-                        **_error_responses(400, 401, 413, 415, 422),
+                        **_error_responses(400, 401, 409, 413, 415, 422),
                     },
                 }
             },

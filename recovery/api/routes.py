@@ -30,13 +30,18 @@ def patient_episode():
 
 @bp.post("/checkins")
 def create_checkin():
-    """Record a check-in; the same idempotency key again returns the first entry (200)."""
+    """Record a check-in; the same idempotency key again returns the first entry (200).
+
+    The same key with a different answer is refused (409): a patient must never be told they
+    are on track on the strength of an earlier, different answer.
+    """
     episode = patient_episode()
     values = parse_checkin(json_object(request))
     try:
         result = record_pain_entry(episode, address=request.remote_addr, **values)
     except EntryError as exc:
-        raise ApiError(422, exc.code, exc.message, exc.field) from None
+        status = 409 if exc.code == "idempotency_conflict" else 422
+        raise ApiError(status, exc.code, exc.message, exc.field) from None
     db.session.commit()
     body = {
         "entry": entry_json(episode, result.entry),

@@ -39,7 +39,13 @@ class PainField(RadioField):
 
 
 class CheckInForm(FlaskForm):
-    """Pain 0-10 (nothing preselected), red flags, pain medicine, a note."""
+    """Pain 0-10 (nothing preselected), red flags, pain medicine, a note.
+
+    No CSRF token: the personal link is the credential (see `patient.routes.checkin`).
+    """
+
+    class Meta:
+        csrf = False
 
     pain = PainField(
         _l("How bad is your pain right now?"),

@@ -4,8 +4,16 @@ import uuid
 
 from flask import abort, g, redirect, render_template, request, url_for
 
-from ..episodes import EntryError, assess_entry, episode_for_token, record_pain_entry
-from ..extensions import db
+from ..clinics import emergency_number
+from ..episodes import (
+    EntryError,
+    answer_key,
+    assess_entry,
+    episode_for_retired_token,
+    episode_for_token,
+    record_pain_entry,
+)
+from ..extensions import csrf, db
 from ..models import PainEntry
 from . import bp
 from .forms import CheckInForm
@@ -24,27 +32,51 @@ def episode_or_invalid(token: str):
 
 @bp.errorhandler(404)
 def invalid_link(_exc):
-    """A patient whose link does not work is told what to do, not shown a bare 404."""
-    return render_template("patient/invalid.html"), 404
+    """A patient whose link does not work is told what to do, not shown a bare 404.
+
+    Where the link was once real (replaced, revoked, the follow-up closed), the page names the
+    clinic and offers its phone number, in the patient's language.
+    """
+    token = (request.view_args or {}).get("token", "")
+    episode = episode_for_token(token) or episode_for_retired_token(token)
+    clinic = None
+    if episode is not None:
+        g.locale = episode.patient.preferred_language
+        g.timezone = episode.clinic.timezone
+        clinic = episode.clinic
+    return render_template(
+        "patient/invalid.html",
+        clinic=clinic,
+        emergency_number=emergency_number(clinic) if clinic else None,
+    ), 404
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
+@csrf.exempt
 def checkin(token: str):
-    """The check-in form; a valid answer is stored and the result page follows."""
+    """The check-in form; a valid answer is stored and the result page follows.
+
+    No cookie is needed (so no CSRF token): the secret link is the credential, a forged
+    request would have to know it, and a patient whose browser dropped its cookies keeps
+    their answer. The page's idempotency key makes a re-sent answer count once.
+    """
     episode = episode_or_invalid(token)
     form = CheckInForm()
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
     if form.validate_on_submit():
+        answer = {
+            "pain": form.pain.data,
+            "red_flags": form.red_flags.data or [],
+            "is_analgesic_taken": form.analgesic.data,
+            "note": form.note.data or "",
+        }
         try:
             result = record_pain_entry(
                 episode,
-                pain=form.pain.data,
-                red_flags=form.red_flags.data or [],
-                is_analgesic_taken=form.analgesic.data,
-                note=form.note.data or "",
-                idempotency_key=form.idempotency_key.data,
+                idempotency_key=answer_key(form.idempotency_key.data, **answer),
                 address=request.remote_addr,
+                **answer,
             )
         except EntryError as exc:
             getattr(form, exc.field, form.pain).errors.append(exc.message)

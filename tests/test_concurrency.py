@@ -1,0 +1,114 @@
+"""Check-ins to one episode at the same moment, as production serves them (gunicorn workers).
+
+A patient and a caregiver, or a phone re-sending its queue, post at once: every check-in must
+be stored with 201, none answered 5xx, and each rule must keep one unresolved alert.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from recovery.extensions import db
+from recovery.models import Alert, PainEntry
+from tests import factories
+from tests.servers import gunicorn
+
+SIMULTANEOUS = 16
+ROUNDS = 3
+FLAGS = ["leg_weakness", "numbness", "chest_pain", "breathless", "fever", "wound", "new_pain"]
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    """The app in four gunicorn workers on this test's database."""
+    with gunicorn(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, workers=4) as url:
+        yield url
+
+
+def post_all_at_once(url: str, token: str, bodies: list[dict]) -> list[int]:
+    """POST each body to /api/v1/checkins from its own thread, released together."""
+    start = threading.Barrier(len(bodies))
+
+    def post(body: dict) -> int:
+        request = urllib.request.Request(
+            f"{url}/api/v1/checkins",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def unresolved_alerts_per_rule(episode_id: int) -> Counter:
+    db.session.rollback()  # see what the server processes committed
+    rules = db.session.scalars(
+        db.select(Alert.rule).where(Alert.episode_id == episode_id, Alert.status != "resolved")
+    )
+    return Counter(rules)
+
+
+def test_sixteen_simultaneous_check_ins_to_one_episode_are_all_stored(app, server, clinic, now):
+    for round_ in range(ROUNDS):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        # High scores and a red flag each: every one of them wants to open the same alerts.
+        bodies = [
+            {"pain": 9, "red_flags": [FLAGS[i % len(FLAGS)]], "idempotency_key": f"r{round_}-{i}"}
+            for i in range(SIMULTANEOUS)
+        ]
+        statuses = post_all_at_once(server, enrolled.token, bodies)
+        assert statuses == [201] * SIMULTANEOUS, f"round {round_}: {Counter(statuses)}"
+        stored = db.session.scalar(
+            db.select(db.func.count())
+            .select_from(PainEntry)
+            .where(PainEntry.episode_id == enrolled.episode.id)
+        )
+        assert stored == SIMULTANEOUS
+        alerts = unresolved_alerts_per_rule(enrolled.episode.id)
+        assert set(alerts.values()) == {1}, alerts
+        assert {"red_flag", "above_expected"} <= set(alerts)
+        # The one red-flag alert kept every red flag that was reported.
+        reason = db.session.scalar(
+            db.select(Alert.reason).where(
+                Alert.episode_id == enrolled.episode.id, Alert.rule == "red_flag"
+            )
+        )
+        assert reason.count("red flag at") == SIMULTANEOUS
+
+
+def test_a_pair_with_different_red_flags_opens_one_alert_with_both(app, server, clinic, now):
+    for attempt in range(6):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        bodies = [
+            {"pain": 3, "red_flags": ["chest_pain"], "idempotency_key": f"a{attempt}"},
+            {"pain": 3, "red_flags": ["fever"], "idempotency_key": f"b{attempt}"},
+        ]
+        assert post_all_at_once(server, enrolled.token, bodies) == [201, 201]
+        assert unresolved_alerts_per_rule(enrolled.episode.id) == Counter({"red_flag": 1})
+        reason = db.session.scalar(
+            db.select(Alert.reason).where(Alert.episode_id == enrolled.episode.id)
+        )
+        assert "chest pain" in reason and "fever or chills" in reason
+
+
+def test_the_same_check_in_sent_at_once_is_stored_once(app, server, clinic, now):
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+    body = {"pain": 4, "idempotency_key": "resent-queue"}
+    statuses = post_all_at_once(server, enrolled.token, [body] * 8)
+    assert sorted(statuses) == [200] * 7 + [201]
+    db.session.rollback()
+    assert db.session.scalars(db.select(PainEntry.pain)).all() == [4]
