@@ -66,6 +66,28 @@ def error_title(exc: HTTPException) -> str:
     }.get(exc.code or 500, exc.name)
 
 
+def patient_link_in_path() -> str | None:
+    """The patient's check-in page when this request is under /p/<token>, else None."""
+    parts = request.path.split("/")
+    if len(parts) >= 3 and parts[1] == "p" and parts[2]:
+        return f"/p/{parts[2]}"
+    return None
+
+
+def error_page(status: int, title: str, message: str | None = None):
+    """An error page in the reader's language; a patient's leads back to their check-in.
+
+    A patient must never be sent to the staff sign-in, nor shown the staff header.
+    """
+    return render_template(
+        "error.html",
+        status=status,
+        title=title,
+        message=message,
+        patient_link=patient_link_in_path(),
+    ), status
+
+
 class IdConverter(IntegerConverter):
     """`<int:...>` in URLs: a whole number no larger than an id can be (else 404, not 500)."""
 
@@ -87,9 +109,7 @@ def init_app(app: Flask) -> None:
             403: _("This page is for the clinic's administrators."),
             404: _("There is no page at this address. Check the link, or start again below."),
         }.get(exc.code or 500)
-        return render_template(
-            "error.html", status=exc.code, title=error_title(exc), message=message
-        ), exc.code
+        return error_page(exc.code or 500, error_title(exc), message)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -99,9 +119,7 @@ def init_app(app: Flask) -> None:
             "This form could not be sent because the page was open for too long or cookies "
             "are blocked. Please go back, reload the page and try again."
         )
-        return render_template(
-            "error.html", status=400, title=_("Please try again"), message=message
-        ), 400
+        return error_page(400, _("Please try again"), message)
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
@@ -109,7 +127,7 @@ def init_app(app: Flask) -> None:
         app.logger.exception("database error")
         if wants_json():
             return error_response(503, "unavailable", "the service is unavailable, retry later")
-        return render_template("error.html", status=503, title=_("Service unavailable")), 503
+        return error_page(503, _("Service unavailable"))
 
     @app.context_processor
     def page_globals():

@@ -257,3 +257,18 @@ def test_an_audited_download_is_not_refused_when_a_check_in_commits_meanwhile(
     assert writes == ["database is locked"]  # the other writer waited for the download
     actions = db.session.scalars(db.select(AuditEvent.action)).all()
     assert "exported_entries_csv" in actions
+
+
+def test_a_patient_error_page_leads_back_to_the_check_in_not_to_staff(app, client, enrolled):
+    too_big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post(f"/p/{enrolled.token}", data={"pain": "3", "note": too_big})
+    text = page(response)
+    assert response.status_code == 413
+    assert f'href="/p/{enrolled.token}"' in text
+    assert "/login" not in text and 'href="/"' not in text
+    assert response.headers.get("Set-Cookie") is None
+
+
+def test_a_staff_error_page_still_leads_to_the_start(client):
+    text = page(client.get("/staff/no-such-page"))
+    assert 'href="/"' in text

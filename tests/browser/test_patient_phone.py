@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from recovery.episodes import close_episode
 from recovery.extensions import db
 from recovery.models import PainEntry
 from tests import factories
@@ -57,3 +58,33 @@ def test_red_flag_shows_what_to_do_now(live_server, phone):
     assert phone.locator("h1").inner_text() == "Call emergency services now."
     assert phone.get_by_role("link", name="Call emergency services").is_visible()
     assert phone.watch.problems == []
+
+
+def test_an_answer_survives_a_browser_that_dropped_its_cookies(live_app, live_server, phone):
+    """Private browsing, or a browser cleared while the page was open: the answer is kept."""
+    live_app.config["WTF_CSRF_ENABLED"] = True
+    enrolled = factories.gen_episode(factories.gen_clinic())
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    phone.locator("label[for=pain-6]").click()
+    phone.context.clear_cookies()
+    phone.get_by_role("button", name="Submit").click()
+    phone.wait_for_url("**/entries/*")
+    assert phone.locator("h1").inner_text() != "Please try again"
+    assert phone.context.cookies() == []  # the patient's pages set none
+    db.session.rollback()  # see what the server committed
+    assert db.session.scalars(db.select(PainEntry.pain)).all() == [6]
+    assert phone.watch.problems == []
+
+
+def test_a_closed_follow_up_link_offers_the_clinic_to_call(live_server, phone):
+    clinic = factories.gen_clinic(name="Riverside IR", phone="+44 20 7946 0002")
+    enrolled = factories.gen_episode(clinic)
+    close_episode(enrolled.episode, staff=factories.gen_staff(clinic))
+    db.session.commit()
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    assert phone.locator("h1").inner_text() == "This link does not work"
+    call = phone.get_by_role("link", name="Call the clinic: +44 20 7946 0002")
+    assert call.get_attribute("href") == "tel:+44 20 7946 0002"
+    assert touch_targets_too_small(phone, "a.button") == []
+    assert phone.get_by_role("link", name="Sign in").count() == 0
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
