@@ -6,24 +6,18 @@ the browser send the origin, and never the path: the patient's link token is in 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import ssl
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from recovery import ROOT
 from recovery.extensions import db
 from recovery.models import PainEntry
 from tests import factories
 from tests.browser.conftest import PHONE, PageWatch
+from tests.servers import gunicorn
 
 SECRET_KEY = "https-test"
 
@@ -32,12 +26,6 @@ SECRET_KEY = "https-test"
 def extra_config() -> dict:
     """As deployed behind nginx: CSRF on, one trusted proxy, Secure cookies."""
     return {"WTF_CSRF_ENABLED": True, "TRUSTED_PROXIES": 1, "SESSION_COOKIE_SECURE": True}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -57,37 +45,14 @@ def certificate(tmp_path) -> tuple[Path, Path]:
 @pytest.fixture
 def https_server(app, certificate, tmp_path):
     """The app in two gunicorn workers serving HTTPS, on the test's database; its base URL."""
-    cert, key = certificate
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": SECRET_KEY,
-        "SESSION_COOKIE_SECURE": "1",
-    }
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2"]
-    command += ["--bind", f"127.0.0.1:{port}", "--certfile", str(cert), "--keyfile", str(key)]
-    command += ["--worker-tmp-dir", str(tmp_path), "wsgi:app"]
-    log_path = tmp_path / "gunicorn.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"https://127.0.0.1:{port}"
-    trust = ssl.create_default_context(cafile=str(cert))
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1, context=trust) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"gunicorn did not start: {log_path.read_text()}")
+    with gunicorn(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        tmp_path,
+        secret_key=SECRET_KEY,
+        certificate=certificate,
+        env={"SESSION_COOKIE_SECURE": "1"},
+    ) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
