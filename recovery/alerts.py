@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .audit import record_event
+from .episodes import lock_episode
 from .extensions import db
 from .message import N_, Message, join
 from .models import Alert, StaffUser, utcnow
@@ -26,6 +27,16 @@ class AlertError(ValueError):
     """The alert cannot make this change (for example it is already resolved)."""
 
 
+def _lock(alert: Alert) -> None:
+    """Take the episode's lock, as a check-in does, and see the alert as it is now.
+
+    Two nurses at once must not both acknowledge one alert, and a nurse and a check-in must
+    take the episode in the same order (episode, then alert) so neither waits on the other.
+    """
+    lock_episode(alert.episode)
+    db.session.refresh(alert)
+
+
 def _note(action: str | None, note: str) -> str:
     parts = [p for p in (action, note.strip()) if p]
     return ": ".join(parts)
@@ -41,6 +52,7 @@ def acknowledge_alert(
     now: datetime | None = None,
 ) -> None:
     """Mark an open alert as seen and being handled, with what was done."""
+    _lock(alert)
     if alert.status != "open":
         raise AlertError("only an open alert can be acknowledged")
     if action is not None and action not in ACTIONS:
@@ -73,6 +85,7 @@ def resolve_alert(
     now: datetime | None = None,
 ) -> None:
     """Close an alert; a later finding of the same rule opens a new one."""
+    _lock(alert)
     if alert.status == "resolved":
         raise AlertError("this alert is already resolved")
     now = now or utcnow()

@@ -13,11 +13,12 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from recovery.extensions import db
-from recovery.models import Alert, PainEntry
+from recovery.models import Alert, AuditEvent, PainEntry
 from tests import factories
 from tests.servers import gunicorn
 
@@ -112,3 +113,86 @@ def test_the_same_check_in_sent_at_once_is_stored_once(app, server, clinic, now)
     assert sorted(statuses) == [200] * 7 + [201]
     db.session.rollback()
     assert db.session.scalars(db.select(PainEntry.pain)).all() == [4]
+
+
+def at_once(app, *actions):
+    """Run each action in its own thread (and app context), released together; their results."""
+    start = threading.Barrier(len(actions))
+
+    def run(action):
+        with app.app_context():
+            start.wait()
+            return action()
+
+    with ThreadPoolExecutor(len(actions)) as pool:
+        return list(pool.map(run, actions))
+
+
+def signed_in_client(app, email: str):
+    staff_client = app.test_client()
+    response = staff_client.post("/login", data={"email": email, "password": factories.PASSWORD})
+    assert response.status_code == 302
+    return staff_client
+
+
+def test_two_nurses_acknowledging_one_alert_at_once_record_it_once(app, client, clinic, now):
+    first = factories.gen_staff(clinic, email="first@example.test")
+    second = factories.gen_staff(clinic, email="second@example.test")
+    nurses = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
+    for attempt in range(4):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
+        alert_id = db.session.scalar(
+            db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id)
+        )
+        url = f"/staff/alerts/{alert_id}/acknowledge"
+        statuses = at_once(
+            app,
+            *(
+                partial(c.post, url, data={"action": "called_patient", "note": f"n{i}"})
+                for i, c in enumerate(nurses)
+            ),
+        )
+        assert [r.status_code for r in statuses] == [302, 302], attempt
+        db.session.rollback()
+        alert = db.session.get(Alert, alert_id)
+        assert alert.status == "acknowledged"
+        assert len(alert.note.splitlines()) == 1, alert.note  # one nurse's note, not both
+        audited = db.session.scalar(
+            db.select(db.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.episode_id == enrolled.episode.id)
+            .where(AuditEvent.action == "alert_acknowledged")
+        )
+        assert audited == 1
+
+
+def test_a_check_in_while_a_nurse_resolves_its_alert_is_stored(app, client, clinic, nurse, now):
+    """The check-in and the nurse take the episode in the same order: neither fails."""
+    nurse_client = signed_in_client(app, nurse.email)
+    patient_client = app.test_client()
+    for attempt in range(4):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
+        alert_id = db.session.scalar(
+            db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id)
+        )
+        resolved, checked_in = at_once(
+            app,
+            partial(nurse_client.post, f"/staff/alerts/{alert_id}/resolve", data={"note": "ok"}),
+            partial(
+                patient_client.post,
+                "/api/v1/checkins",
+                json={"pain": 2, "red_flags": ["wound"], "idempotency_key": f"k{attempt}"},
+                headers=enrolled.headers,
+            ),
+        )
+        assert (resolved.status_code, checked_in.status_code) == (302, 201), attempt
+        db.session.rollback()
+        rules = db.session.scalars(
+            db.select(Alert.status).where(Alert.episode_id == enrolled.episode.id)
+        ).all()
+        # Either the new red flag joined the alert before it was resolved, or it opened a new
+        # one after: never lost, never two unresolved.
+        assert rules.count("resolved") == 1
+        assert rules.count("open") <= 1
