@@ -157,23 +157,20 @@ def test_checkin_missing_pain_is_refused(client, enrolled):
 
 
 @pytest.mark.parametrize("pain", ["٥", "５", "𝟓"])
-def test_checkin_non_ascii_digit_is_refused_or_read_as_that_number(client, enrolled, pain):
-    before = row_counts()
+def test_checkin_non_ascii_digit_is_read_as_that_number(client, enrolled, pain):
+    # The form reads the score with int(), which takes any Unicode decimal digit (the fuzz test
+    # below assumes the same): a five in another script is a five, stored once.
     response = post_checkin(client, enrolled.token, pain=pain)
-    assert response.status_code in (302, 400)
-    if response.status_code == 400:
-        assert row_counts() == before
-    else:
-        assert db.session.scalar(db.select(PainEntry.pain)) == 5
+    assert response.status_code == 302
+    assert db.session.scalars(db.select(PainEntry.pain)).all() == [5]
 
 
-def test_checkin_repeated_pain_field_stores_at_most_one_entry(client, enrolled):
+def test_checkin_repeated_pain_field_stores_the_first_value_once(client, enrolled):
     response = client.post(
         f"/p/{enrolled.token}", data={"pain": ["3", "7"], "idempotency_key": "k-repeat"}
     )
-    assert response.status_code in (302, 400)
-    pains = db.session.scalars(db.select(PainEntry.pain)).all()
-    assert pains in ([], [3])
+    assert response.status_code == 302
+    assert db.session.scalars(db.select(PainEntry.pain)).all() == [3]
 
 
 @pytest.mark.parametrize(

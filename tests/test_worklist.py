@@ -35,7 +35,9 @@ def test_open_alerts_are_sorted_by_severity(client, auth, ward):
     alerts = html.split('id="open-alerts"')[1].split("</table>")[0]
     assert alerts.index("Una Urgent") < alerts.index("Hal High")
     assert "9/10 (expected 3.3)" in alerts
-    assert "New weakness in the legs" in alerts or "leg" in alerts
+    urgent_row = alerts.split("Una Urgent")[1].split("</tr>")[0]
+    why = "<strong>Red flag</strong>: red flag at 25 h (3/10): new weakness in the legs"
+    assert why in urgent_row
     assert "Fay Fine" not in alerts
 
 
