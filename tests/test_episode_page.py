@@ -3,6 +3,7 @@
 import json
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -251,3 +252,28 @@ def test_episode_page_lists_equally_severe_alerts_oldest_first_and_resolved_ones
     assert client.post(f"/staff/alerts/{red_flag.id}/resolve", data={}).status_code == 302
     order = alert_cards_in_page_order(client, episode)
     assert order == ["above_expected", "no_improvement", "rebound", "red_flag"]
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def test_staff_entry_form_carries_its_csrf_token(app, client, nurse, flagged, now, clinic):
+    app.config["WTF_CSRF_ENABLED"] = True
+    token = CSRF_FIELD.search(client.get("/login").get_data(as_text=True)).group(1)
+    credentials = {"email": nurse.email, "password": factories.PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=credentials).status_code == 302
+    url = f"/staff/episodes/{flagged.episode.id}/entries"
+    html = client.get(f"/staff/episodes/{flagged.episode.id}").get_data(as_text=True)
+    entry_form = html.split(f'action="{url}"')[1].split("</form>")[0]
+    token = CSRF_FIELD.search(entry_form)
+    assert token, "the form to record a score has no CSRF token"
+    local = now.astimezone(ZoneInfo(clinic.timezone))
+    data = {
+        "csrf_token": token.group(1),
+        "pain": "4",
+        "recorded_date": local.date().isoformat(),
+        "recorded_time": local.strftime("%H:%M"),
+        "idempotency_key": "s-csrf",
+    }
+    assert client.post(url, data=data).status_code == 302
+    assert db.session.scalars(db.select(PainEntry.pain).filter_by(source="staff")).all() == [4]

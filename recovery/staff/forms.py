@@ -126,6 +126,11 @@ class ResolveForm(FlaskForm):
 class StaffEntryForm(CheckInForm):
     """An entry taken on the patient's behalf (a phone call): the check-in plus its time."""
 
+    class Meta:
+        # The patient's form goes without a CSRF token (the link is the credential); this one
+        # rides on a signed-in session, so it needs one like every other staff form.
+        csrf = FlaskForm.Meta.csrf
+
     recorded_date = DateField(_l("Date of the score"), validators=[DataRequired()])
     recorded_time = TimeField(_l("Time of the score"), validators=[DataRequired()])
 
