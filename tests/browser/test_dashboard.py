@@ -50,8 +50,18 @@ def seed_ward(clinic) -> dict:
     return {"urgent": urgent, "high": high, "on_track": on_track}
 
 
+def end_read_transaction() -> None:
+    """Let the test's next query see, and write over, what the live server committed since.
+
+    SQLite transactions begin explicitly (recovery.extensions), so one begun by an earlier read
+    keeps its snapshot: it would not see the server's writes and could not write after them.
+    """
+    db.session.commit()
+
+
 def alert_id(episode_id: int, rule: str) -> int:
     """The id of the episode's unresolved alert for `rule`."""
+    end_read_transaction()
     return db.session.scalar(
         db.select(Alert.id).where(
             Alert.episode_id == episode_id, Alert.rule == rule, Alert.status != "resolved"
@@ -393,6 +403,7 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
         page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
         page.wait_for_selector('[data-chart-ready="1"]', timeout=10_000)
         assert accessibility_problems(page) == FINE, f"episode {episode_id}"
+    end_read_transaction()
     nurse.role = "admin"  # to see the team page too
     db.session.commit()
     for path in (
