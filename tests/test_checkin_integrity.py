@@ -6,6 +6,7 @@ import re
 import sqlite3
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import has_request_context
@@ -272,3 +273,23 @@ def test_a_patient_error_page_leads_back_to_the_check_in_not_to_staff(app, clien
 def test_a_staff_error_page_still_leads_to_the_start(client):
     text = page(client.get("/staff/no-such-page"))
     assert 'href="/"' in text
+
+
+def test_a_nurse_who_goes_back_and_changes_the_score_records_the_new_one(
+    client, auth, nurse, clinic, now
+):
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+    auth.login()
+    local = now.astimezone(ZoneInfo(clinic.timezone))
+    url = f"/staff/episodes/{enrolled.episode.id}/entries"
+    data = {
+        "pain": "4",
+        "recorded_date": local.date().isoformat(),
+        "recorded_time": local.strftime("%H:%M"),
+        "idempotency_key": "one-page",
+    }
+    assert client.post(url, data=data).status_code == 302
+    assert client.post(url, data=data).status_code == 302  # a double click: stored once
+    changed = client.post(url, data={**data, "pain": "6"})  # back, a new score, submit
+    assert changed.status_code == 302
+    assert db.session.scalars(db.select(PainEntry.pain).order_by(PainEntry.id)).all() == [4, 6]

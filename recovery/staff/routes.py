@@ -13,6 +13,7 @@ from ..auth.routes import safe_next
 from ..clinics import clinic_zone
 from ..episodes import (
     EntryError,
+    answer_key,
     close_episode,
     enrol_patient,
     issue_link,
@@ -204,18 +205,21 @@ def record_entry(episode_id: int):
     episode = episode_for_staff(episode_id, current_user)
     form = StaffEntryForm()
     if form.validate_on_submit():
+        answer = {
+            "pain": form.pain.data,
+            "recorded_dt": form.recorded_dt(clinic_zone(episode.clinic)),
+            "red_flags": form.red_flags.data or [],
+            "is_analgesic_taken": form.analgesic.data,
+            "note": form.note.data or "",
+        }
         try:
             record_pain_entry(
                 episode,
-                pain=form.pain.data,
-                recorded_dt=form.recorded_dt(clinic_zone(episode.clinic)),
-                red_flags=form.red_flags.data or [],
-                is_analgesic_taken=form.analgesic.data,
-                note=form.note.data or "",
-                idempotency_key=form.idempotency_key.data,
+                idempotency_key=answer_key(form.idempotency_key.data, **answer),
                 source="staff",
                 staff=current_user,
                 address=request.remote_addr,
+                **answer,
             )
         except EntryError as exc:
             field = {"recorded_at": "recorded_date"}.get(exc.field, exc.field)
