@@ -232,10 +232,10 @@ def test_checkin_note_of_invalid_utf8_never_stores_unstorable_text(client, enrol
     response = client.post(
         f"/p/{enrolled.token}", data=body, content_type="application/x-www-form-urlencoded"
     )
-    assert response.status_code in (302, 400)
-    for note in db.session.scalars(db.select(PainEntry.note)):
-        note.encode("utf-8")  # no lone surrogate made it into the database
-        assert "\x00" not in note
+    # The form parser keeps bytes it cannot decode as their %-escapes: the note is stored as
+    # sent, in storable text, and the patient's answer is not lost.
+    assert response.status_code == 302
+    assert db.session.scalars(db.select(PainEntry.note)).all() == [raw_note.decode()]
 
 
 @pytest.mark.parametrize("key", ["", "k" * 65, "k\x00", None])
@@ -564,7 +564,12 @@ def test_alert_feed_repeated_params_are_never_a_5xx(client, api_token, alert):
         "limit=1&limit=1&status=all&status=all",
     ):
         response = client.get(f"/api/v1/alerts?{query}", headers=bearer(api_token))
-        assert response.status_code in (200, 400), query
+        # The first value of a repeated parameter counts, as everywhere in Flask.
+        if query.startswith("cursor"):
+            assert_api_error(response, 400, "cursor")
+        else:
+            assert response.status_code == 200, query
+            assert len(response.get_json()["alerts"]) == 1
 
 
 @FUZZ
@@ -610,7 +615,8 @@ def test_clinic_csv_bad_ranges_are_400_and_not_audited(client, api_token, kind, 
 def test_clinic_csv_repeated_range_params_are_never_a_5xx(client, api_token):
     query = "start=2026-01-01&start=0001-01-01&end=2026-01-02&end=bogus"
     response = client.get(f"/api/v1/entries.csv?{query}", headers=bearer(api_token))
-    assert response.status_code in (200, 400)
+    assert response.status_code == 200  # the first start and the first end count
+    assert response.mimetype == "text/csv"
 
 
 @pytest.mark.parametrize("episode_id", HUGE_IDS)
@@ -665,7 +671,8 @@ def test_login_with_repeated_fields_is_never_a_5xx(client, nurse):
         "/login",
         data={"email": ["nurse@example.test", "x"], "password": ["wrong", factories.PASSWORD]},
     )
-    assert response.status_code in (302, 400)
+    assert response.status_code == 400  # the first password counts, and it is wrong
+    assert client.get("/staff/").status_code == 302  # still signed out
 
 
 @pytest.mark.parametrize(
