@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -23,6 +17,7 @@ from recovery.extensions import db
 from recovery.models import Alert
 from recovery.staff.services import PER_PAGE
 from tests import factories
+from tests.servers import gunicorn
 
 NURSE_NAME = "Nurse Ada Okafor"
 ACK_NOTE = "Called patient, advised A&E"
@@ -421,44 +416,9 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
 @pytest.fixture
 def gunicorn_on_the_same_database(live_app, tmp_path):
     """The app again, in two gunicorn worker processes on the live server's database."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": live_app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": "browser-test",
-    }
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "wsgi:app",
-    ]
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"gunicorn did not start: {(tmp_path / 'gunicorn.log').read_text()}")
+    database = live_app.config["SQLALCHEMY_DATABASE_URI"]
+    with gunicorn(database, tmp_path, secret_key="browser-test") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_check_in_taken_by_another_server_process_reaches_the_worklist(
