@@ -1,7 +1,7 @@
 """Replay recorded (or simulated) episodes through the alert rules, to see the alert burden.
 
 Pure: standard library only (plus the other pure modules). A clinic runs this before it changes
-a threshold: /work/shared/CLINICAL.md ("Alert hygiene") asks for alerts per 100 patient-days,
+a threshold: the clinical reference (docs/clinical.md) asks for alerts per 100 patient-days,
 because alert fatigue is the main failure of symptom-monitoring systems (PRO-TECT, Basch 2022,
 JAMA 327:2413: 34% of weekly surveys alerted, 10% judged urgent by patients).
 

@@ -2,7 +2,7 @@
 
 Pure: standard library only (plus `recovery.schedule` for the calibration time bins). Numbers
 in, numbers out. Pain is the 0-10 NRS; time is hours since the end of the procedure; hours <= 0
-is the pre-procedure baseline. Model from /work/shared/CLINICAL.md (see docs/clinical.md):
+is the pre-procedure baseline. Model as in docs/clinical.md:
 
     E(t) = B * (0.29 + 0.59 * exp(-t / 3 h) + 0.12 * exp(-t / 720 h))
 

@@ -2,7 +2,7 @@
 
 Pure: standard library only (plus `recovery.curve` and `recovery.schedule`). Pain is the 0-10 NRS
 (integers); times are hours since the end of the procedure, hours <= 0 being the baseline.
-Rules from /work/shared/CLINICAL.md, "Alert rules" (boundaries in docs/clinical.md), in
+Rules as docs/clinical.md, "Alert rules", states them with their sources and boundaries, in
 priority order:
 
 1. ``red_flag`` (urgent): any red-flag symptom at any time; emergency services for chest pain

@@ -3,7 +3,7 @@
 Pure: standard library only. Times are hours since the end of the procedure (float); hours <= 0
 are before it.
 
-Default protocol from /work/shared/CLINICAL.md, "Check-in schedule": baseline, then 2 h, 6 h,
+Default protocol (docs/clinical.md, "Check-in schedule"): baseline, then 2 h, 6 h,
 24 h, 48 h, 1 week, 2 weeks, 1 month and 3 months after the procedure, the time points of the
 trials the expected curve comes from (VERTOS II, Klazen 2010; VERTOS IV, Firanescu 2018;
 INVEST, Kallmes 2009; Buchbinder 2009; VAPOUR, Clark 2016; Diamond 2003), so a clinic's data

@@ -4,8 +4,8 @@ Pure: standard library only (plus the other pure modules). Deterministic for a s
 0-10 NRS (integers); times are hours since the end of the procedure; the baseline reading is
 taken before it (hours < 0).
 
-Kinds of patient, with the evidence behind their share and shape (/work/shared/CLINICAL.md;
-docs/clinical.md, "Simulated cohort"):
+Kinds of patient, with the evidence behind their share and shape (docs/clinical.md,
+"Simulated cohort"):
 
 - ``responder``: follows E(t) (Diamond 2003; Voormolen 2006; VERTOS II, Klazen 2010) with a
   personal time constant for the fast phase, a modest personal offset and day-to-day noise;
