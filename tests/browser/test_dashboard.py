@@ -180,12 +180,18 @@ def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, de
     assert page.watch.problems == []
 
 
-def test_a_live_update_keeps_what_the_nurse_is_typing_in_the_search(live_server, desktop):
-    page = desktop
+@pytest.fixture
+def ward_on_worklist(live_server, desktop):
+    """A nurse of a seeded ward with its worklist open on a laptop: (page, ward)."""
     clinic = factories.gen_clinic()
     nurse = gen_nurse(clinic)
     ward = seed_ward(clinic)
-    sign_in(page, live_server.url, nurse.email)
+    sign_in(desktop, live_server.url, nurse.email)
+    return desktop, ward
+
+
+def test_a_live_update_keeps_what_the_nurse_is_typing_in_the_search(live_server, ward_on_worklist):
+    page, ward = ward_on_worklist
     search = page.get_by_label("Name or MRN")
     search.click()
     page.keyboard.type("Stea")
@@ -206,12 +212,8 @@ def test_a_live_update_keeps_what_the_nurse_is_typing_in_the_search(live_server,
     assert page.watch.problems == []
 
 
-def test_a_live_update_waits_while_the_focus_is_in_the_list(live_server, desktop):
-    page = desktop
-    clinic = factories.gen_clinic()
-    nurse = gen_nurse(clinic)
-    ward = seed_ward(clinic)
-    sign_in(page, live_server.url, nurse.email)
+def test_a_live_update_waits_while_the_focus_is_in_the_list(live_server, ward_on_worklist):
+    page, ward = ward_on_worklist
     link = page.locator("#episodes").get_by_role("link", name="Steady Sam 3")
     link.focus()
 
