@@ -7,20 +7,9 @@ from datetime import datetime
 from .audit import record_event
 from .episodes import lock_episode
 from .extensions import db
-from .message import N_, Message, join
+from .message import Message, join
 from .models import Alert, StaffUser, utcnow
-from .rules import RULE_TITLES
-
-# What a nurse did about an alert, and its name for people; the code is stored at the start
-# of the note ("called_patient: no answer").
-ACTIONS = {
-    "called_patient": N_("Called the patient"),
-    "adjusted_analgesia": N_("Adjusted analgesia"),
-    "booked_review": N_("Booked a review"),
-    "sent_to_emergency": N_("Sent to emergency"),
-    "no_action_needed": N_("No action needed"),
-    "other": N_("Other (see note)"),
-}
+from .vocabulary import AlertAction, Rule
 
 
 class AlertError(ValueError):
@@ -55,7 +44,7 @@ def acknowledge_alert(
     _lock(alert)
     if alert.status != "open":
         raise AlertError("only an open alert can be acknowledged")
-    if action is not None and action not in ACTIONS:
+    if action is not None and action not in AlertAction.codes():
         raise AlertError(f"unknown action {action!r}")
     now = now or utcnow()
     alert.status = "acknowledged"
@@ -109,9 +98,9 @@ def resolve_alert(
 
 def _rule_note(rule: str, action: str | None, note: str) -> Message:
     """The timeline's words for an alert change: the rule, what was done, the note."""
-    parts: list[Message | str] = [Message(RULE_TITLES.get(rule, rule))]
+    parts: list[Message | str] = [Rule(rule).message]
     if action:
-        parts.append(Message(ACTIONS[action]))
+        parts.append(AlertAction(action).message)
     if note.strip():
         parts.append(note.strip())
     return join(parts, ": ")

@@ -7,7 +7,7 @@ JAMA 327:2413: 34% of weekly surveys alerted, 10% judged urgent by patients).
 
 Input CSV, one reading per row, header ``episode,hours,pain,red_flags``: ``hours`` since the end
 of the procedure (<= 0 is a baseline reading), ``pain`` a 0-10 NRS integer, ``red_flags`` empty
-or ``;``-separated codes from `recovery.rules.RED_FLAGS`. Bad rows are reported with their line
+or ``;``-separated codes from `recovery.vocabulary.RedFlag`. Bad rows are reported with their line
 number and skipped; nothing in the data makes this module raise.
 
 In a backtest no nurse acknowledges anything, so an alert, once opened, stays open: a later
@@ -24,7 +24,6 @@ from typing import Any, TextIO
 
 from .curve import DEFAULT_PARAMS, CurveParams
 from .rules import (
-    RED_FLAGS,
     RULES,
     Finding,
     History,
@@ -35,6 +34,7 @@ from .rules import (
     missed_checkin_finding,
 )
 from .schedule import HOURS_PER_DAY, Window, closed_empty_windows, window_for
+from .vocabulary import RedFlag
 
 HEADER = ("episode", "hours", "pain", "red_flags")
 #: Events written to the output; "updated" only refreshes an alert already counted.
@@ -65,9 +65,9 @@ def _parse_row(fields: list[str]) -> tuple[str, Reading] | str:
     if not (math.isfinite(pain_value) and pain_value.is_integer() and 0 <= pain_value <= 10):
         return f"pain must be a whole number 0-10, got {pain_text!r}"
     codes = [code.strip() for code in flags_text.split(";") if code.strip()]
-    unknown = [code for code in codes if code not in RED_FLAGS]
+    unknown = [code for code in codes if code not in RedFlag.codes()]
     if unknown:
-        return f"unknown red flag {unknown[0]!r} (known: {', '.join(RED_FLAGS)})"
+        return f"unknown red flag {unknown[0]!r} (known: {', '.join(RedFlag.codes())})"
     return episode, Reading(hours, int(pain_value), tuple(dict.fromkeys(codes)))
 
 

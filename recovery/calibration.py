@@ -11,7 +11,7 @@ from .curve import MIN_CALIBRATION_EPISODES, CalibrationPoint, calibration_repor
 from .episodes import episode_baseline
 from .extensions import db
 from .models import Clinic, Episode, PainEntry, utcnow
-from .rules import format_hours
+from .vocabulary import format_duration
 
 
 class CalibrationError(ValueError):
@@ -97,7 +97,7 @@ def format_report(report: list[dict], episodes: int) -> str:
     ]
     for row in report:
         lines.append(
-            f"{format_hours(row['hours']):>6} {row['n']:>5} "
+            f"{format_duration(row['hours']):>6} {row['n']:>5} "
             f"{row['clinic_median_ratio']:>6.2f} vs {row['published_median_ratio']:<5.2f} "
             f"{row['clinic_amber_ratio']:>6.2f} vs {row['published_amber_ratio']:<5.2f} "
             f"{row['clinic_red_ratio']:>6.2f} vs {row['published_red_ratio']:<5.2f} "

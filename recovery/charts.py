@@ -21,6 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .vocabulary import DURATION_TEMPLATES, RedFlag, Severity, duration
+
 __all__ = [
     "BEFORE_POSITION",
     "DEFAULT_LABELS",
@@ -74,6 +76,7 @@ COLOURS = {
     "band": "rgba(46,125,79,0.18)",
     "red_line": "#b3261e",
     "red_flag": "#b3261e",
+    "emergency": "#4d0000",
     "urgent": "#8e0000",
     "high": "#d9480f",
     "moderate": "#e8a200",
@@ -110,28 +113,14 @@ DEFAULT_LABELS: dict[str, str] = {
     "tick_2wk": N_("2 wk"),
     "tick_1mo": N_("1 mo"),
     "tick_3mo": N_("3 mo"),
-    # elapsed time in hover text; {n} is a whole number
-    "before": N_("Before the procedure"),
-    "minutes": N_("{n} min"),
-    "hours": N_("{n} h"),
-    "days": N_("{n} d"),
-    "weeks": N_("{n} wk"),
-    "months": N_("{n} mo"),
     # hover and notes
     "staff_entry": N_("entered by staff"),
     "baseline_assumed": N_("Baseline not recorded: assumed {baseline}/10"),
-    "severity_urgent": N_("Urgent"),
-    "severity_high": N_("High"),
-    "severity_moderate": N_("Moderate"),
-    # red-flag codes (CLINICAL.md, rule 1)
-    "flag_leg_weakness": N_("New leg weakness"),
-    "flag_numbness": N_("New numbness or tingling"),
-    "flag_bladder_bowel": N_("Loss of bladder or bowel control"),
-    "flag_chest_pain": N_("Chest pain"),
-    "flag_breathless": N_("Shortness of breath"),
-    "flag_fever": N_("Fever or chills"),
-    "flag_wound": N_("Problem at the needle site"),
-    "flag_new_pain": N_("New back pain at a different level"),
+    # severities ("severity_<code>"), red flags in the clinician's words ("flag_<code>") and
+    # the duration units: from recovery.vocabulary
+    **{f"severity_{severity.code}": severity.label for severity in Severity},
+    **{f"flag_{flag.value}": flag.label for flag in RedFlag},
+    **{template: template for template in DURATION_TEMPLATES},
     # cohort chart
     "cohort_median": N_("Clinic median"),
     "cohort_iqr": N_("Middle half of patients"),
@@ -155,20 +144,10 @@ def axis_position(hours: float) -> float:
 
 
 def elapsed_label(hours: float, labels: Mapping[str, str] | None = None) -> str:
-    """Return a short human label for hours since procedure ("45 min", "24 h", "3 d", "2 wk")."""
+    """A short label for hours since procedure ("45 min", "24 h", "3 d", "2 wk"): the app's
+    one duration formatter (`recovery.vocabulary.duration`), in the labels' language."""
     text = _labels(labels)
-    if hours <= 0:
-        return text["before"]
-    if hours < 1:
-        return text["minutes"].format(n=max(1, round(hours * 60)))
-    if hours <= 48:
-        return text["hours"].format(n=round(hours))
-    days = hours / 24
-    if days < 14:
-        return text["days"].format(n=round(days))
-    if days < 28:
-        return text["weeks"].format(n=round(days / 7))
-    return text["months"].format(n=max(1, round(days / 30)))
+    return duration(hours).render(lambda template: text.get(template, template))
 
 
 def episode_figure(

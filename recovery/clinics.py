@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .curve import CurveParams
 from .extensions import db
-from .models import ROLES, Clinic, StaffUser
+from .models import Clinic, StaffUser
 from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list, schedule_to_list
 from .tokens import hash_token, new_token
+from .vocabulary import Role
 
 
 class SetupError(ValueError):
@@ -110,8 +111,8 @@ def create_staff(
 ) -> StaffUser:
     """Create a staff account; raises SetupError for a bad role, short password or taken email."""
     email = email.strip().lower()
-    if role not in ROLES:
-        raise SetupError(f"role must be one of {', '.join(ROLES)}")
+    if role not in Role.codes():
+        raise SetupError(f"role must be one of {', '.join(Role.codes())}")
     if "@" not in email:
         raise SetupError("that is not an email address")
     if len(password) < MIN_PASSWORD_LENGTH:

@@ -31,9 +31,10 @@ from sqlalchemy import case, func
 
 from .curve import DEFAULT_PARAMS, CurveParams, chart_hours, expected_pain
 from .extensions import db
-from .models import SEVERITIES, Alert, Episode, PainEntry
+from .models import Alert, Episode, PainEntry
 from .rules import RULES
 from .schedule import DEFAULT_SCHEDULE, Window, window_for
+from .vocabulary import Severity
 
 #: Below this many episodes a time point's median and quartiles move with a handful of patients,
 #: so the page says so (one patient is 5% of 20).
@@ -312,7 +313,7 @@ def alert_burden(
         .group_by(Alert.rule, Alert.severity)
     )
     by_rule = {rule: dict.fromkeys(periods, 0) for rule in RULES}
-    by_severity = {code: dict.fromkeys(periods, 0) for code in reversed(SEVERITIES)}
+    by_severity = {code: dict.fromkeys(periods, 0) for code in Severity.codes()}
     total = dict.fromkeys(periods, 0)
     for rule, severity, *numbers in db.session.execute(counts):
         for d, number in zip(periods, numbers, strict=True):

@@ -18,7 +18,6 @@ from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
 from .message import N_, Message, join
 from .models import (
-    INDICATIONS,
     Alert,
     Clinic,
     Episode,
@@ -30,9 +29,6 @@ from .models import (
 )
 from .rules import (
     RED_FLAG,
-    RED_FLAGS,
-    RULE_TITLES,
-    SEVERITY_TITLES,
     Assessment,
     Finding,
     Reading,
@@ -43,6 +39,7 @@ from .rules import (
 from .schedule import next_due
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
+from .vocabulary import Indication, RedFlag, Rule
 
 # A phone's clock may run a little ahead of the server's.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -95,8 +92,10 @@ def enrol_patient(
     address: str | None = None,
 ) -> EnrolmentResult:
     """Create a patient and an active episode, and issue the patient's personal link."""
-    if indication not in INDICATIONS:
-        raise EntryError("indication", "invalid", f"indication must be one of {INDICATIONS}")
+    if indication not in Indication.codes():
+        raise EntryError(
+            "indication", "invalid", f"indication must be one of {', '.join(Indication.codes())}"
+        )
     if baseline_pain is not None and not 0 <= baseline_pain <= 10:
         raise EntryError("baseline_pain", "out_of_range", "baseline pain must be 0 to 10")
     if procedure_dt.tzinfo is None:
@@ -215,7 +214,7 @@ def validate_entry(
         raise EntryError(
             "recorded_at", "too_early", "the time is more than 7 days before the procedure"
         )
-    unknown = sorted(set(red_flags) - set(RED_FLAGS))
+    unknown = sorted(set(red_flags) - set(RedFlag.codes()))
     if unknown:
         raise EntryError("red_flags", "unknown_code", f"unknown red flag: {', '.join(unknown)}")
     if len(note) > NOTE_MAX:
@@ -384,7 +383,7 @@ def _entry_words(pain: int, flags: Sequence[str]) -> Message:
         return Message("%(pain)s/10", {"pain": pain})
     return Message(
         N_("%(pain)s/10, red flags: %(flags)s"),
-        {"pain": pain, "flags": join([Message(RED_FLAGS[f]) for f in flags], ", ")},
+        {"pain": pain, "flags": join([RedFlag(f).message for f in flags], ", ")},
     )
 
 
@@ -516,8 +515,8 @@ def apply_alerts(
             detail_message=Message(
                 N_("%(rule)s (%(severity)s): %(reason)s"),
                 {
-                    "rule": Message(RULE_TITLES[finding.rule]),
-                    "severity": Message(SEVERITY_TITLES[finding.severity.code]),
+                    "rule": Rule(finding.rule).message,
+                    "severity": finding.severity.message,
                     "reason": finding.message,
                 },
             ),

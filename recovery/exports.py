@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from .audit import record_event
 from .clinics import clinic_zone
 from .extensions import db
-from .models import Alert, Clinic, Episode, PainEntry, Patient, StaffUser
-from .rules import RED_FLAGS
+from .models import Alert, Clinic, Episode, PainEntry, Patient, StaffUser, severity_value
+from .vocabulary import Indication, RedFlag, Severity
 
 # --- shared bounds -------------------------------------------------------------------------
 
@@ -324,8 +324,6 @@ def audit_export(
 
 # --- the alert feed (JSON API) -------------------------------------------------------------
 
-#: Most urgent first.
-SEVERITY_RANK = {"urgent": 3, "high": 2, "moderate": 1}
 ALERT_FILTERS = ("open", "acknowledged", "resolved", "all")
 
 #: Where a page of the alert feed ends: (severity rank, opened time, alert id).
@@ -334,7 +332,11 @@ AlertCursor = tuple[int, datetime, int]
 
 def alert_cursor(alert: Alert) -> AlertCursor:
     """The position of `alert` in the feed's order."""
-    return SEVERITY_RANK.get(alert.severity, 0), alert.opened_dt, alert.id
+    try:
+        rank = int(Severity.from_code(alert.severity))
+    except ValueError:
+        rank = 0
+    return rank, alert.opened_dt, alert.id
 
 
 def clinic_alerts(
@@ -345,7 +347,7 @@ def clinic_alerts(
     `status` is one of ALERT_FILTERS. Keyset paging: pass the returned cursor as `after` for
     the next page (None when this is the last). Patient and staff are loaded in the same query.
     """
-    rank = case(SEVERITY_RANK, value=Alert.severity, else_=0)
+    rank = severity_value(Alert.severity)
     statement = (
         db.select(Alert)
         .join(Alert.episode)
@@ -399,18 +401,23 @@ ALERT_RULE_SYSTEM = "urn:recovery:alert-rule"
 ALERT_SEVERITY_SYSTEM = "urn:recovery:alert-severity"
 
 PROCEDURE_TEXT = "Percutaneous vertebroplasty"
-INDICATION_TEXT = {
-    "osteoporosis": "Osteoporotic vertebral fracture",
-    "tumour": "Vertebral tumour (metastasis or myeloma)",
-    "other": "Other",
-}
 # FHIR's example flag priorities stop at "high"; the exact severity rides along as a second
 # coding in the local system.
 FLAG_PRIORITY = {
-    "moderate": ("PM", "Medium priority"),
-    "high": ("PH", "High priority"),
-    "urgent": ("PH", "High priority"),
+    Severity.MODERATE.code: ("PM", "Medium priority"),
+    Severity.HIGH.code: ("PH", "High priority"),
+    Severity.URGENT.code: ("PH", "High priority"),
+    Severity.EMERGENCY.code: ("PH", "High priority"),
 }
+
+
+def _red_flag_words(code: str) -> str:
+    return RedFlag(code).label if code in RedFlag.codes() else code
+
+
+def _indication_words(code: str) -> str:
+    return Indication(code).label if code in Indication.codes() else code
+
 
 #: Fixed, so a resource keeps its urn:uuid across exports; FHIR_ID_NAMESPACE overrides it.
 DEFAULT_ID_NAMESPACE = uuid.UUID("8f0c6d52-3f8e-5c1a-9b57-6a1f0b6c2e4d")
@@ -543,7 +550,7 @@ def fhir_procedure(episode: Episode, settings: FhirSettings) -> dict:
         "code": code,
         "subject": _reference(settings, "Patient", episode.patient_id),
         "performedDateTime": utc_text(episode.procedure_dt),
-        "reasonCode": [{"text": INDICATION_TEXT.get(episode.indication, episode.indication)}],
+        "reasonCode": [{"text": _indication_words(episode.indication)}],
     }
     if episode.levels:
         resource["bodySite"] = [{"text": episode.levels}]
@@ -576,7 +583,7 @@ def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings)
         {
             "code": {
                 "coding": [
-                    {"system": RED_FLAG_SYSTEM, "code": flag, "display": RED_FLAGS.get(flag, flag)}
+                    {"system": RED_FLAG_SYSTEM, "code": flag, "display": _red_flag_words(flag)}
                 ]
             },
             "valueBoolean": True,

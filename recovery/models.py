@@ -18,21 +18,17 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .vocabulary import AlertStatus, EntrySource, EpisodeStatus, Indication, Role, Severity
 
-ROLES = ("nurse", "admin")
 #: The largest id a row can have: primary keys are INTEGER (32-bit) on PostgreSQL.
 MAX_ID = 2**31 - 1
-INDICATIONS = ("osteoporosis", "tumour", "other")
-EPISODE_STATUSES = ("active", "closed")
-ENTRY_SOURCES = ("patient", "staff")
-ALERT_STATUSES = ("open", "acknowledged", "resolved")
-SEVERITIES = ("moderate", "high", "urgent")
 
 
 def utcnow() -> datetime:
@@ -64,8 +60,10 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def one_of(column: str, codes: tuple[str, ...]) -> str:
+    """The CHECK expression "column IN ('a', 'b')" for a vocabulary's codes (sorted, so the
+    expression does not change when the vocabulary's display order does)."""
+    return f"{column} IN ({', '.join(repr(code) for code in sorted(codes))})"
 
 
 class Clinic(db.Model):
@@ -88,7 +86,7 @@ class Clinic(db.Model):
 class StaffUser(UserMixin, db.Model):
     """A nurse or administrator of one clinic."""
 
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", Role.codes()), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
@@ -147,8 +145,8 @@ class Episode(db.Model):
     """One procedure and the follow-up after it."""
 
     __table_args__ = (
-        CheckConstraint(_in("indication", INDICATIONS), name="indication"),
-        CheckConstraint(_in("status", EPISODE_STATUSES), name="status"),
+        CheckConstraint(one_of("indication", Indication.codes()), name="indication"),
+        CheckConstraint(one_of("status", EpisodeStatus.codes()), name="status"),
         CheckConstraint("baseline_pain BETWEEN 0 AND 10", name="baseline_pain_range"),
         Index("ix_episode_clinic_status", "clinic_id", "status"),
         Index("ix_episode_clinic_updated", "clinic_id", "updated_dt"),
@@ -212,7 +210,7 @@ class PainEntry(db.Model):
 
     __table_args__ = (
         CheckConstraint("pain BETWEEN 0 AND 10", name="pain_range"),
-        CheckConstraint(_in("source", ENTRY_SOURCES), name="source"),
+        CheckConstraint(one_of("source", EntrySource.codes()), name="source"),
         UniqueConstraint("episode_id", "idempotency_key", name="uq_pain_entry_idempotency"),
         Index("ix_pain_entry_episode_recorded", "episode_id", "recorded_dt"),
     )
@@ -237,8 +235,8 @@ class Alert(db.Model):
     """An outlier finding for staff to act on; at most one open per episode and rule."""
 
     __table_args__ = (
-        CheckConstraint(_in("severity", SEVERITIES), name="severity"),
-        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        CheckConstraint(one_of("severity", Severity.codes()), name="severity"),
+        CheckConstraint(one_of("status", AlertStatus.codes()), name="status"),
         # One unresolved alert per episode and rule, enforced by the database itself.
         Index(
             "uq_alert_episode_rule_unresolved",
@@ -274,6 +272,11 @@ class Alert(db.Model):
     entry: Mapped[PainEntry | None] = relationship()
     acknowledged_by: Mapped[StaffUser | None] = relationship(foreign_keys=[acknowledged_by_id])
     resolved_by: Mapped[StaffUser | None] = relationship(foreign_keys=[resolved_by_id])
+
+
+def severity_value(column):
+    """A severity column as its `Severity` value in SQL (higher is more urgent; unknown 0)."""
+    return case({s.code: int(s) for s in Severity}, value=column, else_=0)
 
 
 class AuditEvent(db.Model):

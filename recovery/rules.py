@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 from .curve import (
     DEFAULT_PARAMS,
@@ -46,68 +45,28 @@ from .curve import (
 from .curve import red_line as red_line_at
 from .message import N_, Message, join
 from .schedule import HOURS_PER_DAY, Window
-
-RED_FLAG = "red_flag"
-ABOVE_EXPECTED = "above_expected"
-NO_IMPROVEMENT = "no_improvement"
-REBOUND = "rebound"
-PERSISTENT = "persistent"
-MISSED_CHECKIN = "missed_checkin"
+from .vocabulary import (
+    EMERGENCY_FLAGS,
+    SCORE_RULES,
+    RedFlag,
+    Rule,
+    Severity,
+    duration,
+    red_flag_severity,
+)
 
 #: Rule codes in priority order (as used in the database, the API and the backtest).
-RULES = (RED_FLAG, ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT, MISSED_CHECKIN)
-#: The rules that judge the score (not symptoms, not attendance).
-SCORE_RULES = frozenset({ABOVE_EXPECTED, NO_IMPROVEMENT, REBOUND, PERSISTENT})
-#: Each rule's name for people.
-RULE_TITLES = {
-    RED_FLAG: N_("Red flag"),
-    ABOVE_EXPECTED: N_("Above expected"),
-    NO_IMPROVEMENT: N_("No improvement"),
-    REBOUND: N_("Rebound"),
-    PERSISTENT: N_("Persistent pain"),
-    MISSED_CHECKIN: N_("Missed check-in"),
-}
-#: Each severity's name for people, by code.
-SEVERITY_TITLES = {"urgent": N_("Urgent"), "high": N_("High"), "moderate": N_("Moderate")}
-
-#: Red-flag codes and the plain words patients and nurses see, in CLINICAL.md's order.
-RED_FLAGS: dict[str, str] = {
-    "leg_weakness": N_("new weakness in the legs"),
-    "numbness": N_("new numbness, tingling or shooting pain in the legs, arms or chest wall"),
-    "bladder_bowel": N_("new loss of bladder or bowel control"),
-    "chest_pain": N_("chest pain"),
-    "breathless": N_("shortness of breath"),
-    "fever": N_("fever or chills"),
-    "wound": N_("bleeding, swelling or redness at the needle site"),
-    "new_pain": N_("sudden new back pain at a different level"),
-}
-#: Red flags that mean "call emergency services" (possible cement embolism), not the clinic.
-EMERGENCY_FLAGS = frozenset({"chest_pain", "breathless"})
+RULES = tuple(Rule)
+RED_FLAG = Rule.RED_FLAG
+ABOVE_EXPECTED = Rule.ABOVE_EXPECTED
+NO_IMPROVEMENT = Rule.NO_IMPROVEMENT
+REBOUND = Rule.REBOUND
+PERSISTENT = Rule.PERSISTENT
+MISSED_CHECKIN = Rule.MISSED_CHECKIN
 
 # Curve values are floats; an integer score exactly on a line (or a change exactly at a
 # threshold) must count as on it, whatever the last bit of the arithmetic says.
 _EPSILON = 1e-9
-
-
-class Severity(IntEnum):
-    """How soon a nurse should act; higher is more urgent."""
-
-    MODERATE = 1
-    HIGH = 2
-    URGENT = 3
-
-    @property
-    def code(self) -> str:
-        """The lower-case code stored in the database and the API ("moderate", ...)."""
-        return self.name.lower()
-
-    @classmethod
-    def from_code(cls, code: str) -> Severity:
-        """The severity for a code such as "high"; raises ValueError for an unknown code."""
-        try:
-            return cls[code.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown severity {code!r}") from None
 
 
 @dataclass(frozen=True)
@@ -115,7 +74,7 @@ class Reading:
     """One pain entry as the rules see it.
 
     ``hours``: hours since the end of the procedure (<= 0 is a baseline reading). ``pain``:
-    0-10 NRS integer. ``red_flags``: codes from `RED_FLAGS`.
+    0-10 NRS integer. ``red_flags``: `RedFlag` codes.
     """
 
     hours: float
@@ -129,7 +88,7 @@ class Reading:
             raise ValueError(f"pain must be 0-10, got {self.pain}")
         if not math.isfinite(self.hours):
             raise ValueError("hours must be a finite number")
-        unknown = [code for code in self.red_flags if code not in RED_FLAGS]
+        unknown = [code for code in self.red_flags if code not in RedFlag.codes()]
         if unknown:
             raise ValueError(f"unknown red flag {unknown[0]!r}")
 
@@ -175,43 +134,19 @@ def _number(value: float) -> str:
     return str(round(value))
 
 
-#: Human time units: below each limit (hours since procedure), hours are shown in that unit.
-_HOUR_UNITS = (
-    (72.0, 1.0, N_("%(n)s h")),
-    (14 * HOURS_PER_DAY, HOURS_PER_DAY, N_("%(n)s d")),
-    (30 * HOURS_PER_DAY, 7 * HOURS_PER_DAY, N_("%(n)s wk")),
-)
-_MONTH_H = 30 * HOURS_PER_DAY
-
-
-def hours_message(hours: float) -> Message:
-    """Hours since procedure in words a nurse reads at a glance: "2 h", "24 h", "3 d", "2 wk".
-
-    Hours up to 3 days, days up to 2 weeks, weeks up to a month (30 days), then months.
-    Hours <= 0 are "before procedure".
-    """
-    if hours <= 0:
-        return Message(N_("before procedure"))
-    for limit, unit_h, unit in _HOUR_UNITS:
-        if hours < limit:
-            return Message(unit, {"n": _number(hours / unit_h)})
-    return Message(N_("%(n)s mo"), {"n": _number(hours / _MONTH_H)})
-
-
-def format_hours(hours: float) -> str:
-    """`hours_message` in English."""
-    return str(hours_message(hours))
+#: Windows ending by this hour are given in hours ("18-30 h"), later ones in days.
+_WINDOW_HOURS_UP_TO = 72.0
 
 
 def _at(hours: float) -> Message:
     if hours <= 0:
         return Message(N_("before the procedure"))
-    return Message(N_("at %(time)s"), {"time": hours_message(hours)})
+    return Message(N_("at %(time)s"), {"time": duration(hours)})
 
 
 def window_message(window: Window) -> Message:
     """A window's span in words: "18-30 h", "5-9 d"."""
-    if window.end_h <= _HOUR_UNITS[0][0]:
+    if window.end_h <= _WINDOW_HOURS_UP_TO:
         return Message(
             N_("%(start)s-%(end)s h"),
             {"start": _number(window.start_h), "end": _number(window.end_h)},
@@ -283,10 +218,10 @@ def _with_baseline_note(message: Message, baseline: float, assumed: bool) -> Mes
 def _red_flag(reading: Reading) -> Finding | None:
     if not reading.red_flags:
         return None
-    words = join([Message(RED_FLAGS[code]) for code in reading.red_flags])
+    words = join([RedFlag(code).message for code in reading.red_flags])
     return Finding(
         RED_FLAG,
-        Severity.URGENT,
+        red_flag_severity(reading.red_flags),
         Message(
             N_("red flag %(when)s (%(pain)s/10): %(words)s"),
             {"when": _at(reading.hours), "pain": reading.pain, "words": words},

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
+from wtforms.fields.choices import SelectChoice
 
 from .message import Message
 
@@ -29,3 +30,9 @@ def render(message: Message | Mapping[str, Any] | None, fallback: str = "") -> s
         return message.render(translate)
     except (KeyError, TypeError, ValueError, AttributeError):
         return fallback
+
+
+def choices(terms: Iterable[Any], words: str = "label") -> list[SelectChoice]:
+    """Form choices for vocabulary members (`recovery.vocabulary`): code and words, lazily
+    translated; ``words="patient_label"`` gives the patient's words for red flags."""
+    return [SelectChoice(term.value, lazy_gettext(getattr(term, words))) for term in terms]

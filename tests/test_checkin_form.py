@@ -76,7 +76,7 @@ def test_chest_pain_tells_the_patient_to_call_emergency_services(client, enrolle
     assert "Call emergency services now." in html
     assert 'href="tel:112">Call emergency services: 112</a>' in html
     alert = db.session.scalar(db.select(Alert))
-    assert (alert.rule, alert.severity, alert.status) == ("red_flag", "urgent", "open")
+    assert (alert.rule, alert.severity, alert.status) == ("red_flag", "emergency", "open")
 
 
 def test_the_clinics_own_emergency_number_is_the_one_to_call(client, runner, clinic, enrolled):

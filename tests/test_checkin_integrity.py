@@ -16,6 +16,7 @@ from recovery import episodes
 from recovery.episodes import close_episode, issue_link, revoke_link
 from recovery.extensions import db
 from recovery.models import Alert, AuditEvent, Episode, PainEntry
+from recovery.vocabulary import RedFlag
 from tests import factories
 
 URL = "/api/v1/checkins"
@@ -141,13 +142,13 @@ def test_a_later_red_flag_keeps_the_earlier_ones_with_their_times(client, auth, 
 
 def test_a_long_run_of_red_flags_is_kept_whole(clinic, now):
     enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(days=20))
-    flags = list(episodes.RED_FLAGS)
+    flags = list(RedFlag.codes())
     for i in range(12):
         factories.gen_entry(enrolled.episode, 2, 24 + 24 * i, red_flags=[flags[i % len(flags)]])
     [alert] = db.session.scalars(db.select(Alert)).all()
     assert len(alert.reason) > 300
     assert alert.reason.count("red flag at") == 12
-    for words in episodes.RED_FLAGS.values():
+    for words in (flag.label for flag in RedFlag):
         assert words in alert.reason
 
 

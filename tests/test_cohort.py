@@ -221,6 +221,7 @@ def test_alerts_per_100_patient_days(client, auth, clinic, nurse, fixed_now):
     assert burden.by_rule["above_expected"] == {30: 1, 90: 2}
     assert burden.by_rule["rebound"] == {30: 0, 90: 0}
     assert burden.by_severity == {
+        "emergency": {30: 0, 90: 0},
         "urgent": {30: 1, 90: 1},
         "high": {30: 1, 90: 2},
         "moderate": {30: 1, 90: 3},

@@ -1,15 +1,17 @@
 """The migrations build, from an empty database, exactly the schema the models describe."""
 
 import os
+import re
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import CheckConstraint, create_engine, inspect, text
 
 from recovery import create_app
 from recovery.extensions import db
+from recovery.vocabulary import EntrySource, Severity
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 SCHEMA = "migration_check"
@@ -47,3 +49,35 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_database):
         with db.engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def _codes(sql: str) -> set[str]:
+    return set(re.findall(r"'([^']*)'", sql))
+
+
+def test_migrated_check_constraints_hold_exactly_the_vocabulary(empty_database):
+    """Every CHECK built from `recovery.vocabulary` (the models) says the same after the
+    migrations, on each engine: a new code in the vocabulary needs its migration."""
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
+    with app.app_context():
+        upgrade()
+        expected = {}
+        for table in db.metadata.tables.values():
+            for constraint in table.constraints:
+                if isinstance(constraint, CheckConstraint) and " IN (" in str(constraint.sqltext):
+                    expected[(table.name, constraint.name)] = _codes(str(constraint.sqltext))
+        with db.engine.connect() as conn:
+            inspector = inspect(conn)
+            migrated = {
+                (table, check["name"]): _codes(check["sqltext"])
+                for table in inspector.get_table_names()
+                for check in inspector.get_check_constraints(table)
+                if (table, check["name"]) in expected
+            }
+        downgrade(revision="base")
+        db.engine.dispose()
+    assert expected[("alert", "ck_alert_severity")] == set(Severity.codes())
+    assert expected[("pain_entry", "ck_pain_entry_source")] == set(EntrySource.codes())
+    assert migrated == expected

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "recovery"
-PURE = ("curve", "rules", "schedule", "simulate", "backtest", "message")
+PURE = ("curve", "rules", "schedule", "simulate", "backtest", "message", "vocabulary")
 FORBIDDEN = ("flask", "sqlalchemy", "werkzeug")
 
 

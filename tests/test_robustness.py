@@ -23,9 +23,10 @@ from recovery.clinics import issue_api_token
 from recovery.episodes import close_episode, revoke_link
 from recovery.extensions import db
 from recovery.models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser
-from recovery.rules import RED_FLAGS
+from recovery.vocabulary import RedFlag
 from tests import factories
 
+RED_FLAGS = RedFlag.codes()
 MODELS = (Patient, Episode, PainEntry, Alert, AuditEvent)
 FUZZ = settings(
     max_examples=30,

@@ -6,19 +6,15 @@ from hypothesis import strategies as st
 
 from recovery.curve import CalibrationPoint, CurveParams, expected_pain
 from recovery.rules import (
-    EMERGENCY_FLAGS,
-    RED_FLAGS,
-    RULES,
     Finding,
     Reading,
-    Severity,
     apply_findings,
     assess,
     evaluate,
-    format_hours,
     missed_checkin_finding,
 )
 from recovery.schedule import DEFAULT_SCHEDULE
+from recovery.vocabulary import RedFlag, Rule, Severity
 
 
 def rules_of(findings):
@@ -32,40 +28,7 @@ def check(hours, pain, earlier=(), baseline=8, params=None, flags=()):
     return rules_of(evaluate(reading, list(earlier), baseline, params))
 
 
-# --- vocabulary ---------------------------------------------------------------------------
-
-
-def test_severity_codes_and_order():
-    assert [s.code for s in Severity] == ["moderate", "high", "urgent"]
-    assert Severity.MODERATE < Severity.HIGH < Severity.URGENT
-    assert Severity.from_code("high") is Severity.HIGH
-    with pytest.raises(ValueError):
-        Severity.from_code("severe")
-
-
-def test_rule_codes_in_priority_order():
-    assert RULES == (
-        "red_flag",
-        "above_expected",
-        "no_improvement",
-        "rebound",
-        "persistent",
-        "missed_checkin",
-    )
-
-
-def test_red_flag_vocabulary_is_clinicals_eight_codes_in_order():
-    assert list(RED_FLAGS) == [
-        "leg_weakness",
-        "numbness",
-        "bladder_bowel",
-        "chest_pain",
-        "breathless",
-        "fever",
-        "wound",
-        "new_pain",
-    ]
-    assert frozenset({"chest_pain", "breathless"}) == EMERGENCY_FLAGS
+# --- readings -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -75,27 +38,6 @@ def test_red_flag_vocabulary_is_clinicals_eight_codes_in_order():
 def test_reading_refuses_impossible_values(hours, pain, flags):
     with pytest.raises(ValueError):
         Reading(hours, pain, flags)
-
-
-@pytest.mark.parametrize(
-    ("hours", "text"),
-    [
-        (2, "2 h"),
-        (2.5, "2.5 h"),
-        (24, "24 h"),
-        (48, "48 h"),
-        (72, "3 d"),
-        (168, "7 d"),
-        (336, "2 wk"),
-        (504, "3 wk"),
-        (720, "1 mo"),
-        (2160, "3 mo"),
-        (0, "before procedure"),
-        (-3, "before procedure"),
-    ],
-)
-def test_format_hours_is_human(hours, text):
-    assert format_hours(hours) == text
 
 
 # --- red flags and the first 4 hours --------------------------------------------------------
@@ -378,12 +320,12 @@ histories = st.lists(
         Reading,
         st.floats(min_value=-48, max_value=3000, allow_nan=False),
         pains,
-        st.lists(st.sampled_from(list(RED_FLAGS)), max_size=2, unique=True).map(tuple),
+        st.lists(st.sampled_from(list(RedFlag.codes())), max_size=2, unique=True).map(tuple),
     ),
     max_size=8,
 )
 baselines = st.one_of(st.none(), st.integers(min_value=0, max_value=10))
-flag_sets = st.lists(st.sampled_from(list(RED_FLAGS)), max_size=2, unique=True).map(tuple)
+flag_sets = st.lists(st.sampled_from(list(RedFlag.codes())), max_size=2, unique=True).map(tuple)
 
 
 def worst(findings):
@@ -407,7 +349,7 @@ def test_findings_are_ordered_unique_and_quiet_in_the_first_hours(
 ):
     findings = evaluate(Reading(hours, pain, flags), earlier, baseline)
     codes = [f.rule for f in findings]
-    assert codes == sorted(set(codes), key=RULES.index)
+    assert codes == sorted(set(codes), key=list(Rule).index)
     assert all("\n" not in f.reason for f in findings)
     if hours < 4:
         assert codes in ([], ["red_flag"])

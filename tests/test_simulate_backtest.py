@@ -254,7 +254,7 @@ def test_summary_of_a_tiny_hand_made_csv():
         "persistent": 0,
         "missed_checkin": 0,
     }
-    assert summary["alerts_by_severity"] == {"moderate": 0, "high": 2, "urgent": 1}
+    assert summary["alerts_by_severity"] == {"moderate": 0, "high": 2, "urgent": 1, "emergency": 0}
     per100 = summary["per_100_patient_days"]
     assert per100["all"] == 50.0  # 3 alerts in 6 patient-days
     assert per100["by_rule"]["red_flag"] == round(100 / 6, 2)

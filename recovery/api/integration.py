@@ -23,7 +23,6 @@ from ..exports import (
     EPISODE_CSV,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
-    SEVERITY_RANK,
     AlertCursor,
     FhirSettings,
     audit_export,
@@ -36,6 +35,7 @@ from ..exports import (
 )
 from ..extensions import writes_database
 from ..models import MAX_ID, Alert, Episode, StaffUser
+from ..vocabulary import Severity
 from ..web import csv_attachment
 from . import bp
 from .serializers import iso
@@ -109,7 +109,7 @@ def decode_cursor(text: str) -> AlertCursor:
         if (
             not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id))
             or opened_dt.tzinfo is None
-            or not 0 <= rank <= max(SEVERITY_RANK.values())
+            or not 0 <= rank <= max(Severity)
             or not 0 < alert_id <= MAX_ID
         ):
             raise ValueError

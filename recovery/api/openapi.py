@@ -2,7 +2,7 @@
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
 from ..exports import ALERT_FILTERS, MAX_RANGE_DAYS
-from ..rules import RED_FLAGS, RULES
+from ..vocabulary import AlertStatus, EntrySource, Indication, RedFlag, Rule, Severity
 
 ERROR = {
     "type": "object",
@@ -37,7 +37,7 @@ CHECKIN_BODY = {
             "description": "ISO 8601 with a UTC offset; default now. Not in the "
             "future, not more than 7 days before the procedure.",
         },
-        "red_flags": {"type": "array", "items": {"type": "string", "enum": list(RED_FLAGS)}},
+        "red_flags": {"type": "array", "items": {"type": "string", "enum": list(RedFlag.codes())}},
         "analgesic": {"type": "boolean", "description": "took pain medicine since last check-in"},
         "note": {"type": "string", "maxLength": NOTE_MAX},
         "idempotency_key": {
@@ -54,7 +54,7 @@ ENTRY = {
     "properties": {
         **CHECKIN_BODY["properties"],
         "id": {"type": "integer"},
-        "source": {"type": "string", "enum": ["patient", "staff"]},
+        "source": {"type": "string", "enum": list(EntrySource.codes())},
         "received_at": {"type": "string", "format": "date-time"},
         "hours_since_procedure": {"type": "number"},
     },
@@ -75,9 +75,9 @@ ALERT = {
         "id": {"type": "integer"},
         "episode_id": {"type": "integer"},
         "patient_name": {"type": "string"},
-        "rule": {"type": "string", "enum": list(RULES)},
-        "severity": {"type": "string", "enum": ["urgent", "high", "moderate"]},
-        "status": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
+        "rule": {"type": "string", "enum": list(Rule.codes())},
+        "severity": {"type": "string", "enum": list(Severity.codes())},
+        "status": {"type": "string", "enum": list(AlertStatus.codes())},
         "reason": {"type": "string"},
         "entry_id": {"type": ["integer", "null"]},
         "opened_at": {"type": "string", "format": "date-time"},
@@ -284,7 +284,7 @@ def openapi_document() -> dict:
                         "id": {"type": "integer"},
                         "procedure_at": {"type": "string", "format": "date-time"},
                         "levels": {"type": "string"},
-                        "indication": {"type": "string"},
+                        "indication": {"type": "string", "enum": list(Indication.codes())},
                         "status": {"type": "string"},
                         "baseline_pain": {"type": ["integer", "null"]},
                         "curve_baseline": {"type": "number"},

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Request
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
-from ..rules import RED_FLAGS
 from ..text import storable_text_problem
+from ..vocabulary import RedFlag
 
 
 class ApiError(Exception):
@@ -79,12 +79,12 @@ def parse_checkin(body: dict[str, Any]) -> dict[str, Any]:
         flags = []
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         raise ApiError(400, "invalid_type", "must be a list of red-flag codes", "red_flags")
-    unknown_flags = [f for f in flags if f not in RED_FLAGS]
+    unknown_flags = [f for f in flags if f not in RedFlag.codes()]
     if unknown_flags:
         raise ApiError(
             400,
             "unknown_code",
-            f"unknown red-flag code {unknown_flags[0]!r}; known: {', '.join(RED_FLAGS)}",
+            f"unknown red-flag code {unknown_flags[0]!r}; known: {', '.join(RedFlag.codes())}",
             "red_flags",
         )
     values["red_flags"] = flags

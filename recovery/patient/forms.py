@@ -9,18 +9,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
 from ..text import StorableText
-
-# Plain-word labels for the red-flag codes of recovery.rules.RED_FLAGS (same keys, same order).
-RED_FLAG_LABELS = {
-    "leg_weakness": _l("New weakness in my legs"),
-    "numbness": _l("New numbness, tingling or shooting pain in my legs, arms or chest wall"),
-    "bladder_bowel": _l("New loss of bladder or bowel control"),
-    "chest_pain": _l("Chest pain"),
-    "breathless": _l("Shortness of breath"),
-    "fever": _l("Fever or chills"),
-    "wound": _l("Bleeding, swelling or redness where the needle went in"),
-    "new_pain": _l("Sudden new back pain in a different place"),
-}
+from ..translation import choices
+from ..vocabulary import RedFlag
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -55,7 +45,7 @@ class CheckInForm(FlaskForm):
     )
     red_flags = MultiCheckboxField(
         _l("Since your last check-in, have you noticed any of these?"),
-        choices=[SelectChoice(code, label) for code, label in RED_FLAG_LABELS.items()],
+        choices=choices(RedFlag, "patient_label"),
     )
     analgesic = BooleanField(_l("I took pain medicine since my last check-in"))
     note = TextAreaField(

@@ -14,9 +14,10 @@ from ..clinics import clinic_params, clinic_schedule, emergency_number
 from ..curve import chart_hours, curve_points, effective_baseline
 from ..episodes import episode_baseline, episode_entries
 from ..models import Episode, PainEntry, utcnow
-from ..rules import Assessment, hours_message
+from ..rules import Assessment
 from ..schedule import next_due
 from ..translation import render, translate
+from ..vocabulary import duration
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
             "You reported %(pain)s out of 10, %(when)s after your procedure. "
             "At this time most people report about %(expected)s out of 10.",
             pain=entry.pain,
-            when=render(hours_message(hours)),
+            when=render(duration(hours)),
             expected=expected,
         )
     status = assessment.status

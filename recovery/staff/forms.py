@@ -16,15 +16,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from ..alerts import ACTIONS
 from ..patient.forms import CheckInForm
 from ..text import StorableText
+from ..translation import choices
+from ..vocabulary import AlertAction, Indication
 
-INDICATION_CHOICES = [
-    SelectChoice("osteoporosis", _l("Osteoporotic fracture")),
-    SelectChoice("tumour", _l("Tumour (metastasis or myeloma)")),
-    SelectChoice("other", _l("Other")),
-]
+INDICATION_CHOICES = choices(Indication)
 LANGUAGE_CHOICES = [SelectChoice("en", "English")]
 # Enrolment may come a few weeks before the procedure or be entered late, not a year out.
 PROCEDURE_WINDOW = timedelta(days=90)
@@ -89,7 +86,7 @@ STATUS_CHOICES = [
     SelectChoice("watch", _l("Watch")),
     SelectChoice("on_track", _l("On track")),
 ]
-ACTION_CHOICES = [SelectChoice(code, _l(title)) for code, title in ACTIONS.items()]
+ACTION_CHOICES = choices(AlertAction)
 
 
 class WorklistFilterForm(FlaskForm):
@@ -113,7 +110,13 @@ class WorklistFilterForm(FlaskForm):
 class AcknowledgeForm(FlaskForm):
     """What the nurse did about an alert."""
 
-    action = SelectField(_l("What was done"), choices=ACTION_CHOICES)
+    # Nothing preselected: "Called the patient" must never be recorded by one click.
+    action = SelectField(
+        _l("What was done"),
+        choices=[SelectChoice("", _l("Choose what was done")), *ACTION_CHOICES],
+        default="",
+        validators=[DataRequired(_l("Choose what was done."))],
+    )
     note = TextAreaField(_l("Note"), validators=[Optional(), StorableText(), Length(max=1000)])
 
 

@@ -8,16 +8,14 @@ from datetime import datetime
 from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
 
-from ..alerts import ACTIONS
 from ..chart_text import chart_labels
 from ..charts import episode_figure
 from ..clinics import clinic_params
 from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
 from ..episodes import episode_baseline
 from ..models import Alert, AuditEvent, Episode, PainEntry
-from ..patient.forms import RED_FLAG_LABELS
-from ..rules import RULE_TITLES, SEVERITY_TITLES, hours_message
 from ..translation import render, translate
+from ..vocabulary import AlertAction, AlertStatus, EntrySource, RedFlag, Rule, Severity, duration
 from .forms import INDICATION_CHOICES
 from .services import AlertRow, EpisodeDetail, EpisodeRow
 
@@ -34,26 +32,30 @@ def status_label(status: str) -> str:
 
 def rule_label(rule: str) -> str:
     """An alert rule in words."""
-    return translate(RULE_TITLES.get(rule, rule))
+    return translate(Rule(rule).label) if rule in Rule.codes() else rule
 
 
 def severity_label(severity: str) -> str:
     """A severity in words."""
-    return translate(SEVERITY_TITLES.get(severity, severity))
+    try:
+        return translate(Severity.from_code(severity).label)
+    except ValueError:
+        return severity
+
+
+def red_flag_label(code: str) -> str:
+    """A red flag in the clinician's words (staff pages)."""
+    return translate(RedFlag(code).label) if code in RedFlag.codes() else code
 
 
 def alert_status_label(status: str) -> str:
     """An alert's state in words."""
-    return {
-        "open": _("open"),
-        "acknowledged": _("acknowledged"),
-        "resolved": _("resolved"),
-    }.get(status, status)
+    return translate(AlertStatus(status).label) if status in AlertStatus.codes() else status
 
 
 def hours_text(hours: float) -> str:
     """Hours since procedure at a glance ("24 h", "3 d", "2 wk"), in the reader's language."""
-    return render(hours_message(hours))
+    return render(duration(hours))
 
 
 def note_lines(note: str) -> list[str]:
@@ -66,8 +68,8 @@ def note_lines(note: str) -> list[str]:
         if not line:
             continue
         code, sep, rest = line.partition(": ")
-        if code in ACTIONS:
-            line = translate(ACTIONS[code]) + (sep + rest if sep else "")
+        if code in AlertAction.codes():
+            line = translate(AlertAction(code).label) + (sep + rest if sep else "")
         lines.append(line)
     return lines
 
@@ -232,13 +234,13 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
                 "since": hours_text(hours),
                 "pain": entry.pain,
                 "expected": f"{expected_pain(baseline, hours, params):.1f}" if hours > 0 else "—",
-                "red_flags": ", ".join(str(RED_FLAG_LABELS.get(c, c)) for c in entry.red_flags),
+                "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
                 "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
                 "note": entry.note,
                 "source": (
                     _("staff (%(name)s)", name=entry.recorded_by.display_name)
-                    if entry.source == "staff" and entry.recorded_by
-                    else _("patient")
+                    if entry.source == EntrySource.STAFF and entry.recorded_by
+                    else translate(EntrySource.PATIENT.label)
                 ),
             }
         )

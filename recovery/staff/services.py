@@ -10,12 +10,8 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser
-from ..rules import Severity
+from ..models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser, severity_value
 
-# Sort rank of each severity code, most severe first. Derived from rules.Severity, which defines
-# the order, so that a new severity takes its place on every staff page without an edit here.
-SEVERITY_RANK = {s.code: rank for rank, s in enumerate(sorted(Severity, reverse=True))}
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
 PER_PAGE = 50
@@ -53,8 +49,7 @@ class AlertRow:
 
 def alert_urgency_order():
     """SQL sort keys for alerts: most severe first (unknown severities last), then oldest."""
-    rank = case(SEVERITY_RANK, value=Alert.severity, else_=len(SEVERITY_RANK))
-    return rank, Alert.opened_dt, Alert.id
+    return severity_value(Alert.severity).desc(), Alert.opened_dt, Alert.id
 
 
 def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
