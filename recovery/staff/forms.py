@@ -16,10 +16,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from ..patient.forms import CheckInForm
+from ..patient.forms import CheckInForm, MultiCheckboxField
 from ..text import StorableText
 from ..translation import choices
-from ..vocabulary import AlertAction, Indication
+from ..vocabulary import AlertAction, Indication, RedFlag
 
 INDICATION_CHOICES = choices(Indication)
 LANGUAGE_CHOICES = [SelectChoice("en", "English")]
@@ -134,6 +134,8 @@ class StaffEntryForm(CheckInForm):
         # rides on a signed-in session, so it needs one like every other staff form.
         csrf = FlaskForm.Meta.csrf
 
+    # Staff pages use the clinician's words for red flags; the patient's form, the patient's.
+    red_flags = MultiCheckboxField(_l("Red flags reported"), choices=choices(RedFlag))
     recorded_date = DateField(_l("Date of the score"), validators=[DataRequired()])
     recorded_time = TimeField(_l("Time of the score"), validators=[DataRequired()])
 
