@@ -80,12 +80,17 @@ class CurveParams:
 
     ``default_baseline``: the baseline assumed when none was recorded (population mean, 0-10).
 
-    Rule thresholds (CLINICAL.md, "Alert rules"): ``quiet_hours`` (no score-only alerts before
-    it), ``early_high_pain`` (a score at or above it in the quiet hours gets the "take your
-    analgesia" advice), ``no_improvement_from_h`` / ``no_improvement_high_from_h``,
-    ``min_change_points`` and ``min_change_fraction`` (of baseline; Farrar 2001, Ostelo 2008),
-    ``rebound_from_h`` and ``rebound_floor`` (0-10 NRS), ``persistent_week_h`` /
-    ``persistent_month_h`` and ``persistent_above`` (Yang 2019).
+    Rule thresholds (docs/clinical.md, "Alert rules"): ``quiet_hours`` (no score-only alerts
+    before it, in hours since procedure), ``early_high_pain`` (a score at or above it in the
+    quiet hours gets the "take your analgesia" advice), ``min_change_points`` and
+    ``min_change_fraction`` (of baseline; Farrar 2001, Ostelo 2008), ``rebound_floor`` (0-10
+    NRS) and ``persistent_above`` (Yang 2019).
+
+    Rule starts: ``no_improvement_from_h`` / ``no_improvement_high_from_h``, ``rebound_from_h``,
+    ``persistent_week_h`` / ``persistent_month_h`` name the check-in that starts each rule by its
+    nominal hour (24, 48, 48, 168, 720). Since version 2 of the rules a rule applies from the
+    opening of that check-in's window in the clinic's schedule (18, 36, 36, 120 and 552 h with
+    the default one): see `recovery.rules.rule_starts`. Stored settings keep their meaning.
     """
 
     plateau: float = 0.29
@@ -105,8 +110,8 @@ class CurveParams:
     min_change_fraction: float = 0.30
     rebound_from_h: float = 48.0
     rebound_floor: float = 4.0
+    # The 1-week and 1-month check-ins (one month is taken as 30 days).
     persistent_week_h: float = 7 * 24.0
-    # One month is taken as 30 days.
     persistent_month_h: float = 30 * 24.0
     persistent_above: float = 4.0
     calibration: tuple[CalibrationPoint, ...] = field(default=())

@@ -1,25 +1,33 @@
 """Alert rules over the expected curve: which readings a nurse should hear about, and why.
 
-Pure: standard library only (plus `recovery.curve` and `recovery.schedule`). Pain is the 0-10 NRS
-(integers); times are hours since the end of the procedure, hours <= 0 being the baseline.
-Rules as docs/clinical.md, "Alert rules", states them with their sources and boundaries, in
-priority order:
+Pure: standard library only (plus `recovery.curve`, `recovery.schedule` and the vocabulary).
+Pain is the 0-10 NRS (integers); times are hours since the end of the procedure, hours <= 0
+being the baseline. Rules as docs/clinical.md, "Alert rules" (version 2), states them with their
+sources and boundaries, in priority order:
 
-1. ``red_flag`` (urgent): any red-flag symptom at any time; emergency services for chest pain
-   or breathlessness (cement leak and embolism rates: VERTOS II, Klazen 2010; VERTOS IV,
-   Firanescu 2018).
+1. ``red_flag`` (urgent; emergency for chest pain or breathlessness, a possible cement
+   embolism): any red-flag symptom at any time (cement leak and embolism rates: VERTOS II,
+   Klazen 2010; VERTOS IV, Firanescu 2018).
 2. First 4 h: no score-only alerts; a score >= 8 affects about 16% of patients and does not
    predict a worse outcome (Cho 2013, AJNR).
 3. ``above_expected`` from 4 h: moderate at the amber line, high at the red line (band:
    `recovery.curve`).
-4. ``no_improvement`` from 24 h: fall from baseline < 2 points and < 30% of baseline (Farrar
-   2001, Pain 94:149; Ostelo 2008, Spine 33:90); high from 48 h.
-5. ``rebound`` from 48 h (high): a rise of >= 2 points and >= 30% of baseline above the lowest
-   earlier post-procedure score, to 4 or more, or a return to >= baseline (Kamalian 2012, AJNR
-   33:370: 23% persistent or recurrent pain).
-6. ``persistent`` (moderate): > 4 at or after 1 week and at or after 1 month (Yang 2019, Pain
+4. ``no_improvement`` from the opening of the 24 h window (18 h by default): fall from baseline
+   < 2 points and < 30% of baseline (Farrar 2001, Pain 94:149; Ostelo 2008, Spine 33:90); high
+   from the opening of the 48 h window (36 h).
+5. ``rebound`` from the opening of the 48 h window (high): a rise of >= 2 points and >= 30% of
+   baseline above the lowest earlier score from 4 h on, to 4 or more, or a return to >=
+   baseline after that lowest score had come below it (Kamalian 2012, AJNR 33:370: 23%
+   persistent or recurrent pain).
+6. ``persistent`` (moderate): > 4 at or after the opening of the 1 week window (120 h) and a
+   later score > 4 at or after the opening of the 1 month window (552 h) (Yang 2019, Pain
    Physician, residual back pain).
 7. ``missed_checkin`` (moderate): a check-in window closed empty (`recovery.schedule`).
+
+Rule starts come from the clinic's check-in schedule (`rule_starts`): ``CurveParams`` names the
+check-in that starts each rule by its nominal hour, and the rule applies from the opening of
+that check-in's window, so a clinic that edits its windows moves its rules. Every entry, in a
+window or between windows, is judged by its own hour against these starts.
 
 Alert hygiene (`apply_findings`): at most one open alert per episode and rule; PRO-TECT (Basch
 2022, JAMA 327:2413) found alert fatigue the main failure of such systems.
@@ -44,7 +52,7 @@ from .curve import (
 )
 from .curve import red_line as red_line_at
 from .message import N_, Message, join
-from .schedule import HOURS_PER_DAY, Window
+from .schedule import DEFAULT_SCHEDULE, HOURS_PER_DAY, Window, window_opening
 from .vocabulary import (
     EMERGENCY_FLAGS,
     SCORE_RULES,
@@ -67,6 +75,42 @@ MISSED_CHECKIN = Rule.MISSED_CHECKIN
 # Curve values are floats; an integer score exactly on a line (or a change exactly at a
 # threshold) must count as on it, whatever the last bit of the arithmetic says.
 _EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class RuleStarts:
+    """Hours since procedure from which each score rule judges a reading (version 2 rules).
+
+    ``no_improvement`` (moderate) and ``no_improvement_high``; ``rebound``; ``persistent_week``
+    (the earlier score > 4 counts from here) and ``persistent_month`` (the later one). The quiet
+    hours (``CurveParams.quiet_hours``) still come first: no score rule fires before they end.
+    """
+
+    no_improvement: float
+    no_improvement_high: float
+    rebound: float
+    persistent_week: float
+    persistent_month: float
+
+
+def rule_starts(
+    params: CurveParams = DEFAULT_PARAMS, schedule: Sequence[Window] = DEFAULT_SCHEDULE
+) -> RuleStarts:
+    """When each rule starts for a clinic: the opening of the check-in window it is tied to.
+
+    ``params.no_improvement_from_h`` (24), ``no_improvement_high_from_h`` (48),
+    ``rebound_from_h`` (48), ``persistent_week_h`` (168) and ``persistent_month_h`` (720) name
+    the check-in by its nominal hour; each resolves through `recovery.schedule.window_opening`
+    to the opening of the window with that target (else the window containing that hour, else
+    the hour itself). The default schedule gives 18, 36, 36, 120 and 552 h.
+    """
+    return RuleStarts(
+        no_improvement=window_opening(schedule, params.no_improvement_from_h),
+        no_improvement_high=window_opening(schedule, params.no_improvement_high_from_h),
+        rebound=window_opening(schedule, params.rebound_from_h),
+        persistent_week=window_opening(schedule, params.persistent_week_h),
+        persistent_month=window_opening(schedule, params.persistent_month_h),
+    )
 
 
 @dataclass(frozen=True)
@@ -169,37 +213,53 @@ class History:
     """What the rules need to know about an episode's earlier readings, built one at a time.
 
     `evaluate` builds one from its ``earlier`` list; the backtest keeps one per episode and
-    adds readings as it goes, so both run the same rule code.
+    adds readings as it goes, so both run the same rule code. ``params`` and ``schedule`` (the
+    clinic's check-in windows) fix the rule starts (``starts``, see `rule_starts`).
     """
 
-    def __init__(self, params: CurveParams = DEFAULT_PARAMS) -> None:
+    def __init__(
+        self, params: CurveParams = DEFAULT_PARAMS, *, schedule: Sequence[Window] = DEFAULT_SCHEDULE
+    ) -> None:
         self.params = params
-        #: The lowest post-procedure reading so far (the earliest of equals).
-        self.lowest_post: Reading | None = None
-        #: The first reading at or after 1 week that scored above the persistent threshold.
+        self.schedule = tuple(schedule)
+        self.starts = rule_starts(params, self.schedule)
+        #: The lowest reading so far from the end of the quiet hours on (the earliest of
+        #: equals): what `rebound` measures from, leaving out the local-anaesthetic lows.
+        self.lowest: Reading | None = None
+        #: The first reading from the opening of the 1-week window on that scored above the
+        #: persistent threshold.
         self.high_after_week: Reading | None = None
 
     def add(self, reading: Reading) -> None:
         """Take `reading` into account for readings that come after it."""
         if reading.hours <= 0:
             return
-        if self.lowest_post is None or reading.pain < self.lowest_post.pain:
-            self.lowest_post = reading
+        if reading.hours >= self.params.quiet_hours - _EPSILON and (
+            self.lowest is None or reading.pain < self.lowest.pain
+        ):
+            self.lowest = reading
         if (
             self.high_after_week is None
-            and reading.hours >= self.params.persistent_week_h - _EPSILON
+            and reading.hours >= self.starts.persistent_week - _EPSILON
             and reading.pain > self.params.persistent_above + _EPSILON
         ):
             self.high_after_week = reading
 
     @classmethod
-    def of(cls, readings: Iterable[Reading], before_hours: float, params: CurveParams) -> History:
+    def of(
+        cls,
+        readings: Iterable[Reading],
+        before_hours: float,
+        params: CurveParams,
+        *,
+        schedule: Sequence[Window] = DEFAULT_SCHEDULE,
+    ) -> History:
         """The history of `readings` at or before `before_hours` (hours since procedure).
 
         Readings later in time are ignored: a rule compares a score with the past, even when
         an older entry was typed in afterwards.
         """
-        history = cls(params)
+        history = cls(params, schedule=schedule)
         for reading in sorted(readings, key=lambda r: r.hours):
             if reading.hours <= before_hours:
                 history.add(reading)
@@ -258,13 +318,13 @@ def _above_expected(
 
 
 def _no_improvement(
-    reading: Reading, baseline: float, assumed: bool, params: CurveParams
+    reading: Reading, baseline: float, assumed: bool, params: CurveParams, starts: RuleStarts
 ) -> Finding | None:
     fall = baseline - reading.pain
     points, fraction = params.min_change_points, params.min_change_fraction
     if fall >= points - _EPSILON or fall >= fraction * baseline - _EPSILON:
         return None
-    high = reading.hours >= params.no_improvement_high_from_h - _EPSILON
+    high = reading.hours >= starts.no_improvement_high - _EPSILON
     values = {
         "pain": reading.pain,
         "when": _at(reading.hours),
@@ -291,7 +351,7 @@ def _no_improvement(
 def _rebound(
     reading: Reading, history: History, baseline: float, assumed: bool, params: CurveParams
 ) -> Finding | None:
-    lowest = history.lowest_post
+    lowest = history.lowest
     if lowest is None:
         return None
     rise = reading.pain - lowest.pain
@@ -300,7 +360,8 @@ def _rebound(
         and rise >= params.min_change_fraction * baseline - _EPSILON
         and reading.pain >= params.rebound_floor - _EPSILON
     )
-    # "Return" means the patient had come down from the baseline at some point.
+    # Measured from the lowest score since the quiet hours ended, not from the local
+    # anaesthetic's lows. "Return" means that lowest score had come below the baseline.
     back_to_baseline = lowest.pain < baseline - _EPSILON and reading.pain >= baseline - _EPSILON
     if not (meaningful or back_to_baseline):
         return None
@@ -312,10 +373,11 @@ def _rebound(
     }
     if meaningful:
         template = N_(
-            "%(pain)s/10 %(when)s; up %(rise)s from the lowest since the procedure, "
+            "%(pain)s/10 %(when)s; up %(rise)s from the lowest since %(since)s, "
             "%(lowest)s/10 %(lowest_when)s"
         )
         values["rise"] = rise
+        values["since"] = duration(params.quiet_hours)
     else:
         template = N_(
             "%(pain)s/10 %(when)s; back to baseline %(baseline)s from %(lowest)s/10 %(lowest_when)s"
@@ -325,6 +387,13 @@ def _rebound(
     return Finding(REBOUND, Severity.HIGH, reason)
 
 
+def _in_days(hours: float) -> Message:
+    # "5 d", "23 d": the unit of the windows these starts open (`window_message`).
+    if hours < _WINDOW_HOURS_UP_TO:
+        return duration(hours)
+    return Message(N_("%(n)s d"), {"n": _number(hours / HOURS_PER_DAY)})
+
+
 def _persistent(reading: Reading, history: History, params: CurveParams) -> Finding | None:
     earlier = history.high_after_week
     if earlier is None or reading.pain <= params.persistent_above + _EPSILON:
@@ -332,7 +401,7 @@ def _persistent(reading: Reading, history: History, params: CurveParams) -> Find
     reason = Message(
         N_(
             "%(pain)s/10 %(when)s and %(earlier)s/10 %(earlier_when)s; "
-            "above %(above)s at or after 1 week and 1 month"
+            "above %(above)s at or after %(week)s and at or after %(month)s"
         ),
         {
             "pain": reading.pain,
@@ -340,6 +409,8 @@ def _persistent(reading: Reading, history: History, params: CurveParams) -> Find
             "earlier": earlier.pain,
             "earlier_when": _at(earlier.hours),
             "above": _number(params.persistent_above),
+            "week": _in_days(history.starts.persistent_week),
+            "month": _in_days(history.starts.persistent_month),
         },
     )
     return Finding(PERSISTENT, Severity.MODERATE, reason)
@@ -350,19 +421,29 @@ def evaluate_with_history(
     history: History,
     baseline: float | None,
     params: CurveParams = DEFAULT_PARAMS,
+    *,
+    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
 ) -> list[Finding]:
-    """`evaluate` with the earlier readings already summarised in `history`."""
+    """`evaluate` with the earlier readings already summarised in `history`.
+
+    `history` must have been built with the same ``params`` and ``schedule`` (ValueError
+    otherwise): it holds the rule starts they give.
+    """
+    same_params = history.params is params or history.params == params
+    if not (same_params and (history.schedule is schedule or history.schedule == tuple(schedule))):
+        raise ValueError("the history was built with other curve settings or another schedule")
+    starts = history.starts
     b, assumed = effective_baseline(baseline, params)
     candidates: list[Finding | None] = [_red_flag(reading)]
     hours = reading.hours
-    # Rule 2: in the first hours the score alone never raises an alert.
+    # Rule 2: in the first hours the score alone never raises an alert, whatever the schedule.
     if hours >= params.quiet_hours - _EPSILON:
         candidates.append(_above_expected(reading, b, assumed, params))
-        if hours >= params.no_improvement_from_h - _EPSILON:
-            candidates.append(_no_improvement(reading, b, assumed, params))
-        if hours >= params.rebound_from_h - _EPSILON:
+        if hours >= starts.no_improvement - _EPSILON:
+            candidates.append(_no_improvement(reading, b, assumed, params, starts))
+        if hours >= starts.rebound - _EPSILON:
             candidates.append(_rebound(reading, history, b, assumed, params))
-        if hours >= params.persistent_month_h - _EPSILON:
+        if hours >= starts.persistent_month - _EPSILON:
             candidates.append(_persistent(reading, history, params))
     return [finding for finding in candidates if finding is not None]
 
@@ -372,15 +453,18 @@ def evaluate(
     earlier: Sequence[Reading],
     baseline: float | None,
     params: CurveParams = DEFAULT_PARAMS,
+    *,
+    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
 ) -> list[Finding]:
     """Every rule `reading` breaks, in priority order, at most one finding per rule.
 
     ``earlier``: the episode's readings recorded before this one, in any order. ``baseline``:
     the pre-procedure score (0-10 NRS), or None to assume ``params.default_baseline`` (the
-    reasons say so). Missed check-ins are not judged here (see `missed_checkin_finding`).
+    reasons say so). ``schedule``: the clinic's check-in windows, which say when each rule
+    starts (`rule_starts`). Missed check-ins are not judged here (see `missed_checkin_finding`).
     """
-    history = History.of(earlier, reading.hours, params)
-    return evaluate_with_history(reading, history, baseline, params)
+    history = History.of(earlier, reading.hours, params, schedule=schedule)
+    return evaluate_with_history(reading, history, baseline, params, schedule=schedule)
 
 
 def assess(
@@ -388,6 +472,8 @@ def assess(
     earlier: Sequence[Reading],
     baseline: float | None,
     params: CurveParams = DEFAULT_PARAMS,
+    *,
+    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
 ) -> Assessment:
     """Evaluate `reading` once and say what the patient should be told.
 
@@ -396,7 +482,7 @@ def assess(
     or above ``params.early_high_pain``: take the prescribed analgesia, check in at the next
     time), "higher" (a score rule fired: the clinic has been told), else "on_track".
     """
-    findings = evaluate(reading, earlier, baseline, params)
+    findings = evaluate(reading, earlier, baseline, params, schedule=schedule)
     b, assumed = effective_baseline(baseline, params)
     hours = reading.hours
     if EMERGENCY_FLAGS.intersection(reading.red_flags):

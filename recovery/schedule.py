@@ -16,6 +16,10 @@ every window is still stored and used by the rules; it just fills no check-in.
 
 The baseline (a window that ends at or before hour 0) is recorded at enrolment, so it is never
 reported missed and never offered as the next check-in.
+
+The schedule also says when the alert rules start: a rule tied to a check-in applies from the
+opening of that check-in's window (`window_opening`), so a clinic that edits its windows moves
+its rules with them (docs/clinical.md, "Alert rules", version 2).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Any
 from .message import N_
 
 HOURS_PER_DAY = 24.0
+# Hours read back from JSON settings may differ from the nominal hour in the last bit.
+_SAME_HOUR = 1e-9
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,8 @@ DEFAULT_SCHEDULE: tuple[Window, ...] = (
     # Starts where the 2 h window ends; 12 h keeps an evening check-in after a morning list.
     Window(N_("6 h"), 6.0, 4.0, 12.0),
     Window(N_("24 h"), 24.0, 18.0, 30.0),
-    # +-12 h, as wide as the 24 h window allows in proportion; any time in it is >= 24 h, so
-    # the no-improvement rule always applies at this check-in.
+    # +-12 h, as wide as the 24 h window allows in proportion. Its opening (36 h) is where
+    # no_improvement turns high and rebound starts.
     Window(N_("48 h"), 48.0, 36.0, 60.0),
     Window(N_("1 wk"), _days(7), _days(5), _days(9)),
     Window(N_("2 wk"), _days(14), _days(10), _days(18)),
@@ -153,6 +159,25 @@ def window_for(schedule: Sequence[Window], hours: float) -> Window | None:
         if window.contains(hours):
             return window
     return None
+
+
+def window_opening(schedule: Sequence[Window], hours: float) -> float:
+    """The hour a rule tied to the check-in at `hours` (since procedure) starts from.
+
+    The rules name a check-in by its nominal hour ("from the 24 h check-in"); they start when
+    that check-in's window opens (docs/clinical.md, "Alert rules", version 2). Returns the
+    ``start_h`` of the post-procedure window whose ``target_h`` is `hours`; failing that, of the
+    post-procedure window containing `hours` (the earlier one where two touch); failing that,
+    `hours` itself. Never later than `hours`.
+    """
+    post = [w for w in schedule if not w.is_pre_procedure]
+    for window in post:
+        if math.isclose(window.target_h, hours, rel_tol=0.0, abs_tol=_SAME_HOUR):
+            return window.start_h
+    for window in post:
+        if window.contains(hours):
+            return window.start_h
+    return hours
 
 
 def filled_windows(schedule: Sequence[Window], entry_hours: Iterable[float]) -> set[Window]:

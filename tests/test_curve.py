@@ -110,6 +110,20 @@ def test_from_dict_ignores_unknown_keys_and_defaults_missing_ones():
     assert CurveParams.from_dict({}) == DEFAULT_PARAMS
 
 
+def test_rule_start_settings_keep_naming_the_check_in_by_its_nominal_hour():
+    # Version 2 rules start when these check-ins' windows open (recovery.rules.rule_starts);
+    # the settings still hold the check-ins' hours, so a clinic's stored settings keep working.
+    assert (
+        DEFAULT_PARAMS.no_improvement_from_h,
+        DEFAULT_PARAMS.no_improvement_high_from_h,
+        DEFAULT_PARAMS.rebound_from_h,
+        DEFAULT_PARAMS.persistent_week_h,
+        DEFAULT_PARAMS.persistent_month_h,
+    ) == (24, 48, 48, 168, 720)
+    stored = {"no_improvement_from_h": 24, "persistent_month_h": 552}
+    assert CurveParams.from_dict(stored).persistent_month_h == 552
+
+
 @pytest.mark.parametrize(
     "data",
     [

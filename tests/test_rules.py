@@ -1,5 +1,7 @@
 """The alert rules at their boundaries, the patient status and alert hygiene (recovery/rules.py)."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -7,25 +9,55 @@ from hypothesis import strategies as st
 from recovery.curve import CalibrationPoint, CurveParams, expected_pain
 from recovery.rules import (
     Finding,
+    History,
     Reading,
+    RuleStarts,
     apply_findings,
     assess,
     evaluate,
+    evaluate_with_history,
     missed_checkin_finding,
+    rule_starts,
 )
-from recovery.schedule import DEFAULT_SCHEDULE
+from recovery.schedule import DEFAULT_SCHEDULE, schedule_from_list
 from recovery.vocabulary import RedFlag, Rule, Severity
+
+MODERATE, HIGH = Severity.MODERATE, Severity.HIGH
 
 
 def rules_of(findings):
     return {f.rule: f.severity for f in findings}
 
 
-def check(hours, pain, earlier=(), baseline=8, params=None, flags=()):
+def check(hours, pain, earlier=(), baseline=8, params=None, flags=(), schedule=None):
     reading = Reading(hours, pain, tuple(flags))
-    if params is None:
+    if params is None and schedule is None:
         return rules_of(evaluate(reading, list(earlier), baseline))
-    return rules_of(evaluate(reading, list(earlier), baseline, params))
+    params = CurveParams() if params is None else params
+    schedule = DEFAULT_SCHEDULE if schedule is None else schedule
+    return rules_of(evaluate(reading, list(earlier), baseline, params, schedule=schedule))
+
+
+def _window(label, target, start, end):
+    return {"label": label, "target_h": target, "start_h": start, "end_h": end}
+
+
+#: A clinic's edited schedule: the 24 h window opens at 20 h, the 48 h at 40 h, the 1 week
+#: window at 6 days (144 h) and the 1 month window at 25 days (600 h).
+EDITED = schedule_from_list(
+    [
+        _window("baseline", 0, -168, 0),
+        _window("2 h", 2, 1, 4),
+        _window("6 h", 6, 4, 12),
+        _window("24 h", 24, 20, 30),
+        _window("48 h", 48, 40, 60),
+        _window("1 wk", 168, 144, 192),
+        _window("2 wk", 336, 240, 432),
+        _window("1 mo", 720, 600, 840),
+        _window("3 mo", 2160, 1824, 2496),
+    ]
+)
+SCHEDULES = {"default": DEFAULT_SCHEDULE, "edited": EDITED}
 
 
 # --- readings -----------------------------------------------------------------------------
@@ -46,6 +78,12 @@ def test_reading_refuses_impossible_values(hours, pain, flags):
 @pytest.mark.parametrize("hours", [-2, 0.5, 3.99, 24, 2000])
 def test_red_flag_is_urgent_at_any_time_whatever_the_score(hours):
     assert check(hours, 0, flags=["fever"]) == {"red_flag": Severity.URGENT}
+
+
+@pytest.mark.parametrize("flags", [["chest_pain"], ["breathless"], ["fever", "breathless"]])
+def test_red_flag_with_chest_pain_or_breathlessness_is_an_emergency(flags):
+    assert check(24, 0, flags=flags) == {"red_flag": Severity.EMERGENCY}
+    assert check(2, 0, flags=flags) == {"red_flag": Severity.EMERGENCY}
 
 
 def test_red_flag_reason_names_the_symptoms_in_plain_words():
@@ -112,11 +150,32 @@ def test_calibrated_lines_are_named_as_the_clinics():
 # --- no_improvement -------------------------------------------------------------------------
 
 
-def test_no_improvement_starts_at_24_hours_and_turns_high_at_48():
-    assert "no_improvement" not in check(23.99, 7)
-    assert check(24, 7)["no_improvement"] is Severity.MODERATE
-    assert check(47.99, 7)["no_improvement"] is Severity.MODERATE
-    assert check(48, 7)["no_improvement"] is Severity.HIGH
+@pytest.mark.parametrize(
+    ("schedule", "hours", "severity"),
+    [
+        # Default: from the 24 h window's opening (18 h), high from the 48 h window's (36 h).
+        ("default", 17.99, None),
+        ("default", 18, MODERATE),
+        ("default", 18.01, MODERATE),
+        ("default", 24, MODERATE),
+        ("default", 35.99, MODERATE),
+        ("default", 36, HIGH),
+        ("default", 36.01, HIGH),
+        # Edited: the 24 h window opens at 20 h, the 48 h window at 40 h.
+        ("edited", 17.99, None),
+        ("edited", 19.99, None),
+        ("edited", 20, MODERATE),
+        ("edited", 20.01, MODERATE),
+        ("edited", 39.99, MODERATE),
+        ("edited", 40, HIGH),
+        ("edited", 40.01, HIGH),
+    ],
+)
+def test_no_improvement_starts_when_the_24_h_window_opens_and_is_high_from_the_48_h(
+    schedule, hours, severity
+):
+    found = check(hours, 7, schedule=SCHEDULES[schedule])
+    assert found.get("no_improvement") is severity
 
 
 @pytest.mark.parametrize(
@@ -154,10 +213,21 @@ def test_no_improvement_reason_has_the_numbers():
 # --- rebound --------------------------------------------------------------------------------
 
 
-def test_rebound_starts_at_48_hours():
-    earlier = [Reading(24, 2)]
-    assert "rebound" not in check(47.99, 5, earlier)
-    assert check(48, 5, earlier)["rebound"] is Severity.HIGH
+@pytest.mark.parametrize(
+    ("schedule", "hours", "fires"),
+    [
+        ("default", 35.99, False),
+        ("default", 36, True),
+        ("default", 36.01, True),
+        ("edited", 35.99, False),
+        ("edited", 39.99, False),
+        ("edited", 40, True),
+        ("edited", 40.01, True),
+    ],
+)
+def test_rebound_starts_when_the_48_h_window_opens(schedule, hours, fires):
+    found = check(hours, 5, [Reading(24, 2)], schedule=SCHEDULES[schedule])
+    assert found.get("rebound") is (HIGH if fires else None)
 
 
 @pytest.mark.parametrize(
@@ -182,11 +252,27 @@ def test_rebound_edges(baseline, lowest, pain, fires):
     assert ("rebound" in found) is fires
 
 
-def test_rebound_measures_from_the_lowest_post_procedure_score_only():
-    # A low pre-procedure score is not "the lowest since the procedure".
+def test_rebound_measures_from_the_lowest_score_from_4_hours_on_only():
+    # A low pre-procedure score is not "the lowest since 4 h".
     assert "rebound" not in check(168, 5, [Reading(-5, 1), Reading(24, 4)])
+    # Nor are the local anaesthetic's lows of the first hours: 1/10 at 2 h, then on the curve.
+    assert "rebound" not in check(48, 4, [Reading(2, 1), Reading(24, 3)])
+    assert "rebound" not in check(168, 6, [Reading(3.99, 1), Reading(24, 4)])
+    assert check(168, 6, [Reading(4, 1), Reading(24, 4)])["rebound"] is HIGH
     # The lowest of several earlier scores, whatever order they are given in.
     assert "rebound" in check(168, 5, [Reading(72, 4), Reading(24, 2), Reading(48, 3)])
+
+
+def test_rebound_back_to_baseline_only_after_the_lowest_from_4_hours_came_below_it():
+    # 1/10 at 2 h does not count as having come down; 3/10 since then never went below 3.
+    assert "rebound" not in check(168, 3, [Reading(2, 1), Reading(24, 3)], baseline=3)
+    assert "rebound" in check(168, 3, [Reading(2, 1), Reading(6, 2), Reading(24, 3)], baseline=3)
+
+
+def test_rebound_follows_the_clinics_quiet_hours():
+    params = CurveParams(quiet_hours=6)
+    assert "rebound" in check(168, 6, [Reading(5, 1), Reading(24, 4)])
+    assert "rebound" not in check(168, 6, [Reading(5, 1), Reading(24, 4)], params=params)
 
 
 def test_rebound_ignores_readings_later_in_time_than_this_one():
@@ -198,7 +284,7 @@ def test_rebound_reasons():
     finding = rules_of(evaluate(Reading(168, 6), earlier, 8))
     assert "rebound" in finding
     reason = next(f.reason for f in evaluate(Reading(168, 6), earlier, 8) if f.rule == "rebound")
-    assert reason == "6/10 at 7 d; up 4 from the lowest since the procedure, 2/10 at 48 h"
+    assert reason == "6/10 at 7 d; up 4 from the lowest since 4 h, 2/10 at 48 h"
     low = next(f for f in evaluate(Reading(168, 3), [Reading(48, 1)], 3) if f.rule == "rebound")
     assert low.reason == "3/10 at 7 d; back to baseline 3 from 1/10 at 48 h"
 
@@ -206,11 +292,36 @@ def test_rebound_reasons():
 # --- persistent -----------------------------------------------------------------------------
 
 
-def test_persistent_needs_above_4_at_or_after_1_week_and_at_or_after_1_month():
+@pytest.mark.parametrize(
+    ("schedule", "earlier_h", "hours", "fires"),
+    [
+        # Default: the 1 week window opens at 120 h (5 days), the 1 month window at 552 h.
+        ("default", 119.99, 720, False),
+        ("default", 120, 720, True),
+        ("default", 120.01, 720, True),
+        ("default", 168, 551.99, False),
+        ("default", 168, 552, True),
+        ("default", 168, 552.01, True),
+        ("default", 120, 552, True),
+        # Edited: the 1 week window opens at 144 h (6 days), the 1 month window at 600 h.
+        ("edited", 143.99, 720, False),
+        ("edited", 144, 720, True),
+        ("edited", 144.01, 720, True),
+        ("edited", 168, 599.99, False),
+        ("edited", 168, 600, True),
+        ("edited", 168, 600.01, True),
+    ],
+)
+def test_persistent_starts_when_the_1_week_and_1_month_windows_open(
+    schedule, earlier_h, hours, fires
+):
+    found = check(hours, 5, [Reading(earlier_h, 5)], schedule=SCHEDULES[schedule])
+    assert found.get("persistent") is (MODERATE if fires else None)
+
+
+def test_persistent_needs_two_scores_above_4():
     week = Reading(168, 5)
-    assert check(720, 5, [week])["persistent"] is Severity.MODERATE
-    assert "persistent" not in check(719.99, 5, [week])  # not yet 1 month (30 days)
-    assert "persistent" not in check(720, 5, [Reading(167.99, 5)])  # not yet 1 week
+    assert check(720, 5, [week])["persistent"] is MODERATE
     assert "persistent" not in check(720, 4, [week])  # 4 is not above 4
     assert "persistent" not in check(720, 5, [Reading(168, 4)])
     assert "persistent" not in check(720, 5, [])  # only one of the two windows
@@ -218,13 +329,82 @@ def test_persistent_needs_above_4_at_or_after_1_week_and_at_or_after_1_month():
 
 def test_persistent_counts_two_readings_after_a_month():
     assert "persistent" in check(2160, 5, [Reading(720, 6)])
+    assert "persistent" in check(560, 5, [Reading(552, 6)])
 
 
-def test_persistent_reason():
-    finding = next(
-        f for f in evaluate(Reading(720, 6), [Reading(168, 5)], 8) if f.rule == "persistent"
+def test_persistent_reason_gives_the_window_openings():
+    def reason(schedule):
+        findings = evaluate(Reading(720, 6), [Reading(168, 5)], 8, schedule=schedule)
+        return next(f.reason for f in findings if f.rule == "persistent")
+
+    assert reason(DEFAULT_SCHEDULE) == (
+        "6/10 at 1 mo and 5/10 at 7 d; above 4 at or after 5 d and at or after 23 d"
     )
-    assert finding.reason == "6/10 at 1 mo and 5/10 at 7 d; above 4 at or after 1 week and 1 month"
+    assert reason(EDITED).endswith("above 4 at or after 6 d and at or after 25 d")
+
+
+# --- rule starts from the schedule ----------------------------------------------------------
+
+
+def test_rule_starts_are_the_openings_of_their_check_in_windows():
+    assert rule_starts() == RuleStarts(
+        no_improvement=18,
+        no_improvement_high=36,
+        rebound=36,
+        persistent_week=120,
+        persistent_month=552,
+    )
+    assert rule_starts(CurveParams(), EDITED) == RuleStarts(20, 40, 40, 144, 600)
+
+
+def test_rule_starts_follow_the_clinics_settings_through_its_windows():
+    # The settings name the check-in; the rule starts when its window opens.
+    later = CurveParams(no_improvement_from_h=48, rebound_from_h=168)
+    assert rule_starts(later).no_improvement == 36
+    assert rule_starts(later).rebound == 120
+    # An hour that is no check-in's target: the window containing it, else the hour itself.
+    assert rule_starts(CurveParams(persistent_month_h=552)).persistent_month == 552
+    assert rule_starts(CurveParams(no_improvement_from_h=30)).no_improvement == 18
+    assert rule_starts(CurveParams(no_improvement_from_h=15)).no_improvement == 15
+    # A relabelled window is found by its target hour.
+    one_day = schedule_from_list([_window("1 d", 24, 12, 36)])
+    assert rule_starts(CurveParams(), one_day).no_improvement == 12
+    assert rule_starts(CurveParams(), one_day).persistent_week == 168
+
+
+def test_entries_between_windows_are_judged_by_their_own_hour():
+    low = [Reading(6, 2)]
+    assert "no_improvement" not in check(15, 7)  # between the 6 h and 24 h windows
+    assert check(33, 7, low) == {"above_expected": HIGH, "no_improvement": MODERATE}
+    assert check(100, 7, low)["no_improvement"] is HIGH  # between 48 h and 1 week
+    assert check(100, 7, low)["rebound"] is HIGH
+    # 5/10 at 110 h is before the 1 week window opens; at 500 h (after 2 weeks) it counts.
+    assert "persistent" not in check(720, 5, [Reading(110, 5)])
+    assert "persistent" in check(720, 5, [Reading(500, 5)])
+    assert "persistent" not in check(500, 5, [Reading(200, 5)])  # not yet the 1 month window
+
+
+def test_rule_starts_never_move_the_quiet_hours():
+    # A 24 h window opening at 2 h: no_improvement still waits for the quiet hours to end.
+    early = schedule_from_list([_window("24 h", 24, 2, 30), _window("48 h", 48, 30, 60)])
+    assert rule_starts(CurveParams(), early).no_improvement == 2
+    assert check(3.99, 10, baseline=10, schedule=early) == {}
+    assert check(4, 10, baseline=10, schedule=early) == {
+        "above_expected": HIGH,
+        "no_improvement": MODERATE,
+    }
+
+
+def test_a_history_is_used_with_the_settings_it_was_built_for():
+    history = History(schedule=EDITED)
+    reading = Reading(19, 7)
+    assert evaluate_with_history(reading, history, 8, schedule=EDITED) == evaluate(
+        reading, [], 8, schedule=EDITED
+    )
+    with pytest.raises(ValueError, match="schedule"):
+        evaluate_with_history(reading, history, 8)
+    with pytest.raises(ValueError, match="settings"):
+        evaluate_with_history(reading, history, 8, CurveParams(quiet_hours=5), schedule=EDITED)
 
 
 # --- baseline missing -----------------------------------------------------------------------
@@ -279,6 +459,12 @@ def test_assess_status(hours, pain, flags, status):
     assert assessment.status == status
 
 
+def test_assess_judges_by_the_clinics_schedule():
+    # 4/10 at 19 h with baseline 5: below the amber line, down only 1 point (20%).
+    assert assess(Reading(19, 4), [], 5).status == "higher"
+    assert assess(Reading(19, 4), [], 5, schedule=EDITED).status == "on_track"
+
+
 def test_assess_carries_the_curve_values_and_the_findings():
     reading = Reading(24, 7)
     assessment = assess(reading, [], 8)
@@ -328,28 +514,62 @@ baselines = st.one_of(st.none(), st.integers(min_value=0, max_value=10))
 flag_sets = st.lists(st.sampled_from(list(RedFlag.codes())), max_size=2, unique=True).map(tuple)
 
 
+def _opened_at(fractions):
+    """The default schedule with each post-procedure window opening anywhere from the end of
+    the window before it to its own target (fraction 0 .. 1 of that gap)."""
+    windows, previous_end = [DEFAULT_SCHEDULE[0]], DEFAULT_SCHEDULE[0].end_h
+    for window, fraction in zip(DEFAULT_SCHEDULE[1:], fractions, strict=True):
+        start = previous_end + fraction * (window.target_h - previous_end)
+        windows.append(replace(window, start_h=start))
+        previous_end = window.end_h
+    return tuple(windows)
+
+
+schedules = st.one_of(
+    st.sampled_from([DEFAULT_SCHEDULE, EDITED]),
+    st.lists(
+        st.floats(min_value=0, max_value=1),
+        min_size=len(DEFAULT_SCHEDULE) - 1,
+        max_size=len(DEFAULT_SCHEDULE) - 1,
+    ).map(_opened_at),
+)
+
+
 def worst(findings):
     return max((f.severity for f in findings), default=0)
 
 
-@given(post_hours, pains, pains, histories, baselines, flag_sets)
-def test_a_higher_score_never_gets_a_less_severe_finding(hours, a, b, earlier, baseline, flags):
+@given(post_hours, pains, pains, histories, baselines, flag_sets, schedules)
+def test_a_higher_score_never_gets_a_less_severe_finding(
+    hours, a, b, earlier, baseline, flags, schedule
+):
     low, high = sorted((a, b))
-    low_findings = evaluate(Reading(hours, low, flags), earlier, baseline)
-    high_findings = evaluate(Reading(hours, high, flags), earlier, baseline)
+    low_findings = evaluate(Reading(hours, low, flags), earlier, baseline, schedule=schedule)
+    high_findings = evaluate(Reading(hours, high, flags), earlier, baseline, schedule=schedule)
     assert worst(high_findings) >= worst(low_findings)
     # Rule by rule too: a rule that fires for the lower score fires for the higher one.
     low_rules, high_rules = rules_of(low_findings), rules_of(high_findings)
     assert all(high_rules.get(rule, 0) >= sev for rule, sev in low_rules.items())
 
 
-@given(post_hours, pains, histories, baselines, flag_sets)
+@given(post_hours, pains, histories, baselines, flag_sets, schedules)
 def test_findings_are_ordered_unique_and_quiet_in_the_first_hours(
-    hours, pain, earlier, baseline, flags
+    hours, pain, earlier, baseline, flags, schedule
 ):
-    findings = evaluate(Reading(hours, pain, flags), earlier, baseline)
+    findings = evaluate(Reading(hours, pain, flags), earlier, baseline, schedule=schedule)
     codes = [f.rule for f in findings]
     assert codes == sorted(set(codes), key=list(Rule).index)
     assert all("\n" not in f.reason for f in findings)
     if hours < 4:
         assert codes in ([], ["red_flag"])
+
+
+@given(schedules)
+def test_rule_starts_come_in_order_and_never_after_their_check_in(schedule):
+    params = CurveParams()
+    starts = rule_starts(params, schedule)
+    assert starts.no_improvement <= starts.no_improvement_high <= params.no_improvement_high_from_h
+    assert starts.no_improvement <= params.no_improvement_from_h
+    assert starts.rebound <= params.rebound_from_h
+    assert starts.persistent_week <= starts.persistent_month <= params.persistent_month_h
+    assert starts.persistent_week <= params.persistent_week_h

@@ -12,6 +12,7 @@ from recovery.schedule import (
     schedule_from_list,
     schedule_to_list,
     window_for,
+    window_opening,
 )
 
 BY_LABEL = {w.label: w for w in DEFAULT_SCHEDULE}
@@ -120,3 +121,33 @@ def test_window_is_a_plain_value():
     window = Window("x", 1, 0.5, 2)
     assert window.contains(0.5) and window.contains(2) and not window.contains(2.01)
     assert not window.is_pre_procedure and BY_LABEL["baseline"].is_pre_procedure
+
+
+@pytest.mark.parametrize(
+    ("hours", "opening"),
+    [
+        (24, 18),  # the 24 h check-in's window opens at 18 h
+        (48, 36),
+        (168, 120),
+        (720, 552),
+        (30, 18),  # no check-in at 30 h: the window containing it
+        (4, 1),  # on a shared boundary: the earlier window
+        (15, 15),  # between windows: the hour itself
+        (5000, 5000),  # after the last window
+    ],
+)
+def test_window_opening_of_a_check_in(hours, opening):
+    assert window_opening(DEFAULT_SCHEDULE, hours) == opening
+
+
+def test_window_opening_follows_an_edited_schedule():
+    schedule = schedule_from_list([_item("day 1", 24, 20, 30), _item("day 2", 48, 40, 60)])
+    assert window_opening(schedule, 24) == 20
+    assert window_opening(schedule, 48) == 40
+    # A target read back from JSON settings as a float still matches.
+    assert window_opening(schedule, 24.000000000001) == 20
+
+
+def test_window_opening_never_uses_the_baseline_window():
+    assert window_opening(DEFAULT_SCHEDULE, 0) == 0
+    assert window_opening(DEFAULT_SCHEDULE, -24) == -24
