@@ -10,6 +10,9 @@ of the procedure (<= 0 is a baseline reading), ``pain`` a 0-10 NRS integer, ``re
 or ``;``-separated codes from `recovery.vocabulary.RedFlag`. Bad rows are reported with their line
 number and skipped; nothing in the data makes this module raise.
 
+The rules start when their check-in windows open, so the replay takes the clinic's schedule
+(default: the default protocol) and runs the very code the live app does (`recovery.rules`).
+
 In a backtest no nurse acknowledges anything, so an alert, once opened, stays open: a later
 reading breaking the same rule only escalates it (reported) or updates it (not reported).
 """
@@ -33,7 +36,7 @@ from .rules import (
     evaluate_with_history,
     missed_checkin_finding,
 )
-from .schedule import HOURS_PER_DAY, Window, closed_empty_windows, window_for
+from .schedule import DEFAULT_SCHEDULE, HOURS_PER_DAY, Window, closed_empty_windows, window_for
 from .vocabulary import RedFlag
 
 HEADER = ("episode", "hours", "pain", "red_flags")
@@ -124,21 +127,26 @@ def _event(episode: str, hours: float, kind: str, finding: Finding) -> dict[str,
 def replay(
     episodes: Mapping[str, Sequence[Reading]],
     params: CurveParams = DEFAULT_PARAMS,
-    schedule: Sequence[Window] | None = None,
+    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
+    *,
+    missed_checkins: bool = False,
 ) -> list[dict[str, Any]]:
     """Alert events ("opened" and "escalated") from replaying each episode in time order.
 
     The baseline is the latest reading at hours <= 0 (none: ``params.default_baseline`` is
     assumed, as the live app does). Every reading is evaluated against the readings before it
-    (baseline readings can only raise red flags). With a ``schedule``, a window that closed
-    empty before the episode's latest reading also raises ``missed_checkin`` at its end hour;
-    without one (the default) attendance is not judged, since a CSV from another protocol
-    would look like a string of missed check-ins.
+    (baseline readings can only raise red flags), with the rule starts of ``params`` and
+    ``schedule`` (the clinic's check-in windows; `recovery.rules.rule_starts`). With
+    ``missed_checkins``, a window of ``schedule`` that closed empty before the episode's latest
+    reading also raises ``missed_checkin`` at its end hour; without it (the default) attendance
+    is not judged, since a CSV from another protocol would look like a string of missed
+    check-ins.
     Each event: ``episode``, ``hours``, ``rule``, ``severity`` (code), ``event``, ``reason``.
     """
+    schedule = tuple(schedule)
     events: list[dict[str, Any]] = []
     for episode, readings in episodes.items():
-        events += _replay_episode(episode, readings, params, schedule)
+        events += _replay_episode(episode, readings, params, schedule, missed_checkins)
     return events
 
 
@@ -146,12 +154,13 @@ def _replay_episode(
     episode: str,
     readings: Sequence[Reading],
     params: CurveParams,
-    schedule: Sequence[Window] | None,
+    schedule: tuple[Window, ...],
+    missed_checkins: bool,
 ) -> list[dict[str, Any]]:
     ordered = sorted(readings, key=lambda r: r.hours)
     before = [r for r in ordered if r.hours <= 0]
     baseline = before[-1].pain if before else None
-    history = History(params)
+    history = History(params, schedule=schedule)
     open_severity: dict[str, Severity] = {}
     events: list[dict[str, Any]] = []
 
@@ -167,7 +176,7 @@ def _replay_episode(
     filled: set[Window] = set()
     reported_missed: set[Window] = set()
     for reading in ordered:
-        if schedule is not None:
+        if missed_checkins:
             window = window_for(schedule, reading.hours)
             if window is not None and window not in filled:
                 filled.add(window)
@@ -176,7 +185,8 @@ def _replay_episode(
                 if window not in reported_missed:
                     reported_missed.add(window)
                     record(window.end_h, [missed_checkin_finding(window)])
-        record(reading.hours, evaluate_with_history(reading, history, baseline, params))
+        findings = evaluate_with_history(reading, history, baseline, params, schedule=schedule)
+        record(reading.hours, findings)
         history.add(reading)
     return events
 
@@ -213,7 +223,7 @@ def summarize(
         else:
             escalations += 1
         highest[key] = max(highest.get(key, severity), severity)
-    by_severity = {s.code: 0 for s in Severity}
+    by_severity = dict.fromkeys(Severity.codes(), 0)
     for severity in highest.values():
         by_severity[severity.code] += 1
     total = sum(by_rule.values())
@@ -267,9 +277,14 @@ def run_backtest(
     out: TextIO,
     err: TextIO,
     params: CurveParams = DEFAULT_PARAMS,
-    schedule: Sequence[Window] | None = None,
+    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
+    *,
+    missed_checkins: bool = False,
 ) -> int:
     """Parse, replay and report: events as JSON lines on `out`, errors and summary on `err`.
+
+    ``params`` and ``schedule``: the clinic's settings and check-in windows, as the live app
+    uses them; ``missed_checkins``: judge attendance too (see `replay`).
 
     Returns 0 when every row was read, 1 when some rows were skipped (the rest is still
     replayed), 2 when nothing could be read (bad header, or no valid rows).
@@ -280,7 +295,7 @@ def run_backtest(
     if not episodes:
         err.write("no readings to replay\n")
         return EXIT_NO_DATA
-    events = replay(episodes, params, schedule)
+    events = replay(episodes, params, schedule, missed_checkins=missed_checkins)
     for event in events:
         out.write(json.dumps(event) + "\n")
     err.write(format_summary(summarize(episodes, events)) + "\n")

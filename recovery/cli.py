@@ -185,16 +185,23 @@ def expected_command(baseline: float, hours_text: str, clinic_slug: str | None) 
 @click.argument("csv_file", type=click.File("r", encoding="utf-8", errors="replace"))
 @click.option("--clinic", "clinic_slug", default=None, help="Use this clinic's settings.")
 def backtest_command(csv_file, clinic_slug: str | None) -> None:
-    """Replay a CSV (episode,hours,pain,red_flags) through the live rules; alerts as JSON lines."""
-    from .backtest import run_backtest
+    """Replay a CSV (episode,hours,pain,red_flags) through the live rules; alerts as JSON lines.
 
-    params = DEFAULT_PARAMS
+    With --clinic, the clinic's curve settings and check-in schedule (the rules start when its
+    windows open); otherwise the defaults.
+    """
+    from .backtest import run_backtest
+    from .clinics import clinic_schedule
+    from .schedule import DEFAULT_SCHEDULE
+
+    params, schedule = DEFAULT_PARAMS, DEFAULT_SCHEDULE
     if clinic_slug:
         try:
-            params = clinic_params(get_clinic(clinic_slug))
+            clinic = get_clinic(clinic_slug)
+            params, schedule = clinic_params(clinic), clinic_schedule(clinic)
         except SetupError as exc:
             fail(str(exc))
-    code = run_backtest(csv_file, sys.stdout, sys.stderr, params)
+    code = run_backtest(csv_file, sys.stdout, sys.stderr, params, schedule)
     if code:
         sys.exit(code)
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from .backtest import format_summary, replay, summarize
 from .curve import DEFAULT_PARAMS, CurveParams
-from .rules import SCORE_RULES, Reading
+from .rules import SCORE_RULES, Reading, rule_starts
 from .schedule import DEFAULT_SCHEDULE, Window, window_for
 
 RESPONDER = "responder"
@@ -315,10 +315,13 @@ def detection_report(
 ) -> dict[str, Any]:
     """How the rules did on a simulated cohort, from `recovery.backtest.replay` events.
 
+    ``params`` and ``schedule`` must be those of the replay (and of the cohort).
+
     - ``red_flag_caught``: red-flag episodes with a red_flag alert at the reading reporting it;
     - ``non_responder_flagged_by_48h``: non-responders with a no_improvement alert by the end
-      of the 48 h window; ``..._if_seen``: the same among those with a reading between
-      ``params.no_improvement_from_h`` and that end (the rule had something to judge);
+      of the 48 h window; ``..._if_seen``: the same among those with a reading between the
+      rule's start (the 24 h window's opening, `recovery.rules.rule_starts`) and that end (the
+      rule had something to judge);
       ``non_responder_any_alert_by_48h``: with any score alert by then;
     - ``rebound_caught`` / ``rebound_any_alert``: rebound episodes with a rebound alert (or any
       alert) opened or escalated at the rebound reading;
@@ -330,6 +333,7 @@ def detection_report(
         by_episode.setdefault(str(event["episode"]), []).append(event)
     windows = {w.label: w for w in schedule}
     by_48h = windows["48 h"].end_h if "48 h" in windows else params.no_improvement_high_from_h
+    no_improvement_from = rule_starts(params, schedule).no_improvement
     counts: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
     red = [0, 0]
     non = [0, 0, 0, 0, 0]
@@ -349,7 +353,7 @@ def detection_report(
             flagged = any(
                 e["rule"] == "no_improvement" and float(e["hours"]) <= by_48h for e in mine
             )
-            seen = any(params.no_improvement_from_h <= r.hours <= by_48h for r in episode.readings)
+            seen = any(no_improvement_from <= r.hours <= by_48h for r in episode.readings)
             non[0] += 1
             non[1] += flagged
             non[2] += seen
@@ -382,9 +386,9 @@ def format_detection(report: Mapping[str, Any]) -> str:
         f"red flags caught at the reading:            {pct(report['red_flag_caught'])}",
         f"non-responders flagged by the 48 h window:  "
         f"{pct(report['non_responder_flagged_by_48h'])} "
-        f"({pct(report['non_responder_flagged_by_48h_if_seen'])} of those seen from 24 h to "
-        f"the window's end; {pct(report['non_responder_any_alert_by_48h'])} with any score "
-        "alert)",
+        f"({pct(report['non_responder_flagged_by_48h_if_seen'])} of those seen from the rule's "
+        f"start to the window's end; {pct(report['non_responder_any_alert_by_48h'])} with any "
+        "score alert)",
         f"rebounds caught by the rebound rule:        {pct(report['rebound_caught'])}",
         f"rebounds with any alert at that reading:    {pct(report['rebound_any_alert'])}",
         f"score alerts before the quiet hours end:    {report['score_alerts_in_quiet_hours']}",
@@ -457,16 +461,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     mix = dict.fromkeys(KINDS, 1.0) if args.equal_mix else None
-    cohort = simulate_cohort(args.episodes, args.seed, mix=mix)
+    params, schedule = DEFAULT_PARAMS, DEFAULT_SCHEDULE
+    cohort = simulate_cohort(args.episodes, args.seed, params, schedule, mix=mix)
     if not args.report:
         for line in cohort_csv_rows(cohort):
             sys.stdout.write(line + "\n")
         return 0
     episodes = cohort_readings(cohort)
-    events = replay(episodes)
+    # The same rule code, settings and schedule as the live app and `recovery backtest`.
+    events = replay(episodes, params, schedule)
     sys.stdout.write(format_summary(summarize(episodes, events)) + "\n\n")
-    sys.stdout.write(format_detection(detection_report(cohort, events)) + "\n\n")
-    anchors = literature_anchors(cohort)
+    report = detection_report(cohort, events, params, schedule)
+    sys.stdout.write(format_detection(report) + "\n\n")
+    anchors = literature_anchors(cohort, schedule)
     sys.stdout.write("simulated vs published: " + json.dumps(anchors) + "\n")
     return 0
 

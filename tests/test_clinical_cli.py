@@ -58,6 +58,33 @@ def test_backtest_reports_alerts_and_skips_bad_rows(runner, tmp_path):
     assert "per 100 patient-days" in result.stderr
 
 
+def test_backtest_with_a_clinic_uses_its_check_in_schedule(runner, clinic, tmp_path):
+    # The clinic's 24 h window opens at 20 h, so its no_improvement rule starts there.
+    schedule = tmp_path / "schedule.json"
+    schedule.write_text(
+        '[{"label": "24 h", "target_h": 24, "start_h": 20, "end_h": 30},'
+        ' {"label": "48 h", "target_h": 48, "start_h": 40, "end_h": 60}]'
+    )
+    changed = runner.invoke(
+        args=["recovery", "settings", "--clinic", clinic.slug, "--schedule", str(schedule)]
+    )
+    assert changed.exit_code == 0, changed.output
+    db.session.rollback()
+    csv = tmp_path / "cohort.csv"
+    csv.write_text("episode,hours,pain,red_flags\na,0,8,\na,19,7,\na,38,7,\n")
+
+    def no_improvement(*options):
+        result = runner.invoke(args=["recovery", "backtest", str(csv), *options])
+        assert result.exit_code == 0, result.stderr
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        return [(e["hours"], e["severity"]) for e in events if e["rule"] == "no_improvement"]
+
+    # Default schedule: from 18 h, high from 36 h.
+    assert no_improvement() == [(19.0, "moderate"), (38.0, "high")]
+    # The clinic's: from 20 h, high from 40 h.
+    assert no_improvement("--clinic", clinic.slug) == [(38.0, "moderate")]
+
+
 def test_backtest_of_a_simulated_cohort_through_the_cli(runner, tmp_path):
     csv = tmp_path / "sim.csv"
     csv.write_text("\n".join(cohort_csv_rows(simulate_cohort(200, seed=3))) + "\n")
