@@ -144,23 +144,23 @@ def replay(
     Each event: ``episode``, ``hours``, ``rule``, ``severity`` (code), ``event``, ``reason``.
     """
     schedule = tuple(schedule)
+    empty = History(params, schedule=schedule)
     events: list[dict[str, Any]] = []
     for episode, readings in episodes.items():
-        events += _replay_episode(episode, readings, params, schedule, missed_checkins)
+        events += _replay_episode(episode, readings, empty.fresh(), missed_checkins)
     return events
 
 
 def _replay_episode(
     episode: str,
     readings: Sequence[Reading],
-    params: CurveParams,
-    schedule: tuple[Window, ...],
+    history: History,
     missed_checkins: bool,
 ) -> list[dict[str, Any]]:
+    params, schedule = history.params, history.schedule
     ordered = sorted(readings, key=lambda r: r.hours)
     before = [r for r in ordered if r.hours <= 0]
     baseline = before[-1].pain if before else None
-    history = History(params, schedule=schedule)
     open_severity: dict[str, Severity] = {}
     events: list[dict[str, Any]] = []
 

@@ -37,6 +37,7 @@ Every threshold is a field of `recovery.curve.CurveParams`, overridable per clin
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -229,6 +230,15 @@ class History:
         #: The first reading from the opening of the 1-week window on that scored above the
         #: persistent threshold.
         self.high_after_week: Reading | None = None
+
+    def fresh(self) -> History:
+        """An empty history with the same settings, schedule and rule starts.
+
+        The backtest starts each episode from one, instead of working out the starts again.
+        """
+        history = copy.copy(self)
+        history.lowest = history.high_after_week = None
+        return history
 
     def add(self, reading: Reading) -> None:
         """Take `reading` into account for readings that come after it."""
