@@ -1,34 +1,58 @@
-"""The nurse's side of an alert: acknowledge with what was done, then resolve."""
+"""The nurse's side of an alert: acknowledge with what was done, then resolve.
+
+Every change is a line of the alert's history (`AlertEvent`, written by
+`audit.record_alert_event`); the alert's own columns keep only its current state for the
+worklist: status, severity, and the acknowledgement that last took it out of "open".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
-from .audit import record_event
+from .audit import record_alert_event, record_event
 from .episodes import lock_episode
 from .extensions import db
 from .message import Message, join
-from .models import Alert, StaffUser, utcnow
-from .vocabulary import AlertAction, Rule
+from .models import Alert, AlertEvent, StaffUser, utcnow
+from .vocabulary import AlertAction, AlertEventKind, Rule
 
 
 class AlertError(ValueError):
     """The alert cannot make this change (for example it is already resolved)."""
 
 
+class Acknowledged(StrEnum):
+    """What an acknowledgement did to the alert."""
+
+    #: It was open; it is now acknowledged by this nurse.
+    FIRST = "first"
+    #: Someone had already acknowledged it (two nurses at once, or a later call): this
+    #: acknowledgement is added to its history, the first one stays the alert's.
+    ADDED = "added"
+    #: The same nurse sent the same acknowledgement again (a double click): nothing new.
+    REPEATED = "repeated"
+
+
 def _lock(alert: Alert) -> None:
     """Take the episode's lock, as a check-in does, and see the alert as it is now.
 
-    Two nurses at once must not both acknowledge one alert, and a nurse and a check-in must
-    take the episode in the same order (episode, then alert) so neither waits on the other.
+    Two nurses at once are taken one after the other, so the second sees the first's
+    acknowledgement; and a nurse and a check-in take the episode in the same order
+    (episode, then alert), so neither waits on the other.
     """
     lock_episode(alert.episode)
     db.session.refresh(alert)
 
 
-def _note(action: str | None, note: str) -> str:
-    parts = [p for p in (action, note.strip()) if p]
-    return ": ".join(parts)
+def _latest_acknowledgement(alert: Alert) -> AlertEvent | None:
+    return db.session.scalar(
+        db.select(AlertEvent)
+        .where(AlertEvent.alert_id == alert.id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
+        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
+        .limit(1)
+    )
 
 
 def acknowledge_alert(
@@ -39,18 +63,38 @@ def acknowledge_alert(
     note: str = "",
     address: str | None = None,
     now: datetime | None = None,
-) -> None:
-    """Mark an open alert as seen and being handled, with what was done."""
-    _lock(alert)
-    if alert.status != "open":
-        raise AlertError("only an open alert can be acknowledged")
+) -> Acknowledged:
+    """Record that `staff` saw the alert and did `action` (an `AlertAction` code), with a note.
+
+    An open alert becomes acknowledged by `staff`. An alert someone already acknowledged keeps
+    that acknowledgement and gains this one in its history (`Acknowledged.ADDED`), so two
+    nurses acting at once both keep their notes; the same nurse sending the same action and
+    note again changes nothing (`Acknowledged.REPEATED`). A resolved alert is refused.
+    """
     if action is not None and action not in AlertAction.codes():
         raise AlertError(f"unknown action {action!r}")
+    _lock(alert)
+    if alert.status == "resolved":
+        raise AlertError("this alert is already resolved")
+    note = note.strip()
+    outcome = Acknowledged.FIRST
+    if alert.status == "acknowledged":
+        latest = _latest_acknowledgement(alert)
+        if (
+            latest is not None
+            and latest.staff_id == staff.id
+            and (latest.action, latest.note) == (action, note)
+        ):
+            return Acknowledged.REPEATED
+        outcome = Acknowledged.ADDED
     now = now or utcnow()
-    alert.status = "acknowledged"
-    alert.acknowledged_dt = now
-    alert.acknowledged_by_id = staff.id
-    alert.note = _append(alert.note, _note(action, note))
+    if outcome is Acknowledged.FIRST:
+        alert.status = "acknowledged"
+        alert.acknowledged_dt = now
+        alert.acknowledged_by_id = staff.id
+    record_alert_event(
+        alert, AlertEventKind.ACKNOWLEDGED, now=now, staff=staff, action=action, note=note
+    )
     alert.updated_dt = now
     alert.episode.updated_dt = now
     record_event(
@@ -58,11 +102,12 @@ def acknowledge_alert(
         clinic_id=alert.episode.clinic_id,
         episode=alert.episode,
         staff=staff,
-        detail=f"{alert.rule}: {_note(action, note)}",
+        detail=f"{alert.rule}: {note_line(action, note)}",
         detail_message=_rule_note(alert.rule, action, note),
         address=address,
     )
     db.session.flush()
+    return outcome
 
 
 def resolve_alert(
@@ -78,10 +123,11 @@ def resolve_alert(
     if alert.status == "resolved":
         raise AlertError("this alert is already resolved")
     now = now or utcnow()
+    note = note.strip()
     alert.status = "resolved"
     alert.resolved_dt = now
     alert.resolved_by_id = staff.id
-    alert.note = _append(alert.note, note.strip())
+    record_alert_event(alert, AlertEventKind.RESOLVED, now=now, staff=staff, note=note)
     alert.updated_dt = now
     alert.episode.updated_dt = now
     record_event(
@@ -89,24 +135,34 @@ def resolve_alert(
         clinic_id=alert.episode.clinic_id,
         episode=alert.episode,
         staff=staff,
-        detail=f"{alert.rule}: {note.strip()}",
+        detail=f"{alert.rule}: {note}",
         detail_message=_rule_note(alert.rule, None, note),
         address=address,
     )
     db.session.flush()
 
 
+def note_line(action: str | None, note: str) -> str:
+    """An acknowledgement or resolution as one line of text: "called_patient: rang at 10"."""
+    return ": ".join(part for part in (action, note) if part)
+
+
+def notes_text(events: Iterable[AlertEvent]) -> str:
+    """The staff's notes on an alert, oldest first, one line per acknowledgement or resolution
+    that says something: the action's code, then the note (the CSV's and the feed's `note`)."""
+    lines = (
+        note_line(event.action, event.note)
+        for event in events
+        if event.kind in (AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED)
+    )
+    return "\n".join(line for line in lines if line)
+
+
 def _rule_note(rule: str, action: str | None, note: str) -> Message:
-    """The timeline's words for an alert change: the rule, what was done, the note."""
+    """The audit trail's words for an alert change: the rule, what was done, the note."""
     parts: list[Message | str] = [Rule(rule).message]
     if action:
         parts.append(AlertAction(action).message)
     if note.strip():
         parts.append(note.strip())
     return join(parts, ": ")
-
-
-def _append(existing: str, addition: str) -> str:
-    if not addition:
-        return existing
-    return f"{existing}\n{addition}" if existing else addition

@@ -1,8 +1,11 @@
-"""The audit trail: one row per change, read back as an episode's timeline."""
+"""The audit trail: one row per change, read back as an episode's timeline; and each alert's
+own history (`AlertEvent`), which the episode page, the exports and the API read."""
+
+from datetime import datetime
 
 from .extensions import db
 from .message import Message
-from .models import AuditEvent, Episode, StaffUser, utcnow
+from .models import Alert, AlertEvent, AuditEvent, Episode, PainEntry, StaffUser, utcnow
 
 
 def record_event(
@@ -32,6 +35,36 @@ def record_event(
         detail_message=detail_message.to_json() if detail_message is not None else None,
         address=(address or None) and address[:64],
         created_dt=utcnow(),
+    )
+    db.session.add(event)
+    return event
+
+
+def record_alert_event(
+    alert: Alert,
+    kind: str,
+    *,
+    now: datetime,
+    staff: StaffUser | None = None,
+    action: str | None = None,
+    note: str = "",
+    finding: Message | None = None,
+    entry: PainEntry | None = None,
+) -> AlertEvent:
+    """Add a line to `alert`'s history (`kind` from `AlertEventKind`); `staff` None is the
+    system. `finding` is the reason of a new finding (opened, updated, escalated), kept in
+    English and as a Message; the event takes the alert's severity as it now stands."""
+    event = AlertEvent(
+        alert=alert,
+        kind=kind,
+        created_dt=now,
+        staff=staff,
+        action=action,
+        severity=alert.severity,
+        note=note,
+        detail=str(finding) if finding is not None else "",
+        detail_message=finding.to_json() if finding is not None else None,
+        entry=entry,
     )
     db.session.add(event)
     return event

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .audit import record_event
+from .audit import record_alert_event, record_event
 from .clinics import clinic_params, clinic_schedule
 from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
@@ -39,7 +39,7 @@ from .rules import (
 from .schedule import next_due
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
-from .vocabulary import Indication, RedFlag, Rule
+from .vocabulary import AlertEventKind, Indication, RedFlag, Rule
 
 # A phone's clock may run a little ahead of the server's.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -467,7 +467,9 @@ def apply_alerts(
 ) -> list[tuple[str, Alert]]:
     """Open, escalate or refresh the episode's alerts for `findings` (one open per rule).
 
-    An escalation reopens an acknowledged alert, so a worse course is seen again.
+    Every finding is a line of its alert's history (opened, updated or escalated, with its
+    time, reason and entry). An escalation reopens an acknowledged alert, so a worse course is
+    seen again; the history records it ("reopened") and keeps the earlier acknowledgement.
     """
     unresolved = {
         a.rule: a
@@ -479,6 +481,7 @@ def apply_alerts(
     changes = []
     for event, finding in apply_findings(severities, findings):
         alert = unresolved.get(finding.rule)
+        reopened = False
         if event == "opened" or alert is None:
             alert = Alert(
                 episode=episode,
@@ -495,16 +498,21 @@ def apply_alerts(
             event = "opened"
         else:
             if event == "escalated":
+                reopened = alert.status == "acknowledged"
                 alert.severity = finding.severity.code
                 alert.status = "open"
             message = finding.message
             if finding.rule == RED_FLAG:
-                # Every red flag reported while the alert is open stays in it, with its time.
+                # The one-line reason keeps every red flag reported while the alert is open;
+                # the history holds each of them, with its time, as its own event.
                 message = join([_alert_message(alert), message], " | ")
             alert.reason = str(message)
             alert.reason_message = message.to_json()
             alert.entry = entry
             alert.updated_dt = now
+        record_alert_event(alert, event, now=now, finding=finding.message, entry=entry)
+        if reopened:
+            record_alert_event(alert, AlertEventKind.REOPENED, now=now)
         changes.append((event, alert))
         record_event(
             f"alert_{event}",

@@ -1,8 +1,10 @@
 """Data leaving the system: CSV of entries and alerts, the FHIR R4 Bundle, the alert feed.
 
-Every export runs a fixed number of SQL statements whatever the number of rows: the CSVs are
-one streamed query each (`yield_per`), the Bundle loads the episode with its patient, clinic,
-entries and alerts in three. Column lists and the FHIR mapping are documented in docs/api.md.
+Every export runs a fixed number of SQL statements whatever the number of rows: the entries
+CSV is one streamed query (`yield_per`), the alerts CSV one streamed query plus one for the
+notes in each alert's history per batch of STREAM_BATCH alerts, the Bundle loads the episode
+with its patient, clinic, entries and alerts in three. Column lists and the FHIR mapping are
+documented in docs/api.md.
 
 CSV cells: times are ISO 8601, once in UTC (suffix Z) and once in the clinic's time zone
 (with its offset); red flags are their codes joined with ';'; text a person typed (names,
@@ -22,11 +24,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
+from .alerts import notes_text
 from .audit import record_event
 from .clinics import clinic_zone
 from .extensions import db
-from .models import Alert, Clinic, Episode, PainEntry, Patient, StaffUser, severity_value
-from .vocabulary import Indication, RedFlag, Severity
+from .models import (
+    Alert,
+    AlertEvent,
+    Clinic,
+    Episode,
+    PainEntry,
+    Patient,
+    StaffUser,
+    severity_value,
+)
+from .vocabulary import AlertEventKind, Indication, RedFlag, Severity
 
 # --- shared bounds -------------------------------------------------------------------------
 
@@ -205,7 +217,6 @@ def _alerts_statement():
             _staff_name(acknowledger).label("acknowledged_by"),
             Alert.resolved_dt,
             _staff_name(resolver).label("resolved_by"),
-            Alert.note,
         )
         .join(Episode, Episode.id == Alert.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
@@ -216,8 +227,30 @@ def _alerts_statement():
     )
 
 
+def _history_notes(alert_ids: list[int]) -> dict[int, str]:
+    """Each alert's staff notes from its history (`alerts.notes_text`), in one query."""
+    events = db.session.scalars(
+        db.select(AlertEvent)
+        .where(
+            AlertEvent.alert_id.in_(alert_ids),
+            AlertEvent.kind.in_([AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED]),
+        )
+        .order_by(AlertEvent.alert_id, AlertEvent.created_dt, AlertEvent.id)
+    ).all()
+    by_alert: dict[int, list[AlertEvent]] = {}
+    for event in events:
+        by_alert.setdefault(event.alert_id, []).append(event)
+    return {alert_id: notes_text(history) for alert_id, history in by_alert.items()}
+
+
 def _alert_rows(statement, zone: ZoneInfo) -> Iterator[list[object]]:
-    for row in db.session.execute(statement):
+    for batch in db.session.execute(statement).partitions():
+        notes = _history_notes([row.id for row in batch])
+        yield from _alert_batch(batch, notes, zone)
+
+
+def _alert_batch(batch, notes: dict[int, str], zone: ZoneInfo) -> Iterator[list[object]]:
+    for row in batch:
         yield [
             row.id,
             row.episode_id,
@@ -238,7 +271,7 @@ def _alert_rows(statement, zone: ZoneInfo) -> Iterator[list[object]]:
             utc_text(row.resolved_dt),
             local_text(row.resolved_dt, zone),
             row.resolved_by,
-            row.note,
+            notes.get(row.id, ""),
         ]
 
 
@@ -345,7 +378,8 @@ def clinic_alerts(
     """One page of the clinic's alerts: most severe first, then longest open, then id.
 
     `status` is one of ALERT_FILTERS. Keyset paging: pass the returned cursor as `after` for
-    the next page (None when this is the last). Patient and staff are loaded in the same query.
+    the next page (None when this is the last). Patient and staff are loaded in the same query,
+    the alerts' history (for their notes) in one more.
     """
     rank = severity_value(Alert.severity)
     statement = (
@@ -356,6 +390,7 @@ def clinic_alerts(
             contains_eager(Alert.episode).contains_eager(Episode.patient),
             joinedload(Alert.acknowledged_by),
             joinedload(Alert.resolved_by),
+            selectinload(Alert.events),
         )
         .where(Episode.clinic_id == clinic_id)
         .order_by(rank.desc(), Alert.opened_dt, Alert.id)
@@ -381,6 +416,23 @@ def clinic_alerts(
     if len(alerts) > limit:
         return alerts[:limit], alert_cursor(alerts[limit - 1])
     return alerts, None
+
+
+def clinic_alert(alert_id: int, clinic_id: int) -> Alert | None:
+    """The alert with its patient, staff and history (with the history's staff), if it
+    belongs to the clinic; three queries."""
+    return db.session.scalar(
+        db.select(Alert)
+        .join(Alert.episode)
+        .join(Episode.patient)
+        .options(
+            contains_eager(Alert.episode).contains_eager(Episode.patient),
+            joinedload(Alert.acknowledged_by),
+            joinedload(Alert.resolved_by),
+            selectinload(Alert.events).joinedload(AlertEvent.staff),
+        )
+        .where(Alert.id == alert_id, Episode.clinic_id == clinic_id)
+    )
 
 
 # --- FHIR R4 -------------------------------------------------------------------------------

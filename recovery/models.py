@@ -25,7 +25,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
-from .vocabulary import AlertStatus, EntrySource, EpisodeStatus, Indication, Role, Severity
+from .vocabulary import (
+    AlertAction,
+    AlertEventKind,
+    AlertStatus,
+    EntrySource,
+    EpisodeStatus,
+    Indication,
+    Role,
+    Severity,
+)
 
 #: The largest id a row can have: primary keys are INTEGER (32-bit) on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -266,12 +275,47 @@ class Alert(db.Model):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     resolved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
-    note: Mapped[str] = mapped_column(Text, default="")
 
     episode: Mapped[Episode] = relationship(back_populates="alerts")
     entry: Mapped[PainEntry | None] = relationship()
     acknowledged_by: Mapped[StaffUser | None] = relationship(foreign_keys=[acknowledged_by_id])
     resolved_by: Mapped[StaffUser | None] = relationship(foreign_keys=[resolved_by_id])
+    #: What happened to the alert, oldest first (recovery.alerts writes it).
+    events: Mapped[list[AlertEvent]] = relationship(
+        back_populates="alert", order_by="[AlertEvent.created_dt, AlertEvent.id]"
+    )
+
+
+class AlertEvent(db.Model):
+    """One line of an alert's history: opened, a new finding, escalated, acknowledged...
+
+    `staff_id` is None for the system (the alert rules). A finding (opened, updated,
+    escalated) keeps its reason in `detail` (English) and `detail_message`; an acknowledgement
+    keeps what was done (`action`) and the nurse's `note`. `severity` is the alert's severity
+    after the event.
+    """
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", AlertEventKind.codes()), name="kind"),
+        CheckConstraint(one_of("action", AlertAction.codes()), name="action"),
+        CheckConstraint(one_of("severity", Severity.codes()), name="severity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    action: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    detail_message: Mapped[dict | None] = mapped_column(JSON)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("pain_entry.id"))
+
+    alert: Mapped[Alert] = relationship(back_populates="events")
+    staff: Mapped[StaffUser | None] = relationship()
+    entry: Mapped[PainEntry | None] = relationship()
 
 
 def severity_value(column):

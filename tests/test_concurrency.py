@@ -17,6 +17,7 @@ from functools import partial
 
 import pytest
 
+from recovery.clinics import issue_api_token
 from recovery.extensions import db
 from recovery.models import Alert, AuditEvent, PainEntry
 from tests import factories
@@ -135,9 +136,14 @@ def signed_in_client(app, email: str):
     return staff_client
 
 
-def test_two_nurses_acknowledging_one_alert_at_once_record_it_once(app, client, clinic, now):
+def test_two_nurses_acknowledging_one_alert_at_once_both_keep_their_notes(app, client, clinic, now):
+    """Two sessions acknowledge one alert at the same moment: both are stored, one after the
+    other (the episode's lock), the first stays the alert's acknowledgement, and the API's
+    history of the alert lists both, each with its nurse and note."""
     first = factories.gen_staff(clinic, email="first@example.test")
     second = factories.gen_staff(clinic, email="second@example.test")
+    api_token = issue_api_token(first)
+    db.session.commit()
     nurses = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
     for attempt in range(4):
         enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
@@ -157,14 +163,29 @@ def test_two_nurses_acknowledging_one_alert_at_once_record_it_once(app, client, 
         db.session.rollback()
         alert = db.session.get(Alert, alert_id)
         assert alert.status == "acknowledged"
-        assert len(alert.note.splitlines()) == 1, alert.note  # one nurse's note, not both
+        assert alert.acknowledged_by_id in {first.id, second.id}
         audited = db.session.scalar(
             db.select(db.func.count())
             .select_from(AuditEvent)
             .where(AuditEvent.episode_id == enrolled.episode.id)
             .where(AuditEvent.action == "alert_acknowledged")
         )
-        assert audited == 1
+        assert audited == 2
+        response = client.get(
+            f"/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {api_token}"}
+        )
+        assert response.status_code == 200
+        history = response.get_json()["history"]
+        acknowledged = [e for e in history if e["kind"] == "acknowledged"]
+        assert sorted((e["by"], e["action"], e["note"]) for e in acknowledged) == [
+            (first.email, "called_patient", "n0"),
+            (second.email, "called_patient", "n1"),
+        ], attempt
+        # The one who came first is the alert's acknowledgement; the other's was added.
+        assert acknowledged[0]["by"] == alert.acknowledged_by.email
+        assert response.get_json()["note"] == "\n".join(
+            f"called_patient: {e['note']}" for e in acknowledged
+        )
 
 
 def test_a_check_in_while_a_nurse_resolves_its_alert_is_stored(app, client, clinic, nurse, now):

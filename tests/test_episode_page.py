@@ -55,7 +55,12 @@ def test_acknowledge_then_resolve(client, auth, nurse, flagged):
     assert response.status_code == 302
     db.session.refresh(alert)
     assert (alert.status, alert.acknowledged_by_id) == ("acknowledged", nurse.id)
-    assert alert.note == "called_patient: advised analgesia"
+    [acknowledged] = [e for e in alert.events if e.kind == "acknowledged"]
+    assert (acknowledged.action, acknowledged.note, acknowledged.staff_id) == (
+        "called_patient",
+        "advised analgesia",
+        nurse.id,
+    )
     worklist = client.get("/staff/").get_data(as_text=True)
     assert f'data-alert-id="{alert.id}"' not in worklist  # left the open list
     assert "advised analgesia" in worklist  # shown as in progress
@@ -76,12 +81,13 @@ def test_bad_workflow_requests_are_refused_without_change(client, auth, nurse, f
         f"/staff/alerts/{alert.id}/acknowledge", data={"action": "other", "note": "x" * 1001}
     )
     db.session.refresh(alert)
-    assert alert.status == "open" and alert.note == ""
+    assert alert.status == "open"
+    assert [e.kind for e in alert.events] == ["opened"]
     client.post(f"/staff/alerts/{alert.id}/resolve", data={})
     page = client.post(
         f"/staff/alerts/{alert.id}/acknowledge", data={"action": "other"}, follow_redirects=True
     )
-    assert b"only an open alert can be acknowledged" in page.data
+    assert b"this alert is already resolved" in page.data
     assert client.post("/staff/alerts/999999/resolve").status_code == 404
 
 

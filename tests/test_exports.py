@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent
+from recovery.models import Alert, AlertEvent, AuditEvent
 from tests import factories
 
 ENTRY_HEADER = [
@@ -250,11 +250,11 @@ def test_tab_and_carriage_return_are_neutralised(client, auth, clinic, nurse, no
         rule="red_flag",
         severity="urgent",
         reason="x",
-        note=typed,
         opened_dt=now,
         updated_dt=now,
     )
     db.session.add(alert)
+    db.session.add(AlertEvent(alert=alert, kind="resolved", created_dt=now, note=typed))
     db.session.commit()
     auth.login()
     [row] = read_csv(client.get(f"/staff/episodes/{episode.id}/alerts.csv"))

@@ -204,7 +204,7 @@ def test_feed_query_count_is_fixed(client, clinic, token, now, count_queries):
             assert body.status_code == 200
         counts.append(q.count)
     assert len(body.get_json()["alerts"]) == 40
-    assert counts[0] == counts[1] <= 2
+    assert counts[0] == counts[1] <= 3  # the token's staff, the alerts, their histories
 
 
 # --- who may ask -------------------------------------------------------------------------

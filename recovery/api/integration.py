@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 
 from flask import current_app, jsonify, request
 
+from ..alerts import notes_text
 from ..clinics import staff_for_api_token
 from ..exports import (
     ALERT_FILTERS,
@@ -26,6 +27,7 @@ from ..exports import (
     AlertCursor,
     FhirSettings,
     audit_export,
+    clinic_alert,
     clinic_alerts,
     clinic_export_filename,
     episode_export_filename,
@@ -34,7 +36,7 @@ from ..exports import (
     load_episode_for_export,
 )
 from ..extensions import writes_database
-from ..models import MAX_ID, Alert, Episode, StaffUser
+from ..models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
 from ..vocabulary import Severity
 from ..web import csv_attachment
 from . import bp
@@ -159,7 +161,23 @@ def alert_json(alert: Alert) -> dict:
         "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None,
         "resolved_at": iso(alert.resolved_dt),
         "resolved_by": alert.resolved_by.display_name if alert.resolved_by else None,
-        "note": alert.note,
+        "note": notes_text(alert.events),
+    }
+
+
+def alert_event_json(event: AlertEvent) -> dict:
+    """One line of an alert's history: when, what, who ("system" for the alert rules), what
+    was done and the note (acknowledgements), the alert's severity then, the finding's reason
+    in English and its entry (opened, updated, escalated)."""
+    return {
+        "at": iso(event.created_dt),
+        "kind": event.kind,
+        "by": event.staff.display_name if event.staff else "system",
+        "action": event.action,
+        "note": event.note,
+        "severity": event.severity,
+        "reason": event.detail or None,
+        "entry_id": event.entry_id,
     }
 
 
@@ -183,6 +201,17 @@ def list_alerts():
             "next_cursor": encode_cursor(next_cursor) if next_cursor else None,
         }
     )
+
+
+@bp.get("/alerts/<int:alert_id>")
+def show_alert(alert_id: int):
+    """One alert of the clinic, as in the feed, with its history oldest first."""
+    user = api_staff()
+    refuse_unknown_params(set())
+    alert = clinic_alert(alert_id, user.clinic_id)
+    if alert is None:
+        raise ApiError(404, "not_found", "no alert with this id")
+    return jsonify({**alert_json(alert), "history": [alert_event_json(e) for e in alert.events]})
 
 
 # --- CSV -----------------------------------------------------------------------------------

@@ -2,7 +2,16 @@
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
 from ..exports import ALERT_FILTERS, MAX_RANGE_DAYS
-from ..vocabulary import AlertStatus, EntrySource, Indication, RedFlag, Rule, Severity
+from ..vocabulary import (
+    AlertAction,
+    AlertEventKind,
+    AlertStatus,
+    EntrySource,
+    Indication,
+    RedFlag,
+    Rule,
+    Severity,
+)
 
 ERROR = {
     "type": "object",
@@ -86,8 +95,55 @@ ALERT = {
         "acknowledged_by": {"type": ["string", "null"]},
         "resolved_at": {"type": ["string", "null"], "format": "date-time"},
         "resolved_by": {"type": ["string", "null"]},
-        "note": {"type": "string"},
+        "note": {
+            "type": "string",
+            "description": "every acknowledgement and resolution that says something, oldest "
+            "first, one line each: the action's code, then the note",
+        },
     },
+}
+
+ALERT_EVENT = {
+    "type": "object",
+    "required": ["at", "kind", "by", "action", "note", "severity", "reason", "entry_id"],
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "kind": {"type": "string", "enum": list(AlertEventKind.codes())},
+        "by": {"type": "string", "description": 'the staff member\'s name, or "system"'},
+        "action": {
+            "type": ["string", "null"],
+            "enum": [*AlertAction.codes(), None],
+            "description": "what was done (acknowledgements)",
+        },
+        "note": {"type": "string"},
+        "severity": {
+            "type": ["string", "null"],
+            "enum": [*Severity.codes(), None],
+            "description": "the alert's severity after this event",
+        },
+        "reason": {
+            "type": ["string", "null"],
+            "description": "the finding, in English (opened, updated, escalated)",
+        },
+        "entry_id": {"type": ["integer", "null"]},
+    },
+}
+
+ALERT_DETAIL = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Alert"},
+        {
+            "type": "object",
+            "required": ["history"],
+            "properties": {
+                "history": {
+                    "type": "array",
+                    "description": "oldest first",
+                    "items": {"$ref": "#/components/schemas/AlertEvent"},
+                }
+            },
+        },
+    ]
 }
 
 EPISODE_ID = {
@@ -157,6 +213,12 @@ def integration_paths() -> dict:
                 },
             ],
             (400, 401),
+        ),
+        "/alerts/{alert_id}": _staff_get(
+            "One alert of the clinic with its history",
+            _json("AlertDetail", "the alert and its history, oldest first"),
+            [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            (400, 401, 404),
         ),
         "/episodes/{episode_id}/fhir": _staff_get(
             "The episode as a FHIR R4 Bundle (type collection)",
@@ -240,6 +302,8 @@ def openapi_document() -> dict:
                 "Entry": ENTRY,
                 "Curve": CURVE,
                 "Alert": ALERT,
+                "AlertEvent": ALERT_EVENT,
+                "AlertDetail": ALERT_DETAIL,
                 "AlertPage": {
                     "type": "object",
                     "properties": {

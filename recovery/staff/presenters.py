@@ -13,9 +13,18 @@ from ..charts import episode_figure
 from ..clinics import clinic_params
 from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
 from ..episodes import episode_baseline
-from ..models import Alert, AuditEvent, Episode, PainEntry
+from ..models import Alert, AlertEvent, AuditEvent, Episode, PainEntry
 from ..translation import render, translate
-from ..vocabulary import AlertAction, AlertStatus, EntrySource, RedFlag, Rule, Severity, duration
+from ..vocabulary import (
+    AlertAction,
+    AlertEventKind,
+    AlertStatus,
+    EntrySource,
+    RedFlag,
+    Rule,
+    Severity,
+    duration,
+)
 from .forms import INDICATION_CHOICES
 from .services import AlertRow, EpisodeDetail, EpisodeRow
 
@@ -58,20 +67,16 @@ def hours_text(hours: float) -> str:
     return render(duration(hours))
 
 
-def note_lines(note: str) -> list[str]:
-    """An alert's note, one line per acknowledgement or resolution, with what was done in words.
+def action_label(action: str | None) -> str:
+    """What a nurse did, in words ("Called the patient"); empty for none."""
+    if not action:
+        return ""
+    return translate(AlertAction(action).label) if action in AlertAction.codes() else action
 
-    Acknowledging stores the action's code at the start of its line ("called_patient: ...").
-    """
-    lines = []
-    for line in note.splitlines():
-        if not line:
-            continue
-        code, sep, rest = line.partition(": ")
-        if code in AlertAction.codes():
-            line = translate(AlertAction(code).label) + (sep + rest if sep else "")
-        lines.append(line)
-    return lines
+
+def acknowledgement_text(action: str | None, note: str | None) -> str:
+    """An acknowledgement in words: "Called the patient: advised analgesia"."""
+    return ": ".join(part for part in (action_label(action), (note or "").strip()) if part)
 
 
 def event_label(action: str) -> str:
@@ -130,7 +135,7 @@ def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
             "reason": render(row.alert.reason_message, row.alert.reason),
             "open_for": format_timedelta(now - row.alert.opened_dt, threshold=1.1),
             "acknowledged_by": row.acknowledged_by or "",
-            "note": "\n".join(note_lines(row.alert.note)),
+            "note": acknowledgement_text(row.acknowledged_action, row.acknowledged_note),
         }
         for row in rows
     ]
@@ -247,56 +252,118 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
     return rows
 
 
-def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
-    """The episode's alerts in the order given, with their history in words."""
-    cards = []
-    for alert in alerts:
-        history = [_("opened %(when)s", when=format_datetime(alert.opened_dt, "EEE d MMM HH:mm"))]
-        if alert.acknowledged_dt and alert.acknowledged_by:
-            history.append(
-                _(
-                    "acknowledged by %(name)s %(when)s",
-                    name=alert.acknowledged_by.display_name,
-                    when=format_datetime(alert.acknowledged_dt, "EEE d MMM HH:mm"),
-                )
-            )
-        if alert.resolved_dt and alert.resolved_by:
-            history.append(
-                _(
-                    "resolved by %(name)s %(when)s",
-                    name=alert.resolved_by.display_name,
-                    when=format_datetime(alert.resolved_dt, "EEE d MMM HH:mm"),
-                )
-            )
-        cards.append(
-            {
-                "id": alert.id,
-                "rule": rule_label(alert.rule),
-                "severity": alert.severity,
-                "severity_label": severity_label(alert.severity),
-                "status": alert.status,
-                "status_label": alert_status_label(alert.status),
-                "reason": render(alert.reason_message, alert.reason),
-                "note_lines": note_lines(alert.note),
-                "history": "; ".join(history),
-                "can_acknowledge": alert.status == "open",
-                "can_resolve": alert.status != "resolved",
-            }
-        )
-    return cards
+def alert_event_label(kind: str) -> str:
+    """A line of an alert's history, in words ("Acknowledged", "New finding")."""
+    return translate(AlertEventKind(kind).label) if kind in AlertEventKind.codes() else kind
 
 
-def timeline(events: Sequence[AuditEvent]) -> list[dict]:
-    """Who did what, newest first."""
+def alert_event_who(event: AlertEvent) -> str:
+    """Who made the change: the staff member, or the system (the alert rules)."""
+    return event.staff.display_name if event.staff else _("System")
+
+
+def alert_event_detail(event: AlertEvent) -> str:
+    """What the change says: the finding, or what was done and the note."""
+    if event.detail_message or event.detail:
+        return render(event.detail_message, event.detail)
+    return acknowledgement_text(event.action, event.note)
+
+
+def alert_history(alert: Alert) -> list[dict]:
+    """The alert's history, oldest first: every finding (each red flag with its time), each
+    acknowledgement with what was done and its note, who and when."""
     return [
         {
             "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
-            "who": actor_label(event),
-            "what": event_label(event.action),
-            "detail": render(event.detail_message, event.detail),
+            "kind": event.kind,
+            "what": alert_event_label(event.kind),
+            "who": alert_event_who(event),
+            "severity_label": (
+                severity_label(event.severity)
+                if event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED)
+                else ""
+            ),
+            "detail": alert_event_detail(event),
         }
+        for event in alert.events
+    ]
+
+
+def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
+    """The episode's alerts in the order given, each with its history."""
+    return [
+        {
+            "id": alert.id,
+            "rule": rule_label(alert.rule),
+            "severity": alert.severity,
+            "severity_label": severity_label(alert.severity),
+            "status": alert.status,
+            "status_label": alert_status_label(alert.status),
+            "reason": render(alert.reason_message, alert.reason),
+            "history": alert_history(alert),
+            # An acknowledged alert takes more acknowledgements (a second nurse, a later
+            # call): each is added to its history.
+            "can_acknowledge": alert.status != "resolved",
+            "acknowledge_label": (
+                _("Acknowledge") if alert.status == "open" else _("Add an acknowledgement")
+            ),
+            "can_resolve": alert.status != "resolved",
+        }
+        for alert in alerts
+    ]
+
+
+def alert_timeline_label(kind: str) -> str:
+    """An alert change as the timeline words it ("alert opened", "acknowledged an alert")."""
+    return {
+        "opened": _("alert opened"),
+        "updated": _("alert updated"),
+        "escalated": _("alert escalated"),
+        "reopened": _("alert reopened"),
+        "acknowledged": _("acknowledged an alert"),
+        "resolved": _("resolved an alert"),
+        "notified": _("alert sent"),
+        "notify_failed": _("alert could not be sent"),
+    }.get(kind, kind.replace("_", " "))
+
+
+def timeline(events: Sequence[AuditEvent], alerts: Sequence[Alert] = (), limit: int = 200):
+    """Who did what, newest first: the audit trail's changes and the alerts' histories."""
+    items = [
+        (
+            event.created_dt,
+            0,
+            event.id,
+            {
+                "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
+                "who": actor_label(event),
+                "what": event_label(event.action),
+                "detail": render(event.detail_message, event.detail),
+            },
+        )
         for event in events
     ]
+    for alert in alerts:
+        for event in alert.events:
+            subject = rule_label(alert.rule)
+            if event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED) and event.severity:
+                subject = f"{subject} ({severity_label(event.severity)})"
+            detail = alert_event_detail(event)
+            items.append(
+                (
+                    event.created_dt,
+                    1,
+                    event.id,
+                    {
+                        "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
+                        "who": alert_event_who(event),
+                        "what": alert_timeline_label(event.kind),
+                        "detail": ": ".join(p for p in (subject, detail) if p),
+                    },
+                )
+            )
+    items.sort(key=lambda item: item[:3], reverse=True)
+    return [item[3] for item in items[:limit]]
 
 
 def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from ..alerts import AlertError, acknowledge_alert, resolve_alert
+from ..alerts import Acknowledged, AlertError, acknowledge_alert, resolve_alert
 from ..auth.routes import safe_next
 from ..clinics import clinic_zone
 from ..episodes import (
@@ -185,7 +185,7 @@ def episode_page(episode, *, entry_form=None, status=200):
         figure=presenters.episode_chart(detail),
         entries=presenters.entry_rows(detail),
         alerts=presenters.alert_cards(detail.alerts, now),
-        events=presenters.timeline(detail.events),
+        events=presenters.timeline(detail.events, detail.alerts),
         entry_form=entry_form,
         ack_form=AcknowledgeForm(formdata=None),
         resolve_form=ResolveForm(formdata=None),
@@ -238,7 +238,7 @@ def acknowledge(alert_id: int):
     form = AcknowledgeForm()
     if form.validate_on_submit():
         try:
-            acknowledge_alert(
+            outcome = acknowledge_alert(
                 alert,
                 current_user,
                 action=form.action.data,
@@ -249,11 +249,25 @@ def acknowledge(alert_id: int):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(_("Alert acknowledged."), "info")
+            flash(acknowledged_text(outcome, alert), "info")
     else:
         flash(_("The alert was not changed: %(errors)s", errors=form_error_text(form)), "error")
     return redirect(
         safe_next(request.form.get("next")) or url_for("staff.episode", episode_id=alert.episode_id)
+    )
+
+
+def acknowledged_text(outcome: Acknowledged, alert) -> str:
+    """What the nurse is told after acknowledging: the second of two nurses learns that
+    someone was first, and that their own action and note are kept too."""
+    if outcome is Acknowledged.FIRST:
+        return _("Alert acknowledged.")
+    if outcome is Acknowledged.REPEATED:
+        return _("This acknowledgement was already recorded.")
+    return _(
+        "%(name)s had already acknowledged this alert; your acknowledgement was added to its "
+        "history.",
+        name=alert.acknowledged_by.display_name if alert.acknowledged_by else _("Someone"),
     )
 
 

@@ -10,7 +10,17 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import Alert, AuditEvent, Episode, PainEntry, Patient, StaffUser, severity_value
+from ..models import (
+    Alert,
+    AlertEvent,
+    AuditEvent,
+    Episode,
+    PainEntry,
+    Patient,
+    StaffUser,
+    severity_value,
+)
+from ..vocabulary import AlertEventKind
 
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
@@ -45,6 +55,21 @@ class AlertRow:
     last_pain: int | None
     last_expected: float | None
     acknowledged_by: str | None
+    #: What the latest acknowledgement says: its action code and note (None if none).
+    acknowledged_action: str | None = None
+    acknowledged_note: str | None = None
+
+
+def _latest_acknowledgement(column):
+    """SQL: `column` of the alert's latest acknowledgement event (a scalar subquery)."""
+    return (
+        db.select(column)
+        .where(AlertEvent.alert_id == Alert.id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
+        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
+        .limit(1)
+        .correlate(Alert)
+        .scalar_subquery()
+    )
 
 
 def alert_urgency_order():
@@ -68,6 +93,8 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
             Episode.last_pain,
             Episode.last_expected,
             func.coalesce(acknowledger.name, acknowledger.email),
+            _latest_acknowledgement(AlertEvent.action),
+            _latest_acknowledgement(AlertEvent.note),
         )
         .join(Episode, Episode.id == Alert.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
@@ -210,10 +237,16 @@ class EpisodeDetail:
     events: list[AuditEvent]
 
 
+#: The timeline's length: the newest changes of the episode and of its alerts.
+TIMELINE_LENGTH = 200
+
+
 def episode_detail(episode: Episode) -> EpisodeDetail:
-    """The episode's entries, alerts (with their staff) and timeline.
+    """The episode's entries, alerts (with their history and its staff) and timeline.
 
     Alerts in the worklist's order, the unresolved ones before the resolved ones (history).
+    `events` are the audit trail's other changes (links, entries, closing, downloads): alert
+    changes are read from the alerts' own history, which `alerts` carries.
     """
     entries = list(
         db.session.scalars(
@@ -227,7 +260,7 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
         db.session.scalars(
             db.select(Alert)
             .filter_by(episode_id=episode.id)
-            .options(selectinload(Alert.acknowledged_by), selectinload(Alert.resolved_by))
+            .options(selectinload(Alert.events).selectinload(AlertEvent.staff))
             .order_by(case((Alert.status == "resolved", 1), else_=0), *alert_urgency_order())
         )
     )
@@ -235,9 +268,10 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
         db.session.scalars(
             db.select(AuditEvent)
             .filter_by(episode_id=episode.id)
+            .where(AuditEvent.action.not_like("alert\\_%", escape="\\"))
             .options(selectinload(AuditEvent.staff))
             .order_by(AuditEvent.created_dt.desc(), AuditEvent.id.desc())
-            .limit(200)
+            .limit(TIMELINE_LENGTH)
         )
     )
     return EpisodeDetail(episode, entries, alerts, events)
