@@ -1,16 +1,21 @@
-"""The migrations build, from an empty database, exactly the schema the models describe."""
+"""The migrations build, from an empty database, exactly the schema the models describe; the
+alert history migration turns data in the old shape into history rows and back."""
 
 import os
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
 
 from recovery import create_app
+from recovery.alerts import notes_text
 from recovery.extensions import db
+from recovery.models import Alert
 from recovery.vocabulary import EntrySource, Severity
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -81,3 +86,242 @@ def test_migrated_check_constraints_hold_exactly_the_vocabulary(empty_database):
     assert expected[("alert", "ck_alert_severity")] == set(Severity.codes())
     assert expected[("pain_entry", "ck_pain_entry_source")] == set(EntrySource.codes())
     assert migrated == expected
+
+
+# --- the alert history migration (7c3a9e1f5b20): data in the old shape -----------------------
+
+BEFORE_HISTORY = "4b7e2c9d1a60"
+FLAG_27H = "red flag at 27 h (5/10)"
+T0 = datetime(2026, 1, 31, 14, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A timestamp read through Core: naive UTC on SQLite, aware on PostgreSQL."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Alert 1: the audit trail accounts for it. A fever, a wound, an acknowledgement, an
+# escalation (chest pain) that re-opens it, a second acknowledgement, a resolution whose note
+# looks like an action ("other: ...") but is the resolution's note.
+AUDITED_NOTE = "called_patient: rang her\nsent_to_emergency\nother: ambulance came"
+AUDIT_ROWS = [
+    ("alert_opened", None, 0, "red_flag (urgent): red flag at 26 h (4/10): fever or chills"),
+    ("alert_updated", None, 5, "red_flag (urgent): red flag at 26 h (3/10): bleeding"),
+    ("alert_acknowledged", 1, 10, "red_flag: called_patient: rang her"),
+    ("alert_escalated", None, 20, "red_flag (emergency): red flag at 27 h (5/10): chest pain"),
+    ("alert_acknowledged", 2, 25, "red_flag: sent_to_emergency"),
+    ("alert_resolved", 1, 30, "red_flag: other: ambulance came"),
+    # Not about this alert: another rule, and a download.
+    ("alert_opened", None, 1, "above_expected (high): 9/10 at 24 h"),
+    ("exported_alerts_csv", 1, 40, "2026-01-01..2026-01-31"),
+]
+
+
+def seed_old_shape(conn) -> dict[str, sa.Table]:
+    """A clinic, two nurses, an episode and three alerts as the app stored them before the
+    history table: notes in `alert.note`, times in the alert's columns and the audit trail."""
+    meta = sa.MetaData()
+    meta.reflect(conn)
+    t = meta.tables
+    assert "note" in t["alert"].c and "alert_event" not in t
+    conn.execute(
+        t["clinic"].insert(),
+        {
+            "id": 1,
+            "slug": "north",
+            "name": "North",
+            "timezone": "UTC",
+            "phone": "",
+            "settings": {},
+            "created_dt": T0,
+        },
+    )
+    for staff_id in (1, 2):
+        conn.execute(
+            t["staff_user"].insert(),
+            {
+                "id": staff_id,
+                "clinic_id": 1,
+                "email": f"n{staff_id}@example.test",
+                "name": f"Nurse {staff_id}",
+                "password_hash": "x",
+                "role": "nurse",
+                "is_active": True,
+                "created_dt": T0,
+            },
+        )
+    conn.execute(
+        t["patient"].insert(),
+        {
+            "id": 1,
+            "clinic_id": 1,
+            "display_name": "P",
+            "preferred_language": "en",
+            "created_dt": T0,
+        },
+    )
+    conn.execute(
+        t["episode"].insert(),
+        {
+            "id": 1,
+            "clinic_id": 1,
+            "patient_id": 1,
+            "procedure_dt": T0 - timedelta(hours=26),
+            "levels": "",
+            "indication": "osteoporosis",
+            "status": "active",
+            "created_dt": T0,
+            "updated_dt": T0,
+        },
+    )
+    common = {"episode_id": 1, "reason_message": None, "entry_id": None}
+    conn.execute(
+        t["alert"].insert(),
+        [
+            {
+                **common,
+                "id": 1,
+                "rule": "red_flag",
+                "severity": "emergency",
+                "status": "resolved",
+                "opened_dt": at(0),
+                "updated_dt": at(30),
+                "reason": "red flag at 26 h (4/10): fever or chills | red flag at 26 h (3/10): "
+                "bleeding | red flag at 27 h (5/10): chest pain",
+                "acknowledged_dt": at(25),
+                "acknowledged_by_id": 2,
+                "resolved_dt": at(30),
+                "resolved_by_id": 1,
+                "note": AUDITED_NOTE,
+            },
+            # No audit trail for these two (their opened rows do not match): the columns.
+            {
+                **common,
+                "id": 2,
+                "rule": "persistent",
+                "severity": "moderate",
+                "status": "resolved",
+                "opened_dt": at(2),
+                "updated_dt": at(2),
+                "reason": "5/10 for 3 d",
+                "acknowledged_dt": at(50),
+                "acknowledged_by_id": 1,
+                "resolved_dt": at(60),
+                "resolved_by_id": 2,
+                "note": "other: spoke to GP\nsettled",
+            },
+            {
+                **common,
+                "id": 3,
+                "rule": "rebound",
+                "severity": "high",
+                "status": "open",
+                "opened_dt": at(3),
+                "updated_dt": at(70),
+                "reason": "up 4 points",
+                "acknowledged_dt": at(45),
+                "acknowledged_by_id": 2,
+                "resolved_dt": None,
+                "resolved_by_id": None,
+                "note": "called_patient",
+            },
+        ],
+    )
+    conn.execute(
+        t["audit_event"].insert(),
+        [
+            {
+                "clinic_id": 1,
+                "episode_id": 1,
+                "staff_id": staff,
+                "actor": "x",
+                "action": action,
+                "detail": detail,
+                "created_dt": at(minutes),
+            }
+            for action, staff, minutes, detail in AUDIT_ROWS
+        ],
+    )
+    return t
+
+
+def read_history(conn) -> dict[int, list[tuple]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT alert_id, kind, created_dt, staff_id, action, note, severity, detail "
+            "FROM alert_event ORDER BY alert_id, created_dt, id"
+        ).columns(created_dt=sa.DateTime(timezone=True))
+    )
+    history: dict[int, list[tuple]] = {}
+    for alert_id, kind, when, staff, action, note, severity, detail in rows:
+        history.setdefault(alert_id, []).append(
+            (kind, aware(when), staff, action, note, severity, detail)
+        )
+    return history
+
+
+def test_alert_notes_become_history_rows_and_come_back(empty_database):
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
+    with app.app_context():
+        upgrade(revision=BEFORE_HISTORY)
+        with db.engine.begin() as conn:
+            seed_old_shape(conn)
+        upgrade()
+        with db.engine.connect() as conn:
+            assert "note" not in {c["name"] for c in inspect(conn).get_columns("alert")}
+            history = read_history(conn)
+        assert history[1] == [
+            ("opened", at(0), None, None, "", "urgent", "red flag at 26 h (4/10): fever or chills"),
+            ("updated", at(5), None, None, "", "urgent", "red flag at 26 h (3/10): bleeding"),
+            ("acknowledged", at(10), 1, "called_patient", "rang her", "urgent", ""),
+            (
+                "escalated",
+                at(20),
+                None,
+                None,
+                "",
+                "emergency",
+                "red flag at 27 h (5/10): chest pain",
+            ),
+            ("reopened", at(20), None, None, "", "emergency", ""),
+            ("acknowledged", at(25), 2, "sent_to_emergency", "", "emergency", ""),
+            ("resolved", at(30), 1, None, "other: ambulance came", "emergency", ""),
+        ]
+        assert history[2] == [
+            ("opened", at(2), None, None, "", "moderate", "5/10 for 3 d"),
+            ("acknowledged", at(50), 1, "other", "spoke to GP", "moderate", ""),
+            ("resolved", at(60), 2, None, "settled", "moderate", ""),
+        ]
+        assert history[3] == [
+            ("opened", at(3), None, None, "", "high", "up 4 points"),
+            ("acknowledged", at(45), 2, "called_patient", "", "high", ""),
+            ("reopened", at(70), None, None, "", "high", ""),
+        ]
+        # The app reads the migrated rows as its own.
+        alert = db.session.get(Alert, 1)
+        assert [e.kind for e in alert.events][-1] == "resolved"
+        assert notes_text(alert.events) == AUDITED_NOTE
+        db.session.remove()
+
+        downgrade(revision=BEFORE_HISTORY)
+        with db.engine.connect() as conn:
+            notes = dict(conn.execute(sa.text("SELECT id, note FROM alert ORDER BY id")).all())
+            assert "alert_event" not in inspect(conn).get_table_names()
+        assert notes == {
+            1: AUDITED_NOTE,
+            2: "other: spoke to GP\nsettled",
+            3: "called_patient",
+        }
+        upgrade()  # and up again, from what the downgrade left
+        with db.engine.connect() as conn:
+            assert len(read_history(conn)[1]) == 7
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -130,10 +130,6 @@ def _create_table():
 
 
 def upgrade():
-    events = _create_table()
-    with op.batch_alter_table("alert_event", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alert_event_alert_id"), ["alert_id"], unique=False)
-
     bind = op.get_bind()
     alerts = bind.execute(
         sa.select(alert).order_by(alert.c.episode_id, alert.c.rule, alert.c.opened_dt, alert.c.id)
@@ -157,17 +153,20 @@ def upgrade():
             if trails is not None:
                 history = _from_audit(row, trails[index])
             rows += history if history is not None else _from_columns(row)
-    if rows:
-        op.bulk_insert(events, rows)
 
+    # Before alert_event exists: SQLite rebuilds `alert` to drop a column, and could not drop
+    # the old table while rows of another table referred to it (foreign keys are on).
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.drop_column("note")
 
+    events = _create_table()
+    with op.batch_alter_table("alert_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_event_alert_id"), ["alert_id"], unique=False)
+    if rows:
+        op.bulk_insert(events, rows)
+
 
 def downgrade():
-    with op.batch_alter_table("alert", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("note", sa.Text(), nullable=False, server_default=""))
-
     bind = op.get_bind()
     event = sa.table(
         "alert_event",
@@ -187,17 +186,21 @@ def downgrade():
         line = ": ".join(part for part in (row.action, row.note) if part)
         if line:
             lines[row.alert_id].append(line)
+
+    # alert_event goes first, so SQLite can rebuild `alert` (see upgrade).
+    with op.batch_alter_table("alert_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_event_alert_id"))
+    op.drop_table("alert_event")
+
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("note", sa.Text(), nullable=False, server_default=""))
     if lines:
         bind.execute(
             alert.update().where(alert.c.id == sa.bindparam("alert_id")),
             [{"alert_id": key, "note": "\n".join(value)} for key, value in lines.items()],
         )
-
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.alter_column("note", server_default=None)
-    with op.batch_alter_table("alert_event", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alert_event_alert_id"))
-    op.drop_table("alert_event")
 
 
 # --- from the old shape to events ------------------------------------------------------------
