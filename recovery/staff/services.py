@@ -92,7 +92,7 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
             Episode.procedure_dt,
             Episode.last_pain,
             Episode.last_expected,
-            func.coalesce(acknowledger.name, acknowledger.email),
+            func.coalesce(func.nullif(acknowledger.name, ""), acknowledger.email),
             _latest_acknowledgement(AlertEvent.action),
             _latest_acknowledgement(AlertEvent.note),
         )
