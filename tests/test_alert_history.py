@@ -151,7 +151,11 @@ def test_a_second_nurse_adds_to_the_history_and_is_told_who_was_first(
     ]
     assert alert.acknowledged_by_id == nurse.id
     card = page.split(f'id="alert-{alert.id}"')[1].split("</article>")[0]
-    assert "Called the patient: no answer" in card and "Booked a review: clinic Monday" in card
+    history = re.findall(r'<li class="alert-history__event[^"]*">(.*?)</li>', card, re.S)
+    assert "Nurse One: Called the patient" in history[1]
+    assert '<span class="note">no answer</span>' in history[1]
+    assert "Nurse Two: Booked a review" in history[2]
+    assert '<span class="note">clinic Monday</span>' in history[2]
     assert "Add an acknowledgement" in card  # the form stays for a later call
     # The worklist shows the latest acknowledgement in words.
     worklist = client.get("/staff/").get_data(as_text=True)

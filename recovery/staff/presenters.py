@@ -283,7 +283,13 @@ def alert_history(alert: Alert) -> list[dict]:
                 if event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED)
                 else ""
             ),
-            "detail": alert_event_detail(event),
+            # The finding, or what was done; the nurse's own words apart, as a note.
+            "detail": (
+                render(event.detail_message, event.detail)
+                if event.detail_message or event.detail
+                else action_label(event.action)
+            ),
+            "note": event.note,
         }
         for event in alert.events
     ]

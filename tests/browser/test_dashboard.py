@@ -135,9 +135,10 @@ def test_nurse_triages_the_urgent_alert(request, live_server, device):
     card.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".flash")).to_have_text("Alert acknowledged.")
     card = page.locator(f"#alert-{red_flag}")
-    expect(card).to_contain_text("(acknowledged)")
-    expect(card.locator(".note")).to_contain_text(ACK_NOTE)
-    expect(card).to_contain_text(f"acknowledged by {NURSE_NAME}")
+    expect(card).to_contain_text("(Acknowledged)")
+    acknowledged = card.locator(".alert-history__event--acknowledged")
+    expect(acknowledged).to_contain_text(f"{NURSE_NAME}: Sent to emergency")
+    expect(acknowledged.locator(".note")).to_have_text(ACK_NOTE)
 
     page.get_by_role("navigation").get_by_role("link", name="Worklist").click()
     page.wait_for_url(f"{live_server.url}/staff/")
@@ -163,7 +164,7 @@ def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, de
     rows_before = page.locator("#open-alerts tbody tr").count()
     expect(page.locator("#open-alerts")).not_to_contain_text("Steady Sam 1")
 
-    assert check_in(live_server.url, quiet, {"pain": 10, "red_flags": ["chest_pain"]}) == 201
+    assert check_in(live_server.url, quiet, {"pain": 10, "red_flags": ["fever"]}) == 201
 
     new_rows = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 1")
     expect(new_rows.first).to_be_visible(timeout=5000)
@@ -256,7 +257,7 @@ def test_resolving_alerts_removes_them_from_both_lists(live_server, desktop):
         card.get_by_label("Resolution note").fill("Seen in clinic, settled")
         card.get_by_role("button", name="Resolve").click()
         expect(page.locator(".flash")).to_have_text("Alert resolved.")
-        expect(page.locator(f"#alert-{alert}")).to_contain_text("(resolved)")
+        expect(page.locator(f"#alert-{alert}")).to_contain_text("(Resolved)")
         expect(page.locator(f"#alert-{alert}").locator("form")).to_have_count(0)
 
     page.get_by_role("navigation").get_by_role("link", name="Worklist").click()
@@ -286,7 +287,7 @@ def test_nurse_records_a_score_for_the_patient(live_server, desktop):
     expect(newest).to_contain_text("4/10")
     expect(newest).to_contain_text("Given by phone")
     expect(newest.locator("td").last).to_have_text(f"staff ({NURSE_NAME})")
-    expect(page.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("patient")
+    expect(page.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("Patient")
     assert chart_traces(page)["observed"]["y"] == [3, 4]
     assert page.watch.problems == []
 
