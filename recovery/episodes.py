@@ -459,6 +459,7 @@ def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -
         [to_reading(episode, e) for e in earlier],
         episode_baseline(episode, entries),
         clinic_params(episode.clinic),
+        schedule=clinic_schedule(episode.clinic),
     )
 
 
