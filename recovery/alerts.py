@@ -8,7 +8,7 @@ worklist: status, severity, and the acknowledgement that last took it out of "op
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .audit import record_alert_event, record_event
@@ -17,6 +17,10 @@ from .extensions import db
 from .message import Message, join
 from .models import Alert, AlertEvent, StaffUser, utcnow
 from .vocabulary import AlertAction, AlertEventKind, Rule
+
+#: The same nurse sending the same acknowledgement again within this is a double click, not a
+#: second call.
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 class AlertError(ValueError):
@@ -31,7 +35,8 @@ class Acknowledged(StrEnum):
     #: Someone had already acknowledged it (two nurses at once, or a later call): this
     #: acknowledgement is added to its history, the first one stays the alert's.
     ADDED = "added"
-    #: The same nurse sent the same acknowledgement again (a double click): nothing new.
+    #: The same nurse sent the same acknowledgement again within REPEAT_WINDOW (a double
+    #: click): nothing new.
     REPEATED = "repeated"
 
 
@@ -69,7 +74,8 @@ def acknowledge_alert(
     An open alert becomes acknowledged by `staff`. An alert someone already acknowledged keeps
     that acknowledgement and gains this one in its history (`Acknowledged.ADDED`), so two
     nurses acting at once both keep their notes; the same nurse sending the same action and
-    note again changes nothing (`Acknowledged.REPEATED`). A resolved alert is refused.
+    note again within REPEAT_WINDOW changes nothing (`Acknowledged.REPEATED`). A resolved
+    alert is refused.
     """
     if action is not None and action not in AlertAction.codes():
         raise AlertError(f"unknown action {action!r}")
@@ -77,6 +83,7 @@ def acknowledge_alert(
     if alert.status == "resolved":
         raise AlertError("this alert is already resolved")
     note = note.strip()
+    now = now or utcnow()
     outcome = Acknowledged.FIRST
     if alert.status == "acknowledged":
         latest = _latest_acknowledgement(alert)
@@ -84,10 +91,10 @@ def acknowledge_alert(
             latest is not None
             and latest.staff_id == staff.id
             and (latest.action, latest.note) == (action, note)
+            and abs(now - latest.created_dt) <= REPEAT_WINDOW
         ):
             return Acknowledged.REPEATED
         outcome = Acknowledged.ADDED
-    now = now or utcnow()
     if outcome is Acknowledged.FIRST:
         alert.status = "acknowledged"
         alert.acknowledged_dt = now

@@ -172,6 +172,18 @@ def test_in_progress_names_an_acknowledger_without_a_name_by_email(client, auth,
     assert "acknowledged by nurse@example.test (Called the patient)" in worklist
 
 
+def test_the_same_acknowledgement_later_is_a_new_call_not_a_double_click(nurse, episode, now):
+    report(episode, 26, 4, ["fever"], minutes_later=1)
+    alert = db.session.scalar(db.select(Alert).filter_by(episode_id=episode.id))
+    assert acknowledge_alert(alert, nurse, action="called_patient", now=now) is Acknowledged.FIRST
+    again = now + timedelta(minutes=2)
+    assert acknowledge_alert(alert, nurse, action="called_patient", now=again) == "repeated"
+    later = now + timedelta(hours=1)
+    assert acknowledge_alert(alert, nurse, action="called_patient", now=later) == "added"
+    db.session.commit()
+    assert kinds(alert) == ["opened", "acknowledged", "acknowledged"]
+
+
 def test_timeline_reads_alert_changes_from_the_history_once(client, auth, nurse, episode):
     report(episode, 26, 4, ["fever"], minutes_later=1)
     alert = db.session.scalar(db.select(Alert).filter_by(episode_id=episode.id))

@@ -26,7 +26,7 @@ from ..vocabulary import (
     duration,
 )
 from .forms import INDICATION_CHOICES
-from .services import AlertRow, EpisodeDetail, EpisodeRow
+from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow
 
 
 def status_label(status: str) -> str:
@@ -333,7 +333,9 @@ def alert_timeline_label(kind: str) -> str:
     }.get(kind, kind.replace("_", " "))
 
 
-def timeline(events: Sequence[AuditEvent], alerts: Sequence[Alert] = (), limit: int = 200):
+def timeline(
+    events: Sequence[AuditEvent], alerts: Sequence[Alert] = (), limit: int = TIMELINE_LENGTH
+) -> list[dict]:
     """Who did what, newest first: the audit trail's changes and the alerts' histories."""
     items = [
         (
