@@ -106,14 +106,14 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Alert 1: the audit trail accounts for it. A fever, a wound, an acknowledgement, an
-# escalation (chest pain) that re-opens it, a second acknowledgement, a resolution whose note
-# looks like an action ("other: ...") but is the resolution's note.
-AUDITED_NOTE = "called_patient: rang her\nsent_to_emergency\nother: ambulance came"
+# Alert 1: the audit trail accounts for it. A fever, a wound, an acknowledgement (its note on
+# two lines), an escalation (chest pain) that re-opens it, a second acknowledgement, and a
+# resolution whose note looks like an action ("other: ...") but is the resolution's note.
+AUDITED_NOTE = "called_patient: rang her\nno answer\nsent_to_emergency\nother: ambulance came"
 AUDIT_ROWS = [
     ("alert_opened", None, 0, "red_flag (urgent): red flag at 26 h (4/10): fever or chills"),
     ("alert_updated", None, 5, "red_flag (urgent): red flag at 26 h (3/10): bleeding"),
-    ("alert_acknowledged", 1, 10, "red_flag: called_patient: rang her"),
+    ("alert_acknowledged", 1, 10, "red_flag: called_patient: rang her\nno answer"),
     ("alert_escalated", None, 20, "red_flag (emergency): red flag at 27 h (5/10): chest pain"),
     ("alert_acknowledged", 2, 25, "red_flag: sent_to_emergency"),
     ("alert_resolved", 1, 30, "red_flag: other: ambulance came"),
@@ -281,7 +281,7 @@ def test_alert_notes_become_history_rows_and_come_back(empty_database):
         assert history[1] == [
             ("opened", at(0), None, None, "", "urgent", "red flag at 26 h (4/10): fever or chills"),
             ("updated", at(5), None, None, "", "urgent", "red flag at 26 h (3/10): bleeding"),
-            ("acknowledged", at(10), 1, "called_patient", "rang her", "urgent", ""),
+            ("acknowledged", at(10), 1, "called_patient", "rang her\nno answer", "urgent", ""),
             (
                 "escalated",
                 at(20),

@@ -11,8 +11,8 @@ How each existing alert becomes events (docs/architecture.md, "Alert history"):
   opens the rule's k-th alert). Each finding (opened, updated, escalated) becomes an event with
   its time, severity and reason; an escalation of an acknowledged alert adds "reopened"; each
   acknowledgement and resolution becomes an event with its time and staff member, and takes
-  its text from the alert's note, line by line ("called_patient: rang her" -> action
-  `called_patient`, note "rang her"). It is used only when it explains the alert completely:
+  its text from the alert's note, as many lines as the audit row has ("called_patient: rang
+  her" -> action `called_patient`, note "rang her"; a resolution's text is all note). It is used only when it explains the alert completely:
   as many opened rows as alerts, every note line claimed, and the alert's final status.
 - Otherwise, the alert's own columns: "opened" at `opened_dt` with the (accumulated) reason;
   one "acknowledged" per acknowledgement line at `acknowledged_dt` by `acknowledged_by_id`
@@ -290,12 +290,14 @@ def _from_audit(row, trail):
             if reopened:
                 events.append(_event(row, "reopened", audit.created_dt, severity=severity))
             continue
+        # What this change appended to the note: as many lines as it said (a note typed on
+        # several lines is one acknowledgement).
         said = (audit.detail or "")[len(row.rule) + 1 :].strip()
-        line = ""
-        if said:
-            if not lines:
-                return None
-            line = lines.pop(0)
+        needed = len([part for part in said.splitlines() if part.strip()])
+        if needed > len(lines):
+            return None
+        line = "\n".join(lines[:needed])
+        del lines[:needed]
         if kind == "acknowledged":
             action, note = _split(line)
             status = "acknowledged"
