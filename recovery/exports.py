@@ -383,15 +383,8 @@ def clinic_alerts(
     """
     rank = severity_value(Alert.severity)
     statement = (
-        db.select(Alert)
-        .join(Alert.episode)
-        .join(Episode.patient)
-        .options(
-            contains_eager(Alert.episode).contains_eager(Episode.patient),
-            joinedload(Alert.acknowledged_by),
-            joinedload(Alert.resolved_by),
-            selectinload(Alert.events),
-        )
+        _alerts_with_people()
+        .options(selectinload(Alert.events))
         .where(Episode.clinic_id == clinic_id)
         .order_by(rank.desc(), Alert.opened_dt, Alert.id)
         .limit(limit + 1)
@@ -422,6 +415,15 @@ def clinic_alert(alert_id: int, clinic_id: int) -> Alert | None:
     """The alert with its patient, staff and history (with the history's staff), if it
     belongs to the clinic; three queries."""
     return db.session.scalar(
+        _alerts_with_people()
+        .options(selectinload(Alert.events).joinedload(AlertEvent.staff))
+        .where(Alert.id == alert_id, Episode.clinic_id == clinic_id)
+    )
+
+
+def _alerts_with_people():
+    """Alerts with their episode, patient and acknowledging and resolving staff, in one query."""
+    return (
         db.select(Alert)
         .join(Alert.episode)
         .join(Episode.patient)
@@ -429,9 +431,7 @@ def clinic_alert(alert_id: int, clinic_id: int) -> Alert | None:
             contains_eager(Alert.episode).contains_eager(Episode.patient),
             joinedload(Alert.acknowledged_by),
             joinedload(Alert.resolved_by),
-            selectinload(Alert.events).joinedload(AlertEvent.staff),
         )
-        .where(Alert.id == alert_id, Episode.clinic_id == clinic_id)
     )
 
 

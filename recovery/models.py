@@ -232,7 +232,7 @@ class PainEntry(db.Model):
     red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_analgesic_taken: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str] = mapped_column(String(1000), default="")
-    source: Mapped[str] = mapped_column(String(16), default="patient")
+    source: Mapped[str] = mapped_column(String(16), default=EntrySource.PATIENT.value)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
 

@@ -62,6 +62,7 @@ from .vocabulary import (
     Severity,
     duration,
     red_flag_severity,
+    short_number,
 )
 
 #: Rule codes in priority order (as used in the database, the API and the backtest).
@@ -171,14 +172,6 @@ class Assessment:
     status: str
 
 
-def _number(value: float) -> str:
-    # One decimal for small values, none once a decimal stops meaning anything to a reader.
-    if abs(value) < 10:
-        text = f"{value:.1f}"
-        return text[:-2] if text.endswith(".0") else text
-    return str(round(value))
-
-
 #: Windows ending by this hour are given in hours ("18-30 h"), later ones in days.
 _WINDOW_HOURS_UP_TO = 72.0
 
@@ -194,13 +187,13 @@ def window_message(window: Window) -> Message:
     if window.end_h <= _WINDOW_HOURS_UP_TO:
         return Message(
             N_("%(start)s-%(end)s h"),
-            {"start": _number(window.start_h), "end": _number(window.end_h)},
+            {"start": short_number(window.start_h), "end": short_number(window.end_h)},
         )
     return Message(
         N_("%(start)s-%(end)s d"),
         {
-            "start": _number(window.start_h / HOURS_PER_DAY),
-            "end": _number(window.end_h / HOURS_PER_DAY),
+            "start": short_number(window.start_h / HOURS_PER_DAY),
+            "end": short_number(window.end_h / HOURS_PER_DAY),
         },
     )
 
@@ -281,7 +274,7 @@ def _with_baseline_note(message: Message, baseline: float, assumed: bool) -> Mes
         return message
     return Message(
         N_("%(reason)s; baseline not recorded, %(baseline)s assumed"),
-        {"reason": message, "baseline": _number(baseline)},
+        {"reason": message, "baseline": short_number(baseline)},
     )
 
 
@@ -338,9 +331,9 @@ def _no_improvement(
     values = {
         "pain": reading.pain,
         "when": _at(reading.hours),
-        "baseline": _number(baseline),
-        "fall": _number(fall),
-        "points": _number(points),
+        "baseline": short_number(baseline),
+        "fall": short_number(fall),
+        "points": short_number(points),
         "fraction": f"{fraction:.0%}",
     }
     if baseline > 0:
@@ -392,7 +385,7 @@ def _rebound(
         template = N_(
             "%(pain)s/10 %(when)s; back to baseline %(baseline)s from %(lowest)s/10 %(lowest_when)s"
         )
-        values["baseline"] = _number(baseline)
+        values["baseline"] = short_number(baseline)
     reason = _with_baseline_note(Message(template, values), baseline, assumed)
     return Finding(REBOUND, Severity.HIGH, reason)
 
@@ -401,7 +394,7 @@ def _in_days(hours: float) -> Message:
     # "5 d", "23 d": the unit of the windows these starts open (`window_message`).
     if hours < _WINDOW_HOURS_UP_TO:
         return duration(hours)
-    return Message(N_("%(n)s d"), {"n": _number(hours / HOURS_PER_DAY)})
+    return Message(N_("%(n)s d"), {"n": short_number(hours / HOURS_PER_DAY)})
 
 
 def _persistent(reading: Reading, history: History, params: CurveParams) -> Finding | None:
@@ -418,7 +411,7 @@ def _persistent(reading: Reading, history: History, params: CurveParams) -> Find
             "when": _at(reading.hours),
             "earlier": earlier.pain,
             "earlier_when": _at(earlier.hours),
-            "above": _number(params.persistent_above),
+            "above": short_number(params.persistent_above),
             "week": _in_days(history.starts.persistent_week),
             "month": _in_days(history.starts.persistent_month),
         },

@@ -249,8 +249,8 @@ class Role(Term):
     ADMIN = "admin", N_("Administrator")
 
 
-def _number(value: float) -> str:
-    # One decimal for small values, none once a decimal stops meaning anything to a reader.
+def short_number(value: float) -> str:
+    """A number as a reader takes it in: one decimal below 10 ("2.5", "3"), none above."""
     if abs(value) < 10:
         text = f"{value:.1f}"
         return text[:-2] if text.endswith(".0") else text
@@ -289,8 +289,8 @@ def duration(hours: float) -> Message:
         return Message(N_("%(n)s min"), {"n": max(1, round(hours * 60))})
     for limit, unit_h, unit in _UNITS:
         if hours < limit:
-            return Message(unit, {"n": _number(hours / unit_h)})
-    return Message(N_("%(n)s mo"), {"n": _number(hours / _MONTH_H)})
+            return Message(unit, {"n": short_number(hours / unit_h)})
+    return Message(N_("%(n)s mo"), {"n": short_number(hours / _MONTH_H)})
 
 
 def format_duration(hours: float) -> str:
