@@ -223,8 +223,8 @@ class AlertEventKind(Term):
 class Indication(Term):
     """Why the vertebroplasty was done."""
 
-    OSTEOPOROSIS = "osteoporosis", N_("Osteoporotic fracture")
-    TUMOUR = "tumour", N_("Tumour")
+    OSTEOPOROSIS = "osteoporosis", N_("Osteoporotic vertebral fracture")
+    TUMOUR = "tumour", N_("Vertebral tumour (metastasis or myeloma)")
     OTHER = "other", N_("Other")
 
 

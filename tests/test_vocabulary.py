@@ -2,6 +2,8 @@
 
 import pytest
 
+from recovery.clinics import issue_api_token
+from recovery.extensions import db
 from recovery.rules import RULES
 from recovery.vocabulary import (
     EMERGENCY_FLAGS,
@@ -13,6 +15,7 @@ from recovery.vocabulary import (
     format_duration,
     red_flag_severity,
 )
+from tests import factories
 
 
 def test_severities_in_order_most_urgent_first():
@@ -69,6 +72,25 @@ def test_red_flags_are_clinicals_eight_codes_in_order_with_two_wordings():
 )
 def test_chest_pain_or_breathlessness_is_an_emergency(flags, severity):
     assert red_flag_severity(flags) == severity
+
+
+def test_indications_read_the_same_on_the_form_the_episode_page_and_in_fhir(
+    client, auth, clinic, nurse
+):
+    enrolled = factories.gen_episode(clinic, indication="tumour")
+    headers = {"Authorization": f"Bearer {issue_api_token(nurse)}"}
+    db.session.commit()
+    auth.login()
+    words = "Vertebral tumour (metastasis or myeloma)"
+    assert words in client.get("/staff/enrol").get_data(as_text=True)
+    assert words in client.get(f"/staff/episodes/{enrolled.episode.id}").get_data(as_text=True)
+    bundle = client.get(f"/api/v1/episodes/{enrolled.episode.id}/fhir", headers=headers)
+    [procedure] = [
+        e["resource"]
+        for e in bundle.get_json()["entry"]
+        if e["resource"]["resourceType"] == "Procedure"
+    ]
+    assert procedure["reasonCode"] == [{"text": words}]
 
 
 def test_statuses_and_actions_have_words():
