@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from .alerts import acknowledge_alert
 from .clinics import create_clinic, create_staff
 from .episodes import enrol_patient, record_pain_entry
 from .extensions import db
-from .models import Clinic, utcnow
+from .models import Alert, Clinic, StaffUser, utcnow
 from .simulate import simulate_cohort
+from .vocabulary import AlertAction, AlertStatus, Severity
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "nurse@demo.test"
@@ -82,7 +84,7 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
         return False
     now = now or utcnow()
     clinic = create_clinic(DEMO_SLUG, "Demo Spine Clinic", "Europe/London", "+44 20 7946 0000")
-    create_staff(clinic, DEMO_EMAIL, DEMO_PASSWORD, "nurse", "Demo Nurse")
+    nurse = create_staff(clinic, DEMO_EMAIL, DEMO_PASSWORD, "nurse", "Demo Nurse")
     create_staff(clinic, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, "admin", "Demo Administrator")
     cohort = simulate_cohort(DEMO_PATIENTS, seed=DEMO_SEED, mix=DEMO_MIX)
     for index, sim in enumerate(cohort):
@@ -114,4 +116,24 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
                 now=min(now, recorded_dt + timedelta(minutes=3)),
             )
     db.session.flush()
+    _acknowledge_one(nurse, now)
     return True
+
+
+def _acknowledge_one(nurse: StaffUser, now: datetime) -> None:
+    """A nurse has already called about the oldest high alert, so the demo shows work in
+    progress and an alert's history."""
+    alert = db.session.scalar(
+        db.select(Alert)
+        .where(Alert.severity == Severity.HIGH.code, Alert.status == AlertStatus.OPEN.value)
+        .order_by(Alert.opened_dt, Alert.id)
+        .limit(1)
+    )
+    if alert is not None:
+        acknowledge_alert(
+            alert,
+            nurse,
+            action=AlertAction.CALLED_PATIENT.value,
+            note="Pain settling with regular paracetamol; will call again tomorrow.",
+            now=min(now, alert.updated_dt + timedelta(minutes=25)),
+        )

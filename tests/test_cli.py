@@ -167,6 +167,12 @@ def test_demo_is_idempotent_and_shows_every_kind_of_alert(runner, client):
     assert episodes >= 30 and entries > episodes
     rules = set(db.session.scalars(db.select(Alert.rule).distinct()))
     assert {"red_flag", "above_expected", "no_improvement"} <= rules
+    # A nurse has already called about one alert: work in progress, with its history.
+    [acknowledged] = db.session.scalars(db.select(Alert).filter_by(status="acknowledged")).all()
+    assert [(e.kind, e.action) for e in acknowledged.events][-1] == (
+        "acknowledged",
+        "called_patient",
+    )
     again = runner.invoke(args=["recovery", "demo"])
     assert "already present" in again.output
     assert db.session.scalar(db.select(db.func.count()).select_from(Episode)) == episodes
