@@ -38,7 +38,7 @@ from .models import (
     StaffUser,
     severity_value,
 )
-from .vocabulary import AlertEventKind, Indication, RedFlag, Severity
+from .vocabulary import AlertEventKind, Indication, RedFlag, Severity, label_of
 
 # --- shared bounds -------------------------------------------------------------------------
 
@@ -463,14 +463,6 @@ FLAG_PRIORITY = {
 }
 
 
-def _red_flag_words(code: str) -> str:
-    return RedFlag(code).label if code in RedFlag.codes() else code
-
-
-def _indication_words(code: str) -> str:
-    return Indication(code).label if code in Indication.codes() else code
-
-
 #: Fixed, so a resource keeps its urn:uuid across exports; FHIR_ID_NAMESPACE overrides it.
 DEFAULT_ID_NAMESPACE = uuid.UUID("8f0c6d52-3f8e-5c1a-9b57-6a1f0b6c2e4d")
 DEFAULT_MRN_SYSTEM = "urn:recovery:clinic:{clinic}:mrn"
@@ -602,7 +594,7 @@ def fhir_procedure(episode: Episode, settings: FhirSettings) -> dict:
         "code": code,
         "subject": _reference(settings, "Patient", episode.patient_id),
         "performedDateTime": utc_text(episode.procedure_dt),
-        "reasonCode": [{"text": _indication_words(episode.indication)}],
+        "reasonCode": [{"text": label_of(Indication, episode.indication)}],
     }
     if episode.levels:
         resource["bodySite"] = [{"text": episode.levels}]
@@ -635,7 +627,7 @@ def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings)
         {
             "code": {
                 "coding": [
-                    {"system": RED_FLAG_SYSTEM, "code": flag, "display": _red_flag_words(flag)}
+                    {"system": RED_FLAG_SYSTEM, "code": flag, "display": label_of(RedFlag, flag)}
                 ]
             },
             "valueBoolean": True,

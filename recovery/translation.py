@@ -9,6 +9,7 @@ from flask_babel import gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
 from .message import Message
+from .vocabulary import label_of
 
 
 def translate(text: str) -> str:
@@ -30,6 +31,11 @@ def render(message: Message | Mapping[str, Any] | None, fallback: str = "") -> s
         return message.render(translate)
     except (KeyError, TypeError, ValueError, AttributeError):
         return fallback
+
+
+def words(terms: Any, code: str) -> str:
+    """A stored code in the reader's language, by its vocabulary (`vocabulary.label_of`)."""
+    return translate(label_of(terms, code))
 
 
 def choices(terms: Iterable[Any], words: str = "label") -> list[SelectChoice]:

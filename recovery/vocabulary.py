@@ -177,6 +177,16 @@ class RedFlag(Term):
         return Message(self.patient_label)
 
 
+def label_of(terms: type[Term] | type[Severity], code: str) -> str:
+    """The words for `code` in the vocabulary `terms` (untranslated), or `code` itself when
+    it is not one of them (a row older than the vocabulary): pages never fail on a code."""
+    try:
+        term = terms.from_code(code) if terms is Severity else terms(code)
+    except ValueError:
+        return code
+    return term.label
+
+
 #: Red flags that mean "call emergency services", not the clinic: severity emergency.
 EMERGENCY_FLAGS = frozenset({RedFlag.CHEST_PAIN, RedFlag.BREATHLESS})
 

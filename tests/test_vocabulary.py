@@ -13,6 +13,7 @@ from recovery.vocabulary import (
     Rule,
     Severity,
     format_duration,
+    label_of,
     red_flag_severity,
 )
 from tests import factories
@@ -120,3 +121,12 @@ def test_statuses_and_actions_have_words():
 )
 def test_one_duration_formatter(hours, text):
     assert format_duration(hours) == text
+
+
+def test_an_unknown_code_reads_as_itself():
+    """A row older than the vocabulary never breaks a page: its code is shown as it is."""
+    assert label_of(Severity, "emergency") == "Emergency"
+    assert label_of(Severity, "severe") == "severe"
+    assert label_of(RedFlag, "chest_pain") == "chest pain"
+    assert label_of(RedFlag, "old_code") == "old_code"
+    assert label_of(AlertAction, "called_patient") == "Called the patient"

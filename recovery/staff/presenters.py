@@ -14,18 +14,18 @@ from ..clinics import clinic_params
 from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
 from ..episodes import episode_baseline
 from ..models import Alert, AlertEvent, AuditEvent, Episode, PainEntry
-from ..translation import render, translate
+from ..translation import render, translate, words
 from ..vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
     EntrySource,
+    Indication,
     RedFlag,
     Rule,
     Severity,
     duration,
 )
-from .forms import INDICATION_CHOICES
 from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow
 
 
@@ -41,25 +41,22 @@ def status_label(status: str) -> str:
 
 def rule_label(rule: str) -> str:
     """An alert rule in words."""
-    return translate(Rule(rule).label) if rule in Rule.codes() else rule
+    return words(Rule, rule)
 
 
 def severity_label(severity: str) -> str:
     """A severity in words."""
-    try:
-        return translate(Severity.from_code(severity).label)
-    except ValueError:
-        return severity
+    return words(Severity, severity)
 
 
 def red_flag_label(code: str) -> str:
     """A red flag in the clinician's words (staff pages)."""
-    return translate(RedFlag(code).label) if code in RedFlag.codes() else code
+    return words(RedFlag, code)
 
 
 def alert_status_label(status: str) -> str:
     """An alert's state in words."""
-    return translate(AlertStatus(status).label) if status in AlertStatus.codes() else status
+    return words(AlertStatus, status)
 
 
 def hours_text(hours: float) -> str:
@@ -69,9 +66,7 @@ def hours_text(hours: float) -> str:
 
 def action_label(action: str | None) -> str:
     """What a nurse did, in words ("Called the patient"); empty for none."""
-    if not action:
-        return ""
-    return translate(AlertAction(action).label) if action in AlertAction.codes() else action
+    return words(AlertAction, action) if action else ""
 
 
 def acknowledgement_text(action: str | None, note: str | None) -> str:
@@ -107,7 +102,7 @@ def actor_label(event: AuditEvent) -> str:
 
 def indication_label(indication: str) -> str:
     """An episode's indication in words."""
-    return next((str(c.label) for c in INDICATION_CHOICES if c.value == indication), indication)
+    return words(Indication, indication)
 
 
 def score_text(pain: int | None, expected: float | None) -> str:
@@ -254,7 +249,7 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
 
 def alert_event_label(kind: str) -> str:
     """A line of an alert's history, in words ("Acknowledged", "New finding")."""
-    return translate(AlertEventKind(kind).label) if kind in AlertEventKind.codes() else kind
+    return words(AlertEventKind, kind)
 
 
 def alert_event_who(event: AlertEvent) -> str:
