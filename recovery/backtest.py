@@ -144,10 +144,10 @@ def replay(
     Each event: ``episode``, ``hours``, ``rule``, ``severity`` (code), ``event``, ``reason``.
     """
     schedule = tuple(schedule)
-    empty = History(params, schedule=schedule)
     events: list[dict[str, Any]] = []
     for episode, readings in episodes.items():
-        events += _replay_episode(episode, readings, empty.fresh(), missed_checkins)
+        history = History(params, schedule=schedule)
+        events += _replay_episode(episode, readings, history, missed_checkins)
     return events
 
 
@@ -157,7 +157,7 @@ def _replay_episode(
     history: History,
     missed_checkins: bool,
 ) -> list[dict[str, Any]]:
-    params, schedule = history.params, history.schedule
+    schedule = history.schedule
     ordered = sorted(readings, key=lambda r: r.hours)
     before = [r for r in ordered if r.hours <= 0]
     baseline = before[-1].pain if before else None
@@ -185,7 +185,7 @@ def _replay_episode(
                 if window not in reported_missed:
                     reported_missed.add(window)
                     record(window.end_h, [missed_checkin_finding(window)])
-        findings = evaluate_with_history(reading, history, baseline, params, schedule=schedule)
+        findings = evaluate_with_history(reading, history, baseline)
         record(reading.hours, findings)
         history.add(reading)
     return events

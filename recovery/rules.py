@@ -37,7 +37,6 @@ Every threshold is a field of `recovery.curve.CurveParams`, overridable per clin
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ from .curve import red_line as red_line_at
 from .message import N_, Message, join
 from .schedule import DEFAULT_SCHEDULE, HOURS_PER_DAY, Window, window_opening
 from .vocabulary import (
-    EMERGENCY_FLAGS,
+    HOURS_SHOWN_UP_TO,
     SCORE_RULES,
     RedFlag,
     Rule,
@@ -172,10 +171,6 @@ class Assessment:
     status: str
 
 
-#: Windows ending by this hour are given in hours ("18-30 h"), later ones in days.
-_WINDOW_HOURS_UP_TO = 72.0
-
-
 def _at(hours: float) -> Message:
     if hours <= 0:
         return Message(N_("before the procedure"))
@@ -184,7 +179,7 @@ def _at(hours: float) -> Message:
 
 def window_message(window: Window) -> Message:
     """A window's span in words: "18-30 h", "5-9 d"."""
-    if window.end_h <= _WINDOW_HOURS_UP_TO:
+    if window.end_h <= HOURS_SHOWN_UP_TO:
         return Message(
             N_("%(start)s-%(end)s h"),
             {"start": short_number(window.start_h), "end": short_number(window.end_h)},
@@ -223,15 +218,6 @@ class History:
         #: The first reading from the opening of the 1-week window on that scored above the
         #: persistent threshold.
         self.high_after_week: Reading | None = None
-
-    def fresh(self) -> History:
-        """An empty history with the same settings, schedule and rule starts.
-
-        The backtest starts each episode from one, instead of working out the starts again.
-        """
-        history = copy.copy(self)
-        history.lowest = history.high_after_week = None
-        return history
 
     def add(self, reading: Reading) -> None:
         """Take `reading` into account for readings that come after it."""
@@ -392,7 +378,7 @@ def _rebound(
 
 def _in_days(hours: float) -> Message:
     # "5 d", "23 d": the unit of the windows these starts open (`window_message`).
-    if hours < _WINDOW_HOURS_UP_TO:
+    if hours < HOURS_SHOWN_UP_TO:
         return duration(hours)
     return Message(N_("%(n)s d"), {"n": short_number(hours / HOURS_PER_DAY)})
 
@@ -423,19 +409,10 @@ def evaluate_with_history(
     reading: Reading,
     history: History,
     baseline: float | None,
-    params: CurveParams = DEFAULT_PARAMS,
-    *,
-    schedule: Sequence[Window] = DEFAULT_SCHEDULE,
 ) -> list[Finding]:
-    """`evaluate` with the earlier readings already summarised in `history`.
-
-    `history` must have been built with the same ``params`` and ``schedule`` (ValueError
-    otherwise): it holds the rule starts they give.
-    """
-    same_params = history.params is params or history.params == params
-    if not (same_params and (history.schedule is schedule or history.schedule == tuple(schedule))):
-        raise ValueError("the history was built with other curve settings or another schedule")
-    starts = history.starts
+    """`evaluate` with the earlier readings already summarised in `history`, which also
+    holds the settings and the schedule's rule starts to judge by."""
+    params, starts = history.params, history.starts
     b, assumed = effective_baseline(baseline, params)
     candidates: list[Finding | None] = [_red_flag(reading)]
     hours = reading.hours
@@ -467,7 +444,7 @@ def evaluate(
     starts (`rule_starts`). Missed check-ins are not judged here (see `missed_checkin_finding`).
     """
     history = History.of(earlier, reading.hours, params, schedule=schedule)
-    return evaluate_with_history(reading, history, baseline, params, schedule=schedule)
+    return evaluate_with_history(reading, history, baseline)
 
 
 def assess(
@@ -480,15 +457,15 @@ def assess(
 ) -> Assessment:
     """Evaluate `reading` once and say what the patient should be told.
 
-    Status, first match wins: "emergency" (a red flag in `EMERGENCY_FLAGS`), "call_clinic"
-    (any other red flag), "early_high" (in the quiet hours after the procedure with a score at
-    or above ``params.early_high_pain``: take the prescribed analgesia, check in at the next
-    time), "higher" (a score rule fired: the clinic has been told), else "on_track".
+    Status, first match wins: "emergency" (an emergency red flag, `red_flag_severity`),
+    "call_clinic" (any other red flag), "early_high" (in the quiet hours after the procedure
+    with a score at or above ``params.early_high_pain``: take the prescribed analgesia, check
+    in at the next time), "higher" (a score rule fired: the clinic has been told), else "on_track".
     """
     findings = evaluate(reading, earlier, baseline, params, schedule=schedule)
     b, assumed = effective_baseline(baseline, params)
     hours = reading.hours
-    if EMERGENCY_FLAGS.intersection(reading.red_flags):
+    if red_flag_severity(reading.red_flags) is Severity.EMERGENCY:
         status = "emergency"
     elif reading.red_flags:
         status = "call_clinic"

@@ -174,10 +174,8 @@ def window_opening(schedule: Sequence[Window], hours: float) -> float:
     for window in post:
         if math.isclose(window.target_h, hours, rel_tol=0.0, abs_tol=_SAME_HOUR):
             return window.start_h
-    for window in post:
-        if window.contains(hours):
-            return window.start_h
-    return hours
+    containing = window_for(post, hours)
+    return containing.start_h if containing else hours
 
 
 def filled_windows(schedule: Sequence[Window], entry_hours: Iterable[float]) -> set[Window]:

@@ -331,8 +331,12 @@ def detection_report(
     by_episode: dict[str, list[Mapping[str, Any]]] = {}
     for event in events:
         by_episode.setdefault(str(event["episode"]), []).append(event)
-    windows = {w.label: w for w in schedule}
-    by_48h = windows["48 h"].end_h if "48 h" in windows else params.no_improvement_high_from_h
+    # The end of the window of the check-in that makes no_improvement high (the 48 h one), found
+    # by its target hour as `rule_starts` finds it, so a renamed window changes nothing.
+    by_48h = next(
+        (w.end_h for w in schedule if w.target_h == params.no_improvement_high_from_h),
+        params.no_improvement_high_from_h,
+    )
     no_improvement_from = rule_starts(params, schedule).no_improvement
     counts: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
     red = [0, 0]

@@ -14,14 +14,16 @@ Klazen 2010; VERTOS IV, Firanescu 2018).
 `duration` is the one formatter for a time since the procedure, used by tables, charts and
 alert reasons alike.
 
-Pure: standard library and `recovery.message` only.
+Pure: standard library, `recovery.message` and `recovery.schedule` only.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from functools import cache
 
 from .message import N_, Message
+from .schedule import HOURS_PER_DAY
 
 
 class Term(StrEnum):
@@ -36,6 +38,7 @@ class Term(StrEnum):
         return member
 
     @classmethod
+    @cache
     def codes(cls) -> tuple[str, ...]:
         """Every code, in definition order (the order pages and exports list them)."""
         return tuple(member.value for member in cls)
@@ -102,6 +105,7 @@ class Severity(IntEnum):
         return tuple(sorted(cls, reverse=True))
 
     @classmethod
+    @cache
     def codes(cls) -> tuple[str, ...]:
         """Every code, most urgent first (the order of filters, enums and exports)."""
         return tuple(s.code for s in cls.most_urgent_first())
@@ -165,16 +169,6 @@ class RedFlag(Term):
         N_("sudden new back pain at a different level"),
         N_("Sudden new back pain in a different place"),
     )
-
-    @property
-    def is_emergency(self) -> bool:
-        """True when the patient is told to call emergency services (possible embolism)."""
-        return self in EMERGENCY_FLAGS
-
-    @property
-    def patient_message(self) -> Message:
-        """The patient's words as a `Message`."""
-        return Message(self.patient_label)
 
 
 def label_of(terms: type[Term] | type[Severity], code: str) -> str:
@@ -267,11 +261,12 @@ def short_number(value: float) -> str:
     return str(round(value))
 
 
-HOURS_PER_DAY = 24.0
 _MONTH_H = 30 * HOURS_PER_DAY
+#: Times below this many hours are given in hours ("60 h"), later ones in days and up.
+HOURS_SHOWN_UP_TO = 72.0
 #: Below each limit (hours since procedure), a time is shown in that unit.
 _UNITS = (
-    (72.0, 1.0, N_("%(n)s h")),
+    (HOURS_SHOWN_UP_TO, 1.0, N_("%(n)s h")),
     (14 * HOURS_PER_DAY, HOURS_PER_DAY, N_("%(n)s d")),
     (_MONTH_H, 7 * HOURS_PER_DAY, N_("%(n)s wk")),
 )

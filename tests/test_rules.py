@@ -395,30 +395,14 @@ def test_rule_starts_never_move_the_quiet_hours():
     }
 
 
-def test_a_fresh_history_keeps_the_settings_and_forgets_the_readings():
-    history = History(schedule=EDITED)
-    history.add(Reading(24, 2))
-    history.add(Reading(200, 6))
-    fresh = history.fresh()
-    assert (fresh.params, fresh.schedule, fresh.starts) == (
-        history.params,
-        history.schedule,
-        history.starts,
-    )
-    assert fresh.lowest is None and fresh.high_after_week is None
-    assert history.lowest == Reading(24, 2)
-
-
-def test_a_history_is_used_with_the_settings_it_was_built_for():
+def test_a_history_judges_with_the_settings_and_schedule_it_was_built_for():
     history = History(schedule=EDITED)
     reading = Reading(19, 7)
-    assert evaluate_with_history(reading, history, 8, schedule=EDITED) == evaluate(
-        reading, [], 8, schedule=EDITED
+    assert evaluate_with_history(reading, history, 8) == evaluate(reading, [], 8, schedule=EDITED)
+    assert evaluate_with_history(reading, History(), 8) == evaluate(reading, [], 8)
+    assert evaluate_with_history(reading, History(), 8) != evaluate_with_history(
+        reading, history, 8
     )
-    with pytest.raises(ValueError, match="schedule"):
-        evaluate_with_history(reading, history, 8)
-    with pytest.raises(ValueError, match="settings"):
-        evaluate_with_history(reading, history, 8, CurveParams(quiet_hours=5), schedule=EDITED)
 
 
 # --- baseline missing -----------------------------------------------------------------------
