@@ -51,10 +51,12 @@ def _lock(alert: Alert) -> None:
     db.session.refresh(alert)
 
 
-def _latest_acknowledgement(alert: Alert) -> AlertEvent | None:
-    return db.session.scalar(
+def latest_acknowledgement(alert_id):
+    """SELECT the latest acknowledgement of the alert `alert_id` (an id, or a column to
+    correlate with): the event that says what was last done about it."""
+    return (
         db.select(AlertEvent)
-        .where(AlertEvent.alert_id == alert.id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
+        .where(AlertEvent.alert_id == alert_id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
         .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
         .limit(1)
     )
@@ -86,7 +88,7 @@ def acknowledge_alert(
     now = now or utcnow()
     outcome = Acknowledged.FIRST
     if alert.status == "acknowledged":
-        latest = _latest_acknowledgement(alert)
+        latest = db.session.scalar(latest_acknowledgement(alert.id))
         if (
             latest is not None
             and latest.staff_id == staff.id

@@ -157,9 +157,10 @@ def test_a_second_nurse_adds_to_the_history_and_is_told_who_was_first(
     assert "Nurse Two: Booked a review" in history[2]
     assert '<span class="note">clinic Monday</span>' in history[2]
     assert "Add an acknowledgement" in card  # the form stays for a later call
-    # The worklist shows the latest acknowledgement in words.
+    # The worklist shows the latest acknowledgement in words ...
     worklist = client.get("/staff/").get_data(as_text=True)
-    assert "acknowledged by Nurse One (Booked a review: clinic Monday)" in worklist
+    # ... named by its nurse, who is not the one who acknowledged the alert first.
+    assert "acknowledged by Nurse One (Nurse Two: Booked a review: clinic Monday)" in worklist
 
 
 def test_in_progress_names_an_acknowledger_without_a_name_by_email(client, auth, nurse, episode):

@@ -86,6 +86,9 @@ def event_label(action: str) -> str:
         "alert_updated": _("alert updated"),
         "alert_acknowledged": _("acknowledged an alert"),
         "alert_resolved": _("resolved an alert"),
+        "alert_reopened": _("alert reopened"),
+        "alert_notified": _("alert sent"),
+        "alert_notify_failed": _("alert could not be sent"),
         "closed": _("closed the follow-up"),
         "exported_entries_csv": _("downloaded the entries"),
         "exported_alerts_csv": _("downloaded the alerts"),
@@ -114,6 +117,14 @@ def score_text(pain: int | None, expected: float | None) -> str:
     return _("%(pain)s/10 (expected %(expected)s)", pain=pain, expected=f"{expected:.1f}")
 
 
+def _latest_acknowledgement_text(row: AlertRow) -> str:
+    """What was last done about the alert, named by its nurse when not the acknowledger."""
+    text = acknowledgement_text(row.acknowledged_action, row.acknowledged_note)
+    if text and row.acknowledged_latest_by and row.acknowledged_latest_by != row.acknowledged_by:
+        return f"{row.acknowledged_latest_by}: {text}"
+    return text
+
+
 def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
     """Worklist lines for alerts."""
     return [
@@ -130,7 +141,7 @@ def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
             "reason": render(row.alert.reason_message, row.alert.reason),
             "open_for": format_timedelta(now - row.alert.opened_dt, threshold=1.1),
             "acknowledged_by": row.acknowledged_by or "",
-            "note": acknowledgement_text(row.acknowledged_action, row.acknowledged_note),
+            "note": _latest_acknowledgement_text(row),
         }
         for row in rows
     ]
@@ -257,11 +268,16 @@ def alert_event_who(event: AlertEvent) -> str:
     return event.staff.display_name if event.staff else _("System")
 
 
-def alert_event_detail(event: AlertEvent) -> str:
-    """What the change says: the finding, or what was done and the note."""
+def alert_event_detail(event: AlertEvent, *, with_note: bool = True) -> str:
+    """What the change says: the finding, or what was done (and the note, `with_note`)."""
     if event.detail_message or event.detail:
         return render(event.detail_message, event.detail)
-    return acknowledgement_text(event.action, event.note)
+    return acknowledgement_text(event.action, event.note if with_note else None)
+
+
+def _with_severity(event: AlertEvent) -> bool:
+    """Whether the event set the alert's severity (opened or escalated), so it names it."""
+    return event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED) and bool(event.severity)
 
 
 def alert_history(alert: Alert) -> list[dict]:
@@ -273,17 +289,9 @@ def alert_history(alert: Alert) -> list[dict]:
             "kind": event.kind,
             "what": alert_event_label(event.kind),
             "who": alert_event_who(event),
-            "severity_label": (
-                severity_label(event.severity)
-                if event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED)
-                else ""
-            ),
+            "severity_label": severity_label(event.severity) if _with_severity(event) else "",
             # The finding, or what was done; the nurse's own words apart, as a note.
-            "detail": (
-                render(event.detail_message, event.detail)
-                if event.detail_message or event.detail
-                else action_label(event.action)
-            ),
+            "detail": alert_event_detail(event, with_note=False),
             "note": event.note,
         }
         for event in alert.events
@@ -314,20 +322,6 @@ def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
     ]
 
 
-def alert_timeline_label(kind: str) -> str:
-    """An alert change as the timeline words it ("alert opened", "acknowledged an alert")."""
-    return {
-        "opened": _("alert opened"),
-        "updated": _("alert updated"),
-        "escalated": _("alert escalated"),
-        "reopened": _("alert reopened"),
-        "acknowledged": _("acknowledged an alert"),
-        "resolved": _("resolved an alert"),
-        "notified": _("alert sent"),
-        "notify_failed": _("alert could not be sent"),
-    }.get(kind, kind.replace("_", " "))
-
-
 def timeline(
     events: Sequence[AuditEvent], alerts: Sequence[Alert] = (), limit: int = TIMELINE_LENGTH
 ) -> list[dict]:
@@ -349,7 +343,7 @@ def timeline(
     for alert in alerts:
         for event in alert.events:
             subject = rule_label(alert.rule)
-            if event.kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED) and event.severity:
+            if _with_severity(event):
                 subject = f"{subject} ({severity_label(event.severity)})"
             detail = alert_event_detail(event)
             items.append(
@@ -360,7 +354,7 @@ def timeline(
                     {
                         "when": format_datetime(event.created_dt, "EEE d MMM HH:mm"),
                         "who": alert_event_who(event),
-                        "what": alert_timeline_label(event.kind),
+                        "what": event_label(f"alert_{event.kind}"),
                         "detail": ": ".join(p for p in (subject, detail) if p),
                     },
                 )

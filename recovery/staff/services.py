@@ -9,6 +9,7 @@ from flask import abort
 from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
+from ..alerts import latest_acknowledgement
 from ..extensions import db
 from ..models import (
     Alert,
@@ -20,7 +21,6 @@ from ..models import (
     StaffUser,
     severity_value,
 )
-from ..vocabulary import AlertEventKind
 
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
@@ -55,18 +55,23 @@ class AlertRow:
     last_pain: int | None
     last_expected: float | None
     acknowledged_by: str | None
-    #: What the latest acknowledgement says: its action code and note (None if none).
+    #: The latest acknowledgement (the first, or one a nurse added later): its action code,
+    #: note and author (None if none).
     acknowledged_action: str | None = None
     acknowledged_note: str | None = None
+    acknowledged_latest_by: str | None = None
+
+
+def _staff_name(staff):
+    """SQL: a staff member's name, or their email when they have none."""
+    return func.coalesce(func.nullif(staff.name, ""), staff.email)
 
 
 def _latest_acknowledgement(column):
     """SQL: `column` of the alert's latest acknowledgement event (a scalar subquery)."""
     return (
-        db.select(column)
-        .where(AlertEvent.alert_id == Alert.id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
-        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
-        .limit(1)
+        latest_acknowledgement(Alert.id)
+        .with_only_columns(column)
         .correlate(Alert)
         .scalar_subquery()
     )
@@ -92,9 +97,14 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
             Episode.procedure_dt,
             Episode.last_pain,
             Episode.last_expected,
-            func.coalesce(func.nullif(acknowledger.name, ""), acknowledger.email),
+            _staff_name(acknowledger),
             _latest_acknowledgement(AlertEvent.action),
             _latest_acknowledgement(AlertEvent.note),
+            _latest_acknowledgement(
+                db.select(_staff_name(StaffUser))
+                .where(StaffUser.id == AlertEvent.staff_id)
+                .scalar_subquery()
+            ),
         )
         .join(Episode, Episode.id == Alert.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
