@@ -16,7 +16,7 @@ from .audit import record_alert_event, record_event
 from .clinics import clinic_params, clinic_schedule
 from .curve import amber_line, effective_baseline, expected_pain
 from .extensions import db
-from .message import N_, Message, join
+from .message import N_, Message, join, joined_parts
 from .models import (
     Alert,
     Clinic,
@@ -506,7 +506,7 @@ def apply_alerts(
             if finding.rule == RED_FLAG:
                 # The one-line reason keeps every red flag reported while the alert is open;
                 # the history holds each of them, with its time, as its own event.
-                message = join([_alert_message(alert), message], " | ")
+                message = join([*joined_parts(_alert_message(alert), " | "), message], " | ")
             alert.reason = str(message)
             alert.reason_message = message.to_json()
             alert.entry = entry

@@ -65,6 +65,16 @@ class Message:
         return cls(str(data["t"]), values)
 
 
+def joined_parts(message: Message | str, separator: str) -> list[Message | str]:
+    """The parts of a message `join` made with `separator`, or [message] for any other, so
+    that adding a part keeps one flat list instead of nesting a join in a join."""
+    if isinstance(message, Message) and message.values:
+        count = len(message.values)
+        if message.template == join([""] * count, separator).template:
+            return [message.values[f"p{i}"] for i in range(count)]
+    return [message]
+
+
 def join(parts: list[Message | str], separator: str = "; ") -> Message:
     """Parts shown one after the other; the separator is punctuation, not words."""
     escaped = separator.replace("%", "%%")

@@ -148,6 +148,8 @@ def test_a_long_run_of_red_flags_is_kept_whole(clinic, now):
     [alert] = db.session.scalars(db.select(Alert)).all()
     assert len(alert.reason) > 300
     assert alert.reason.count("red flag at") == 12
+    # One flat list of twelve reports, not a join nested twelve deep.
+    assert len(alert.reason_message["v"]) == 12
     for words in (flag.label for flag in RedFlag):
         assert words in alert.reason
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from recovery.message import Message, join
+from recovery.message import Message, join, joined_parts
 from recovery.rules import Reading, evaluate
 from recovery.translation import render
 
@@ -58,3 +58,11 @@ def test_a_stored_form_that_does_not_read_falls_back_to_the_english(app, stored)
     with app.test_request_context():
         assert render(stored, "the English") == "the English"
         assert render(None, "the English") == "the English"
+
+
+def test_joined_parts_takes_a_join_apart_and_leaves_other_messages_whole():
+    first, second = Message("a %(n)s", {"n": 1}), Message("b")
+    assert joined_parts(join([first, second], " | "), " | ") == [first, second]
+    assert joined_parts(join([first, second], "; "), " | ") == [join([first, second], "; ")]
+    assert joined_parts(first, " | ") == [first]
+    assert joined_parts("text", " | ") == ["text"]
