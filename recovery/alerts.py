@@ -156,14 +156,14 @@ def note_line(action: str | None, note: str) -> str:
     return ": ".join(part for part in (action, note) if part)
 
 
+#: The history events that carry the staff's notes: acknowledgements and resolutions.
+NOTE_KINDS = (AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED)
+
+
 def notes_text(events: Iterable[AlertEvent]) -> str:
     """The staff's notes on an alert, oldest first, one line per acknowledgement or resolution
     that says something: the action's code, then the note (the CSV's and the feed's `note`)."""
-    lines = (
-        note_line(event.action, event.note)
-        for event in events
-        if event.kind in (AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED)
-    )
+    lines = (note_line(event.action, event.note) for event in events if event.kind in NOTE_KINDS)
     return "\n".join(line for line in lines if line)
 
 

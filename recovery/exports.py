@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
-from .alerts import notes_text
+from .alerts import NOTE_KINDS, notes_text
 from .audit import record_event
 from .clinics import clinic_zone
 from .extensions import db
@@ -38,7 +38,7 @@ from .models import (
     StaffUser,
     severity_value,
 )
-from .vocabulary import AlertEventKind, Indication, RedFlag, Severity, label_of
+from .vocabulary import Indication, RedFlag, Severity, label_of
 
 # --- shared bounds -------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ def _history_notes(alert_ids: list[int]) -> dict[int, str]:
         db.select(AlertEvent)
         .where(
             AlertEvent.alert_id.in_(alert_ids),
-            AlertEvent.kind.in_([AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED]),
+            AlertEvent.kind.in_(NOTE_KINDS),
         )
         .order_by(AlertEvent.alert_id, AlertEvent.created_dt, AlertEvent.id)
     ).all()
@@ -384,7 +384,8 @@ def clinic_alerts(
     rank = severity_value(Alert.severity)
     statement = (
         _alerts_with_people()
-        .options(selectinload(Alert.events))
+        # Only the events with notes: the feed gives the notes, not the whole history.
+        .options(selectinload(Alert.events.and_(AlertEvent.kind.in_(NOTE_KINDS))))
         .where(Episode.clinic_id == clinic_id)
         .order_by(rank.desc(), Alert.opened_dt, Alert.id)
         .limit(limit + 1)

@@ -229,9 +229,7 @@ def get_alert(client, alert_id: int, token: str):
 
 def test_api_alert_lists_its_history(client, nurse, handled):
     alert, token = handled
-    response = client.get(
-        f"/api/v1/alerts/{alert.id}", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = get_alert(client, alert.id, token)
     assert response.status_code == 200
     body = response.get_json()
     assert (body["id"], body["status"], body["severity"]) == (alert.id, "resolved", "emergency")
@@ -253,10 +251,6 @@ def test_api_alert_lists_its_history(client, nurse, handled):
     assert all(e["at"].endswith("Z") for e in history)
     assert body["note"] == "called_patient: rang her\nother: =cmd\nsettled"
     document = openapi_document()
-    schema = {
-        **document["components"]["schemas"]["AlertDetail"],
-        "components": document["components"],
-    }
     schema = _resolvable(document, "AlertDetail")
     Draft202012Validator(schema).validate(body)
 
@@ -269,9 +263,7 @@ def _resolvable(document: dict, name: str) -> dict:
 def test_api_alert_costs_a_fixed_number_of_queries(client, handled, count_queries):
     alert, token = handled
     with count_queries() as q:
-        response = client.get(
-            f"/api/v1/alerts/{alert.id}", headers={"Authorization": f"Bearer {token}"}
-        )
+        response = get_alert(client, alert.id, token)
     assert response.status_code == 200
     assert q.count <= 4  # the token's staff, the alert with its patient, history, its staff
 
@@ -293,12 +285,20 @@ def test_api_alert_refusals_are_json(client, handled, suffix, status, code):
     assert response.get_json()["error"]["code"] == code
 
 
-@pytest.mark.parametrize("alert_id", [2**31, 2**63, 10**30])
-def test_api_alert_ids_beyond_any_row_are_404(client, handled, alert_id):
+@pytest.mark.parametrize("alert_id", ["abc", "-1", "1.5", "%00"])
+def test_api_alert_ids_that_are_not_numbers_are_json_404(client, handled, alert_id):
     _alert, token = handled
     response = client.get(
         f"/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {token}"}
     )
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("alert_id", [2**31, 2**63, 10**30])
+def test_api_alert_ids_beyond_any_row_are_404(client, handled, alert_id):
+    _alert, token = handled
+    response = get_alert(client, alert_id, token)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
 
@@ -308,9 +308,7 @@ def test_api_alert_of_another_clinic_is_404(client, handled):
     stranger = factories.gen_staff(factories.gen_clinic())
     token = issue_api_token(stranger)
     db.session.commit()
-    response = client.get(
-        f"/api/v1/alerts/{alert.id}", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = get_alert(client, alert.id, token)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
 
