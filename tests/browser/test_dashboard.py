@@ -21,7 +21,7 @@ from tests.servers import gunicorn
 
 NURSE_NAME = "Nurse Ada Okafor"
 ACK_NOTE = "Called patient, advised A&E"
-SCREENSHOTS = "/tmp/dash-{page}-{width}.png"
+SCREENSHOTS = "dash-{page}-{width}.png"  # under the test's tmp_path
 
 
 def gen_nurse(clinic, name: str = NURSE_NAME):
@@ -101,7 +101,7 @@ def open_alert_row(page, alert: int):
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_nurse_triages_the_urgent_alert(request, live_server, device):
+def test_nurse_triages_the_urgent_alert(request, live_server, device, tmp_path):
     page = request.getfixturevalue(device)
     width = page.viewport_size["width"]
     clinic = factories.gen_clinic()
@@ -117,7 +117,9 @@ def test_nurse_triages_the_urgent_alert(request, live_server, device):
     assert first.get_attribute("data-alert-id") == str(red_flag)
     expect(page.locator("#open-alerts tbody tr").nth(1).locator(".badge")).to_have_text("High")
     expect(page.locator("#episodes")).to_contain_text("Steady Sam 3")
-    page.screenshot(path=SCREENSHOTS.format(page="worklist", width=width), full_page=True)
+    page.screenshot(
+        path=tmp_path / SCREENSHOTS.format(page="worklist", width=width), full_page=True
+    )
 
     first.get_by_role("link", name="Urgent Ursula").click()
     page.wait_for_url(f"**/staff/episodes/{urgent_id}")
@@ -127,7 +129,7 @@ def test_nurse_triages_the_urgent_alert(request, live_server, device):
     assert traces["observed"]["y"] == [5]
     assert len(traces["expected"]["x"]) > 2
     assert len(traces["red_flags"]["x"]) == 1
-    page.screenshot(path=SCREENSHOTS.format(page="episode", width=width), full_page=True)
+    page.screenshot(path=tmp_path / SCREENSHOTS.format(page="episode", width=width), full_page=True)
 
     card = page.locator(f"#alert-{red_flag}")
     card.get_by_label("What was done").select_option(label="Sent to emergency")
@@ -149,6 +151,56 @@ def test_nurse_triages_the_urgent_alert(request, live_server, device):
     expect(in_progress).to_contain_text(ACK_NOTE)
     expect(in_progress).to_contain_text(f"acknowledged by {NURSE_NAME}")
     assert page.watch.problems == []
+
+
+def test_two_nurses_acknowledge_one_alert_and_both_are_kept(live_server, desktop, phone):
+    """A nurse must choose what was done (nothing is preselected); a second nurse, on her
+    phone, adds her own call to the history instead of overwriting the first."""
+    clinic = factories.gen_clinic()
+    first = gen_nurse(clinic)
+    second = create_staff(clinic, "bea@example.test", factories.PASSWORD, name="Nurse Bea Lund")
+    db.session.commit()
+    ward = seed_ward(clinic)
+    episode_id = ward["urgent"].episode.id
+    red_flag = alert_id(episode_id, "red_flag")
+    episode_url = f"{live_server.url}/staff/episodes/{episode_id}"
+
+    sign_in(desktop, live_server.url, first.email)
+    desktop.goto(episode_url)
+    card = desktop.locator(f"#alert-{red_flag}")
+    action = card.get_by_label("What was done")
+    expect(action).to_have_value("")
+    card.get_by_role("button", name="Acknowledge").click()
+    # The browser asks for a choice; nothing is sent, nothing recorded.
+    assert action.evaluate("element => element.validity.valueMissing")
+    expect(card).to_contain_text("(Open)")
+    action.select_option(label="Called the patient")
+    card.get_by_label("Note", exact=True).fill("No answer, left a message")
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(desktop.locator(".flash")).to_have_text("Alert acknowledged.")
+
+    sign_in(phone, live_server.url, second.email)
+    phone.goto(episode_url)
+    card = phone.locator(f"#alert-{red_flag}")
+    expect(card).to_contain_text("(Acknowledged)")
+    card.get_by_label("What was done").select_option(label="Booked a review")
+    card.get_by_label("Note", exact=True).fill("Clinic Monday 10:00")
+    card.get_by_role("button", name="Add an acknowledgement").click()
+    expect(phone.locator(".flash")).to_have_text(
+        f"{NURSE_NAME} had already acknowledged this alert; your acknowledgement was added to "
+        "its history."
+    )
+    acknowledgements = phone.locator(f"#alert-{red_flag} .alert-history__event--acknowledged")
+    expect(acknowledgements).to_have_count(2)
+    expect(acknowledgements.nth(0)).to_contain_text(f"{NURSE_NAME}: Called the patient")
+    expect(acknowledgements.nth(1)).to_contain_text("Nurse Bea Lund: Booked a review")
+
+    phone.goto(f"{live_server.url}/staff/")
+    in_progress = phone.locator("#in-progress-alerts li").filter(has_text="Urgent Ursula")
+    expect(in_progress).to_contain_text(
+        f"acknowledged by {NURSE_NAME} (Nurse Bea Lund: Booked a review: Clinic Monday 10:00)"
+    )
+    assert desktop.watch.problems == [] and phone.watch.problems == []
 
 
 def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, desktop):
