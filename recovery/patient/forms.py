@@ -55,3 +55,12 @@ class CheckInForm(FlaskForm):
     idempotency_key = HiddenField(
         validators=[DataRequired(), StorableText(), Length(max=IDEMPOTENCY_KEY_MAX)]
     )
+
+    def answer(self) -> dict:
+        """The answer as `episodes.record_pain_entry` (and `answer_key`) take it."""
+        return {
+            "pain": self.pain.data,
+            "red_flags": self.red_flags.data or [],
+            "is_analgesic_taken": self.analgesic.data,
+            "note": self.note.data or "",
+        }

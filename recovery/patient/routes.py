@@ -65,12 +65,7 @@ def checkin(token: str):
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
     if form.validate_on_submit():
-        answer = {
-            "pain": form.pain.data,
-            "red_flags": form.red_flags.data or [],
-            "is_analgesic_taken": form.analgesic.data,
-            "note": form.note.data or "",
-        }
+        answer = form.answer()
         try:
             result = record_pain_entry(
                 episode,

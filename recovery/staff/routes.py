@@ -205,13 +205,7 @@ def record_entry(episode_id: int):
     episode = episode_for_staff(episode_id, current_user)
     form = StaffEntryForm()
     if form.validate_on_submit():
-        answer = {
-            "pain": form.pain.data,
-            "recorded_dt": form.recorded_dt(clinic_zone(episode.clinic)),
-            "red_flags": form.red_flags.data or [],
-            "is_analgesic_taken": form.analgesic.data,
-            "note": form.note.data or "",
-        }
+        answer = {**form.answer(), "recorded_dt": form.recorded_dt(clinic_zone(episode.clinic))}
         try:
             record_pain_entry(
                 episode,
