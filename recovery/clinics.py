@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .curve import CurveParams
@@ -177,16 +178,26 @@ def update_clinic_settings(
     schedule_items: list | None = None,
     emergency: str | None = None,
     mrn_system: str | None = None,
+    notify: list[str] | None = None,
+    escalate: list[str] | None = None,
 ) -> None:
-    """Change the clinic's curve parameters, schedule and/or emergency number; SetupError
-    when invalid.
+    """Change the clinic's settings; SetupError when any is invalid (then none changes).
 
-    Curve values merge into the current ones; a schedule replaces the current one whole.
+    `curve_overrides` may also hold the outreach settings (`OUTREACH_SETTINGS`). Curve values
+    merge into the current ones; a schedule, or a list of targets, replaces the current one.
     """
     settings = dict(clinic.settings or {})
+    overrides = dict(curve_overrides or {})
     try:
-        if curve_overrides:
-            merged = {**clinic_params(clinic).to_dict(), **curve_overrides}
+        for name in OUTREACH_SETTINGS:
+            if name in overrides:
+                settings[name] = _outreach_value(name, overrides.pop(name))
+        if notify is not None:
+            settings["notify"] = _targets(notify)
+        if escalate is not None:
+            settings["escalate"] = _targets(escalate)
+        if overrides:
+            merged = {**clinic_params(clinic).to_dict(), **overrides}
             settings["curve"] = CurveParams.from_dict(merged).to_dict()
         if schedule_items is not None:
             settings["schedule"] = schedule_to_list(schedule_from_list(schedule_items))
@@ -201,10 +212,112 @@ def update_clinic_settings(
 
 
 def clinic_settings_json(clinic: Clinic) -> dict:
-    """The clinic's effective settings (defaults filled in), JSON-safe."""
+    """The clinic's effective settings (defaults filled in), JSON-safe. Notification targets
+    are shown with their passwords and tokens masked."""
+    from .senders import masked_target
+
+    outreach = outreach_settings(clinic)
     return {
         "curve": clinic_params(clinic).to_dict(),
         "schedule": schedule_to_list(clinic_schedule(clinic)),
         "emergency_number": emergency_number(clinic),
         "fhir_mrn_system": (clinic.settings or {}).get("fhir_mrn_system") or None,
+        "notify": [masked_target(url) for url in outreach.notify],
+        "escalate": [masked_target(url) for url in outreach.escalate],
+        "escalate_after_minutes": outreach.escalate_after_minutes,
+        "quiet_hours": outreach.quiet_hours_text,
+        "response_hours": outreach.response_hours,
     }
+
+
+# Reaching people: reminders, on-call notifications and escalation (recovery.outreach).
+
+#: Reminders wait outside these local hours (start-end, crossing midnight), unless changed.
+DEFAULT_QUIET_HOURS = "21:00-08:00"
+#: An emergency or urgent alert not acknowledged within this goes to the escalation targets.
+DEFAULT_ESCALATE_AFTER_MINUTES = 15
+#: What the clinic tells a patient whose answer raised an alert: "we will contact you within".
+DEFAULT_RESPONSE_HOURS = 24
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+#: The settings `--set NAME=VALUE` changes besides the curve's.
+OUTREACH_SETTINGS = ("escalate_after_minutes", "quiet_hours", "response_hours")
+
+
+@dataclass(frozen=True)
+class OutreachSettings:
+    """How a clinic reaches people: its notification targets (Apprise URLs), when it
+    escalates, when reminders wait, and the response time patients are promised."""
+
+    notify: tuple[str, ...] = ()
+    escalate: tuple[str, ...] = ()
+    escalate_after_minutes: int = DEFAULT_ESCALATE_AFTER_MINUTES
+    #: (start, end) in minutes after local midnight, or None for no quiet hours.
+    quiet_hours: tuple[int, int] | None = (21 * 60, 8 * 60)
+    response_hours: int = DEFAULT_RESPONSE_HOURS
+
+    @property
+    def quiet_hours_text(self) -> str:
+        """ "21:00-08:00", or "" when reminders may go at any hour."""
+        if self.quiet_hours is None:
+            return ""
+        return "-".join(f"{m // 60:02d}:{m % 60:02d}" for m in self.quiet_hours)
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int] | None:
+    """ "21:00-08:00" -> (1260, 480) minutes after midnight; "" or "none" -> None; else
+    ValueError."""
+    text = text.strip()
+    if text.lower() in ("", "none", "off"):
+        return None
+    start, sep, end = text.partition("-")
+    clocks = [_CLOCK.fullmatch(part.strip()) for part in (start, end)]
+    if not sep or not all(clocks) or start.strip() == end.strip():
+        raise ValueError(f"quiet hours are HH:MM-HH:MM such as 21:00-08:00, not {text!r}")
+    return tuple(int(c.group(1)) * 60 + int(c.group(2)) for c in clocks)  # type: ignore[return-value]
+
+
+def _whole_number(name: str, value, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be from {low} to {high}")
+    return number
+
+
+def outreach_settings(clinic: Clinic) -> OutreachSettings:
+    """The clinic's targets and outreach timings (defaults where not set)."""
+    settings = clinic.settings or {}
+    quiet = settings.get("quiet_hours", DEFAULT_QUIET_HOURS)
+    return OutreachSettings(
+        notify=tuple(settings.get("notify") or ()),
+        escalate=tuple(settings.get("escalate") or ()),
+        escalate_after_minutes=int(
+            settings.get("escalate_after_minutes", DEFAULT_ESCALATE_AFTER_MINUTES)
+        ),
+        quiet_hours=parse_quiet_hours(quiet),
+        response_hours=int(settings.get("response_hours", DEFAULT_RESPONSE_HOURS)),
+    )
+
+
+def response_hours(clinic: Clinic) -> int:
+    """Within how many hours the clinic contacts a patient whose answer raised an alert."""
+    return outreach_settings(clinic).response_hours
+
+
+def _outreach_value(name: str, value) -> object:
+    """A valid stored value for the outreach setting `name`, or ValueError."""
+    if name == "escalate_after_minutes":
+        return _whole_number(name, value, 1, 24 * 60)
+    if name == "response_hours":
+        return _whole_number(name, value, 1, 14 * 24)
+    parse_quiet_hours(str(value))
+    return str(value).strip() if str(value).strip().lower() not in ("none", "off") else ""
+
+
+def _targets(urls) -> list[str]:
+    """The notification target URLs, each one Apprise understands, or ValueError."""
+    from .senders import valid_target
+
+    return list(dict.fromkeys(valid_target(url) for url in urls if url.strip()))

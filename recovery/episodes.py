@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
 from .audit import record_alert_event, record_event
 from .clinics import clinic_params, clinic_schedule
 from .curve import amber_line, effective_baseline, expected_pain
@@ -87,11 +90,16 @@ def enrol_patient(
     mrn: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    no_phone_reason: str | None = None,
     preferred_language: str = "en",
     staff: StaffUser | None = None,
     address: str | None = None,
 ) -> EnrolmentResult:
-    """Create a patient and an active episode, and issue the patient's personal link."""
+    """Create a patient and an active episode, and issue the patient's personal link.
+
+    `no_phone_reason` says why there is no phone number ("no phone", "declined"); the forms
+    and the command line ask for one or the other, so a nurse knows whether to look for it.
+    """
     if indication not in Indication.codes():
         raise EntryError(
             "indication", "invalid", f"indication must be one of {', '.join(Indication.codes())}"
@@ -109,6 +117,7 @@ def enrol_patient(
         mrn=mrn,
         email=(email or "").strip() or None,
         phone=(phone or "").strip() or None,
+        no_phone_reason=None if (phone or "").strip() else (no_phone_reason or "").strip() or None,
         preferred_language=preferred_language,
     )
     episode = Episode(
@@ -165,10 +174,51 @@ def _retire_link(episode: Episode) -> None:
     db.session.flush()
 
 
+def _reminder_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(
+        current_app.config["SECRET_KEY"],
+        salt="recovery.reminder-link",
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def reminder_token(episode: Episode) -> str:
+    """A link token for a message to the patient, opening the same pages as their link.
+
+    Only a hash of the personal link is kept, so a reminder cannot repeat it; it carries a
+    signed reference to the episode and to the live link instead (its hash's first 16 hex
+    digits). It works exactly as long as that link does: replacing or revoking the link, or
+    closing the episode, stops it too (docs/security.md, "Reminder links").
+    """
+    if episode.token_hash is None:
+        raise ValueError("the episode has no live link")
+    return _reminder_serializer().dumps([episode.id, episode.token_hash[:16]])
+
+
+def _reminder_reference(token: str) -> tuple[Episode, bool] | None:
+    """(episode, whether the link it was made from is still live) for a reminder token,
+    or None when `token` is not one this app signed."""
+    try:
+        episode_id, link_hash = _reminder_serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(episode_id, int) or not isinstance(link_hash, str):
+        return None
+    episode = db.session.get(Episode, episode_id)
+    if episode is None:
+        return None
+    live = episode.token_hash is not None and episode.token_hash[:16] == link_hash
+    return episode, live
+
+
 def episode_for_token(token: str) -> Episode | None:
-    """The episode whose live link is `token`, or None (unknown or revoked)."""
+    """The episode whose live link is `token` (or a reminder token made from it), or None
+    (unknown or revoked)."""
     if not token or len(token) > 200:
         return None
+    if "." in token:
+        reference = _reminder_reference(token)
+        return reference[0] if reference and reference[1] else None
     return db.session.scalar(db.select(Episode).filter_by(token_hash=hash_token(token)))
 
 
@@ -176,6 +226,9 @@ def episode_for_retired_token(token: str) -> Episode | None:
     """The episode a link that no longer works belonged to, or None if never seen."""
     if not token or len(token) > 200:
         return None
+    if "." in token:
+        reference = _reminder_reference(token)
+        return reference[0] if reference else None
     return db.session.scalar(
         db.select(Episode).join(RetiredLink).where(RetiredLink.token_hash == hash_token(token))
     )

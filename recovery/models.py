@@ -29,9 +29,13 @@ from .vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
+    ContactOutcome,
     EntrySource,
     EpisodeStatus,
     Indication,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
     Role,
     Severity,
 )
@@ -144,9 +148,19 @@ class Patient(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
     preferred_language: Mapped[str] = mapped_column(String(16), default="en")
+    # Why no phone number was taken at enrolment ("no phone", "declined"), said explicitly.
+    no_phone_reason: Mapped[str | None] = mapped_column(String(200))
+    # When the patient asked for no more reminders (None: reminders go out).
+    reminders_stopped_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clinic: Mapped[Clinic] = relationship(back_populates="patients")
+
+    @property
+    def has_reminder_channel(self) -> bool:
+        """Whether a reminder can reach the patient at all (an email address or a phone)."""
+        return bool(self.email or self.phone)
+
     episodes: Mapped[list[Episode]] = relationship(back_populates="patient")
 
 
@@ -297,7 +311,10 @@ class AlertEvent(db.Model):
 
     __table_args__ = (
         CheckConstraint(one_of("kind", AlertEventKind.codes()), name="kind"),
-        CheckConstraint(one_of("action", AlertAction.codes()), name="action"),
+        # What a nurse did (an acknowledgement) or how a contact attempt went.
+        CheckConstraint(
+            one_of("action", AlertAction.codes() + ContactOutcome.codes()), name="action"
+        ),
         CheckConstraint(one_of("severity", Severity.codes()), name="severity"),
     )
 
@@ -316,6 +333,71 @@ class AlertEvent(db.Model):
     alert: Mapped[Alert] = relationship(back_populates="events")
     staff: Mapped[StaffUser | None] = relationship()
     entry: Mapped[PainEntry | None] = relationship()
+
+
+class CheckinWindow(db.Model):
+    """A check-in window of one episode as the job (recovery.outreach) has dealt with it.
+
+    A row appears when the job first sees the window open (or closed): when the patient was
+    reminded, reminded again near its end, and when it was found missed. Each is done once.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("episode_id", "start_dt", name="uq_checkin_window_episode_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"))
+    label: Mapped[str] = mapped_column(String(32))
+    start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reminded_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    missed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    episode: Mapped[Episode] = relationship()
+
+
+class Notification(db.Model):
+    """One message for the job to send (the outbox): a reminder to a patient, or an alert to
+    one of the clinic's notification targets.
+
+    `dedupe_key` is unique, so a message decided twice (two jobs at once, a job run twice) is
+    stored, and sent, once. The message is written when it is sent, from the current state,
+    so no link or patient data waits in this table. A failed attempt stays pending with a
+    later `next_attempt_dt`; `lease_until_dt` marks a message a job is sending now.
+    """
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", NotificationKind.codes()), name="kind"),
+        CheckConstraint(one_of("channel", NotificationChannel.codes()), name="channel"),
+        CheckConstraint(one_of("status", NotificationStatus.codes()), name="status"),
+        Index("ix_notification_status_next_attempt", "status", "next_attempt_dt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), index=True)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("checkin_window.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    # A target's fingerprint (recovery.outreach.target_key), never the URL and its secrets.
+    target_key: Mapped[str | None] = mapped_column(String(64))
+    # Shown in place of the target: its URL with passwords and tokens masked.
+    target_label: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    episode: Mapped[Episode | None] = relationship()
+    alert: Mapped[Alert | None] = relationship()
+    window: Mapped[CheckinWindow | None] = relationship()
 
 
 def severity_value(column):

@@ -220,8 +220,56 @@ class AlertEventKind(Term):
     ACKNOWLEDGED = "acknowledged", N_("Acknowledged")
     RESOLVED = "resolved", N_("Resolved")
     REOPENED = "reopened", N_("Reopened")
-    NOTIFIED = "notified", N_("Notified")
+    #: The on-call targets were sent the alert (one event per target).
+    NOTIFIED = "notified", N_("On-call notified")
+    #: Not acknowledged in time: the escalation targets were sent the alert.
+    ESCALATION_SENT = "escalation_sent", N_("Escalation sent")
+    #: A notification could not be delivered; `detail` says why (it is retried).
     NOTIFY_FAILED = "notify_failed", N_("Notification failed")
+    #: A nurse tried to reach the patient; `action` holds the `ContactOutcome`.
+    CONTACT = "contact", N_("Contact attempt")
+
+
+class ContactOutcome(Term):
+    """How a nurse's attempt to reach the patient went."""
+
+    REACHED = "reached", N_("Reached the patient")
+    NO_ANSWER = "no_answer", N_("No answer")
+    LEFT_MESSAGE = "left_message", N_("Left a message")
+
+
+class NotificationKind(Term):
+    """What a message sent by the job is for."""
+
+    #: A check-in window has opened.
+    REMINDER = "reminder", N_("Reminder")
+    #: The window closes soon and is still empty.
+    LAST_REMINDER = "last_reminder", N_("Second reminder")
+    #: An emergency, urgent or high alert, to the clinic's on-call targets.
+    ON_CALL = "on_call", N_("On-call notification")
+    #: An emergency or urgent alert not acknowledged in time, to the escalation targets.
+    ESCALATION = "escalation", N_("Escalation")
+
+
+class NotificationChannel(Term):
+    """How a message travels."""
+
+    EMAIL = "email", N_("Email")
+    SMS = "sms", N_("Text message")
+    #: A clinic's notification target (an Apprise URL: email, Teams, Slack, SMS, webhook...).
+    TARGET = "target", N_("Notification target")
+
+
+class NotificationStatus(Term):
+    """Where a message is: waiting (or waiting to be retried), sent, or given up."""
+
+    PENDING = "pending", N_("Waiting")
+    SENT = "sent", N_("Sent")
+    #: Every attempt failed; the last error is kept.
+    FAILED = "failed", N_("Failed")
+    #: No longer worth sending: the window closed or was filled, the patient opted out, the
+    #: episode closed, the alert was acknowledged or the target removed.
+    CANCELLED = "cancelled", N_("Cancelled")
 
 
 class Indication(Term):
