@@ -1,4 +1,5 @@
-"""The nurse's side of an alert: acknowledge with what was done, then resolve.
+"""The nurse's side of an alert: acknowledge with what was done, record attempts to reach the
+patient, then resolve.
 
 Every change is a line of the alert's history (`AlertEvent`, written by
 `audit.record_alert_event`); the alert's own columns keep only its current state for the
@@ -16,11 +17,14 @@ from .episodes import lock_episode
 from .extensions import db
 from .message import Message, join
 from .models import Alert, AlertEvent, StaffUser, utcnow
-from .vocabulary import AlertAction, AlertEventKind, Rule
+from .vocabulary import AlertAction, AlertEventKind, ContactOutcome, Rule
 
 #: The same nurse sending the same acknowledgement again within this is a double click, not a
 #: second call.
 REPEAT_WINDOW = timedelta(minutes=10)
+#: The same nurse recording the same contact attempt again within this is a double click; a
+#: second call that went the same way (no answer twice) takes longer than this to make.
+CONTACT_REPEAT_WINDOW = timedelta(minutes=1)
 
 
 class AlertError(ValueError):
@@ -84,8 +88,18 @@ def acknowledge_alert(
     _lock(alert)
     if alert.status == "resolved":
         raise AlertError("this alert is already resolved")
-    note = note.strip()
-    now = now or utcnow()
+    return _acknowledge(alert, staff, action, note.strip(), address, now or utcnow())
+
+
+def _acknowledge(
+    alert: Alert,
+    staff: StaffUser,
+    action: str | None,
+    note: str,
+    address: str | None,
+    now: datetime,
+) -> Acknowledged:
+    """`acknowledge_alert` once the alert is locked and known to be unresolved."""
     outcome = Acknowledged.FIRST
     if alert.status == "acknowledged":
         latest = db.session.scalar(latest_acknowledgement(alert.id))
@@ -112,11 +126,80 @@ def acknowledge_alert(
         episode=alert.episode,
         staff=staff,
         detail=f"{alert.rule}: {note_line(action, note)}",
-        detail_message=_rule_note(alert.rule, action, note),
+        detail_message=_rule_note(alert.rule, AlertAction(action) if action else None, note),
         address=address,
     )
     db.session.flush()
     return outcome
+
+
+class Contacted(StrEnum):
+    """What recording a contact attempt did."""
+
+    #: Added to the alert's history; the alert's state is unchanged.
+    RECORDED = "recorded"
+    #: The patient was reached about an open alert: added, and the alert is now acknowledged
+    #: by this nurse ("called the patient").
+    ACKNOWLEDGED = "acknowledged"
+    #: The same nurse sent the same attempt again within CONTACT_REPEAT_WINDOW: nothing new.
+    REPEATED = "repeated"
+
+
+def record_contact_attempt(
+    alert: Alert,
+    staff: StaffUser,
+    *,
+    outcome: str,
+    note: str = "",
+    address: str | None = None,
+    now: datetime | None = None,
+) -> Contacted:
+    """Record that `staff` tried to reach the patient about the alert and how it went (a
+    `ContactOutcome` code), with a note: a line of the alert's history and of the timeline.
+
+    Reaching the patient about an open alert also acknowledges it ("called the patient"), as
+    the nurse would otherwise have to do next; no answer or a message left does not, since
+    nobody has yet heard how the patient is. A resolved alert is refused.
+    """
+    if outcome not in ContactOutcome.codes():
+        raise AlertError(f"unknown contact outcome {outcome!r}")
+    _lock(alert)
+    if alert.status == "resolved":
+        raise AlertError("this alert is already resolved")
+    note = note.strip()
+    now = now or utcnow()
+    latest = db.session.scalar(
+        db.select(AlertEvent)
+        .where(AlertEvent.alert_id == alert.id, AlertEvent.kind == AlertEventKind.CONTACT)
+        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
+        .limit(1)
+    )
+    if (
+        latest is not None
+        and latest.staff_id == staff.id
+        and (latest.action, latest.note) == (outcome, note)
+        and abs(now - latest.created_dt) <= CONTACT_REPEAT_WINDOW
+    ):
+        return Contacted.REPEATED
+    record_alert_event(
+        alert, AlertEventKind.CONTACT, now=now, staff=staff, action=outcome, note=note
+    )
+    alert.updated_dt = now
+    alert.episode.updated_dt = now
+    record_event(
+        "alert_contact",
+        clinic_id=alert.episode.clinic_id,
+        episode=alert.episode,
+        staff=staff,
+        detail=f"{alert.rule}: {note_line(outcome, note)}",
+        detail_message=_rule_note(alert.rule, ContactOutcome(outcome), note),
+        address=address,
+    )
+    if outcome == ContactOutcome.REACHED and alert.status == "open":
+        _acknowledge(alert, staff, AlertAction.CALLED_PATIENT.value, "", address, now)
+        return Contacted.ACKNOWLEDGED
+    db.session.flush()
+    return Contacted.RECORDED
 
 
 def resolve_alert(
@@ -152,26 +235,30 @@ def resolve_alert(
 
 
 def note_line(action: str | None, note: str) -> str:
-    """An acknowledgement or resolution as one line of text: "called_patient: rang at 10"."""
+    """An acknowledgement, contact attempt or resolution as one line of text:
+    "called_patient: rang at 10", "no_answer: rang twice"."""
     return ": ".join(part for part in (action, note) if part)
 
 
-#: The history events that carry the staff's notes: acknowledgements and resolutions.
-NOTE_KINDS = (AlertEventKind.ACKNOWLEDGED, AlertEventKind.RESOLVED)
+#: The history events that carry the staff's notes: acknowledgements, contact attempts and
+#: resolutions.
+NOTE_KINDS = (AlertEventKind.ACKNOWLEDGED, AlertEventKind.CONTACT, AlertEventKind.RESOLVED)
 
 
 def notes_text(events: Iterable[AlertEvent]) -> str:
-    """The staff's notes on an alert, oldest first, one line per acknowledgement or resolution
-    that says something: the action's code, then the note (the CSV's and the feed's `note`)."""
+    """The staff's notes on an alert, oldest first, one line per acknowledgement, contact
+    attempt or resolution that says something: the action's or the outcome's code, then the
+    note (the CSV's and the feed's `note`)."""
     lines = (note_line(event.action, event.note) for event in events if event.kind in NOTE_KINDS)
     return "\n".join(line for line in lines if line)
 
 
-def _rule_note(rule: str, action: str | None, note: str) -> Message:
-    """The audit trail's words for an alert change: the rule, what was done, the note."""
+def _rule_note(rule: str, action: AlertAction | ContactOutcome | None, note: str) -> Message:
+    """The audit trail's words for an alert change: the rule, what was done (or how a contact
+    attempt went), the note."""
     parts: list[Message | str] = [Rule(rule).message]
     if action:
-        parts.append(AlertAction(action).message)
+        parts.append(action.message)
     if note.strip():
         parts.append(note.strip())
     return join(parts, ": ")

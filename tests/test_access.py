@@ -25,7 +25,11 @@ STAFF_URLS = [
     ("get", "/account/password"),
     ("post", "/account/password"),
 ]
-ALERT_URLS = [("post", "/staff/alerts/{id}/acknowledge"), ("post", "/staff/alerts/{id}/resolve")]
+ALERT_URLS = [
+    ("post", "/staff/alerts/{id}/acknowledge"),
+    ("post", "/staff/alerts/{id}/contact"),
+    ("post", "/staff/alerts/{id}/resolve"),
+]
 EPISODE_URLS = [u for u in STAFF_URLS if "{id}" in u[1]]
 
 
@@ -75,6 +79,8 @@ def test_alert_actions_refuse_other_clinics_and_anonymous(client, auth, clinic, 
     other = factories.gen_clinic()
     factories.gen_staff(other, email="other@example.test")
     auth.login(email="other@example.test")
-    assert getattr(client, method)(url.format(id=alert.id)).status_code == 404
+    data = {"action": "called_patient", "outcome": "reached", "note": "x"}
+    assert getattr(client, method)(url.format(id=alert.id), data=data).status_code == 404
     db.session.refresh(alert)
     assert alert.status == "open"
+    assert [e.kind for e in alert.events] == ["opened"]

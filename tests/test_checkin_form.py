@@ -110,7 +110,21 @@ def test_high_pain_after_24h_says_clinic_has_been_told(client, enrolled):
     response = client.post(f"/p/{enrolled.token}", data={"pain": "9", "idempotency_key": "k"})
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Your pain is higher than expected." in html
-    assert "The clinic has been told" in html
+    assert "The clinic has been told and will contact you within 24 hours." in html
+
+
+def test_the_promised_contact_time_is_the_clinics_response_time(client, clinic, enrolled):
+    clinic.settings = {**clinic.settings, "response_hours": 4}
+    db.session.commit()
+    response = client.post(f"/p/{enrolled.token}", data={"pain": "9", "idempotency_key": "k"})
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The clinic has been told and will contact you within 4 hours." in html
+    assert "24 hours" not in html
+    clinic.settings = {**clinic.settings, "response_hours": 1}
+    db.session.commit()
+    response = client.post(f"/p/{enrolled.token}", data={"pain": "9", "idempotency_key": "k2"})
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "will contact you within 1 hour." in html
 
 
 def test_high_pain_in_first_hours_advises_analgesia_without_alert(client, clinic, now):

@@ -188,6 +188,49 @@ def test_two_nurses_acknowledging_one_alert_at_once_both_keep_their_notes(app, c
         )
 
 
+def test_two_nurses_recording_a_call_at_once_are_both_kept(app, client, clinic, now):
+    """Two nurses call the patient about one alert and record it at the same moment: both
+    attempts are in its history (and in the API's), one after the other (the episode's lock),
+    and the one who reached the patient first is the alert's acknowledgement."""
+    first = factories.gen_staff(clinic, email="first@example.test")
+    second = factories.gen_staff(clinic, email="second@example.test")
+    api_token = issue_api_token(first)
+    db.session.commit()
+    nurses = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
+    for attempt in range(4):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
+        alert_id = db.session.scalar(
+            db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id)
+        )
+        url = f"/staff/alerts/{alert_id}/contact"
+        outcomes = ["reached", "no_answer"] if attempt % 2 else ["reached", "reached"]
+        statuses = at_once(
+            app,
+            *(
+                partial(c.post, url, data={"outcome": outcomes[i], "note": f"n{i}"})
+                for i, c in enumerate(nurses)
+            ),
+        )
+        assert [r.status_code for r in statuses] == [302, 302], attempt
+        db.session.rollback()
+        alert = db.session.get(Alert, alert_id)
+        assert alert.status == "acknowledged"
+        history = client.get(
+            f"/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {api_token}"}
+        ).get_json()["history"]
+        contacts = [e for e in history if e["kind"] == "contact"]
+        assert sorted((e["by"], e["action"], e["note"]) for e in contacts) == [
+            (first.email, outcomes[0], "n0"),
+            (second.email, outcomes[1], "n1"),
+        ], attempt
+        # Only the first to reach the patient acknowledged the open alert.
+        acknowledged = [e for e in history if e["kind"] == "acknowledged"]
+        assert [(e["by"], e["action"]) for e in acknowledged] == [
+            (alert.acknowledged_by.email, "called_patient")
+        ], attempt
+
+
 def test_a_check_in_while_a_nurse_resolves_its_alert_is_stored(app, client, clinic, nurse, now):
     """The check-in and the nurse take the episode in the same order: neither fails."""
     nurse_client = signed_in_client(app, nurse.email)

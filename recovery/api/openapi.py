@@ -6,6 +6,7 @@ from ..vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
+    ContactOutcome,
     EntrySource,
     Indication,
     RedFlag,
@@ -97,8 +98,8 @@ ALERT = {
         "resolved_by": {"type": ["string", "null"]},
         "note": {
             "type": "string",
-            "description": "every acknowledgement and resolution that says something, oldest "
-            "first, one line each: the action's code, then the note",
+            "description": "every acknowledgement, contact attempt and resolution that says "
+            "something, oldest first, one line each: the action's or outcome's code, then the note",
         },
     },
 }
@@ -112,8 +113,8 @@ ALERT_EVENT = {
         "by": {"type": "string", "description": 'the staff member\'s name, or "system"'},
         "action": {
             "type": ["string", "null"],
-            "enum": [*AlertAction.codes(), None],
-            "description": "what was done (acknowledgements)",
+            "enum": [*AlertAction.codes(), *ContactOutcome.codes(), None],
+            "description": "what was done (acknowledgements), or how a contact attempt went",
         },
         "note": {"type": "string"},
         "severity": {

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 
 from ..chart_text import chart_labels
 from ..charts import patient_figure
-from ..clinics import clinic_params, clinic_schedule, emergency_number
+from ..clinics import clinic_params, clinic_schedule, emergency_number, response_hours
 from ..curve import chart_hours, curve_points, effective_baseline
 from ..episodes import episode_baseline, episode_entries
 from ..models import Episode, PainEntry, utcnow
@@ -73,7 +73,11 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
     elif status == "higher":
         tone, headline = "warning", _("Your pain is higher than expected.")
         actions = [
-            _("The clinic has been told and will contact you."),
+            ngettext(
+                "The clinic has been told and will contact you within %(num)d hour.",
+                "The clinic has been told and will contact you within %(num)d hours.",
+                response_hours(episode.clinic),
+            ),
             _(
                 "Take the pain medicine you were prescribed. If the pain gets much worse, or you "
                 "notice any of the warning signs, call the clinic."

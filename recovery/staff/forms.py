@@ -8,6 +8,7 @@ from wtforms import (
     DateField,
     EmailField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -19,7 +20,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 from ..patient.forms import CheckInForm, MultiCheckboxField
 from ..text import StorableText
 from ..translation import choices
-from ..vocabulary import AlertAction, Indication, RedFlag
+from ..vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
 
 INDICATION_CHOICES = choices(Indication)
 LANGUAGE_CHOICES = [SelectChoice("en", "English")]
@@ -118,6 +119,20 @@ class AcknowledgeForm(FlaskForm):
         validators=[DataRequired(_l("Choose what was done."))],
     )
     note = TextAreaField(_l("Note"), validators=[Optional(), StorableText(), Length(max=1000)])
+
+
+class ContactForm(FlaskForm):
+    """An attempt to reach the patient about an alert, and how it went."""
+
+    # Nothing preselected, as for an acknowledgement: "reached" also acknowledges the alert.
+    outcome = RadioField(
+        _l("How did the call go?"),
+        choices=choices(ContactOutcome),
+        validators=[DataRequired(_l("Choose how the call went."))],
+    )
+    note = TextAreaField(
+        _l("Note about the call"), validators=[Optional(), StorableText(), Length(max=1000)]
+    )
 
 
 class ResolveForm(FlaskForm):

@@ -19,6 +19,7 @@ from ..vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
+    ContactOutcome,
     EntrySource,
     Indication,
     RedFlag,
@@ -64,14 +65,22 @@ def hours_text(hours: float) -> str:
     return render(duration(hours))
 
 
-def action_label(action: str | None) -> str:
-    """What a nurse did, in words ("Called the patient"); empty for none."""
-    return words(AlertAction, action) if action else ""
+def action_label(
+    action: str | None, terms: type[AlertAction | ContactOutcome] = AlertAction
+) -> str:
+    """What a nurse did ("Called the patient"), or with `terms` ContactOutcome how a contact
+    attempt went ("No answer"), in words; empty for none."""
+    return words(terms, action) if action else ""
 
 
-def acknowledgement_text(action: str | None, note: str | None) -> str:
-    """An acknowledgement in words: "Called the patient: advised analgesia"."""
-    return ": ".join(part for part in (action_label(action), (note or "").strip()) if part)
+def acknowledgement_text(
+    action: str | None,
+    note: str | None,
+    terms: type[AlertAction | ContactOutcome] = AlertAction,
+) -> str:
+    """An acknowledgement (or a contact attempt) in words: "Called the patient: advised
+    analgesia"."""
+    return ": ".join(part for part in (action_label(action, terms), (note or "").strip()) if part)
 
 
 def event_label(action: str) -> str:
@@ -85,6 +94,7 @@ def event_label(action: str) -> str:
         "alert_escalated": _("alert escalated"),
         "alert_updated": _("alert updated"),
         "alert_acknowledged": _("acknowledged an alert"),
+        "alert_contact": _("recorded a contact attempt"),
         "alert_resolved": _("resolved an alert"),
         "alert_reopened": _("alert reopened"),
         "alert_notified": _("alert sent"),
@@ -272,7 +282,8 @@ def alert_event_detail(event: AlertEvent, *, with_note: bool = True) -> str:
     """What the change says: the finding, or what was done (and the note, `with_note`)."""
     if event.detail_message or event.detail:
         return render(event.detail_message, event.detail)
-    return acknowledgement_text(event.action, event.note if with_note else None)
+    terms = ContactOutcome if event.kind == AlertEventKind.CONTACT else AlertAction
+    return acknowledgement_text(event.action, event.note if with_note else None, terms)
 
 
 def _with_severity(event: AlertEvent) -> bool:
@@ -316,6 +327,8 @@ def alert_cards(alerts: Sequence[Alert], now: datetime) -> list[dict]:
             "acknowledge_label": (
                 _("Acknowledge") if alert.status == "open" else _("Add an acknowledgement")
             ),
+            # A call can be recorded until the alert is resolved, whoever acknowledged it.
+            "can_contact": alert.status != "resolved",
             "can_resolve": alert.status != "resolved",
         }
         for alert in alerts

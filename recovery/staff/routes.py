@@ -8,7 +8,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from ..alerts import Acknowledged, AlertError, acknowledge_alert, resolve_alert
+from ..alerts import (
+    Acknowledged,
+    AlertError,
+    Contacted,
+    acknowledge_alert,
+    record_contact_attempt,
+    resolve_alert,
+)
 from ..auth.routes import safe_next
 from ..clinics import clinic_zone
 from ..episodes import (
@@ -27,6 +34,7 @@ from . import bp, presenters
 from .forms import (
     AcknowledgeForm,
     ConfirmForm,
+    ContactForm,
     EnrolForm,
     ResolveForm,
     StaffEntryForm,
@@ -188,6 +196,7 @@ def episode_page(episode, *, entry_form=None, status=200):
         events=presenters.timeline(detail.events, detail.alerts),
         entry_form=entry_form,
         ack_form=AcknowledgeForm(formdata=None),
+        contact_form=ContactForm(formdata=None),
         resolve_form=ResolveForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),
     ), status
@@ -263,6 +272,41 @@ def acknowledged_text(outcome: Acknowledged, alert) -> str:
         "history.",
         name=alert.acknowledged_by.display_name if alert.acknowledged_by else _("Someone"),
     )
+
+
+@bp.post("/alerts/<int:alert_id>/contact")
+def contact(alert_id: int):
+    """Record an attempt to reach the patient about an alert and how it went."""
+    alert = alert_for_staff(alert_id, current_user)
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            outcome = record_contact_attempt(
+                alert,
+                current_user,
+                outcome=form.outcome.data,
+                note=form.note.data or "",
+                address=request.remote_addr,
+            )
+        except AlertError:
+            flash(
+                _("This alert is already resolved; the contact attempt was not recorded."), "error"
+            )
+        else:
+            db.session.commit()
+            flash(contacted_text(outcome), "info")
+    else:
+        flash(_("The alert was not changed: %(errors)s", errors=form_error_text(form)), "error")
+    return redirect(url_for("staff.episode", episode_id=alert.episode_id))
+
+
+def contacted_text(outcome: Contacted) -> str:
+    """What the nurse is told after recording a contact attempt."""
+    if outcome is Contacted.ACKNOWLEDGED:
+        return _("Contact attempt recorded. The alert is now acknowledged.")
+    if outcome is Contacted.REPEATED:
+        return _("This contact attempt was already recorded.")
+    return _("Contact attempt recorded.")
 
 
 @bp.post("/alerts/<int:alert_id>/resolve")
