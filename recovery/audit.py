@@ -49,11 +49,14 @@ def record_alert_event(
     action: str | None = None,
     note: str = "",
     finding: Message | None = None,
+    detail: str = "",
     entry: PainEntry | None = None,
 ) -> AlertEvent:
     """Add a line to `alert`'s history (`kind` from `AlertEventKind`); `staff` None is the
     system. `finding` is the reason of a new finding (opened, updated, escalated), kept in
-    English and as a Message; the event takes the alert's severity as it now stands."""
+    English and as a Message; `detail` is plain text, for the system's own events (which
+    target was notified, why a notification failed). The event takes the alert's severity as
+    it now stands."""
     event = AlertEvent(
         alert=alert,
         kind=kind,
@@ -62,7 +65,7 @@ def record_alert_event(
         action=action,
         severity=alert.severity,
         note=note,
-        detail=str(finding) if finding is not None else "",
+        detail=str(finding) if finding is not None else detail,
         detail_message=finding.to_json() if finding is not None else None,
         entry=entry,
     )

@@ -98,7 +98,12 @@ def parse_iso(value: str) -> datetime:
 @click.option("--procedure-at", required=True, help="Procedure end, ISO 8601 with offset.")
 @click.option("--baseline", type=click.IntRange(0, 10), default=None, help="Pre-procedure pain.")
 @click.option("--email", default=None)
-@click.option("--phone", default=None)
+@click.option("--phone", default=None, help="For a nurse to call back, and text reminders.")
+@click.option(
+    "--no-phone-reason",
+    default=None,
+    help='Why there is no phone number ("no phone", "declined"); needed without --phone.',
+)
 @click.option("--mrn", default=None)
 @click.option("--levels", default="", help='Levels treated, e.g. "T12, L1".')
 @click.option(
@@ -108,10 +113,28 @@ def parse_iso(value: str) -> datetime:
     show_default=True,
 )
 def enroll_command(
-    clinic_slug, name, procedure_at, baseline, email, phone, mrn, levels, indication
+    clinic_slug,
+    name,
+    procedure_at,
+    baseline,
+    email,
+    phone,
+    no_phone_reason,
+    mrn,
+    levels,
+    indication,
 ) -> None:
-    """Enrol a patient; prints one JSON object with the episode and the personal link."""
+    """Enrol a patient; prints one JSON object with the episode and the personal link.
+
+    A phone number lets a nurse call the patient back about an alert; without one, say why
+    with --no-phone-reason.
+    """
     procedure_dt = parse_iso(procedure_at)
+    if not (phone or "").strip() and not (no_phone_reason or "").strip():
+        fail(
+            "give the patient's phone number (--phone), or say why there is none "
+            '(--no-phone-reason "no phone")'
+        )
     try:
         result = enrol_patient(
             get_clinic(clinic_slug),
@@ -123,6 +146,7 @@ def enroll_command(
             mrn=mrn,
             email=email,
             phone=phone,
+            no_phone_reason=no_phone_reason,
         )
     except (SetupError, EntryError) as exc:
         fail(str(exc))
@@ -213,7 +237,8 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     "assignments",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Change a curve setting, e.g. --set amber_offset=2.8 (repeatable).",
+    help="Change a curve setting, e.g. --set amber_offset=2.8, or escalate_after_minutes, "
+    "quiet_hours (21:00-08:00, or none) or response_hours (repeatable).",
 )
 @click.option(
     "--schedule",
@@ -233,14 +258,35 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     help="The identifier system of the clinic's MRNs in FHIR exports, e.g. urn:oid:1.2.3 "
     '("" goes back to FHIR_MRN_SYSTEM).',
 )
+@click.option(
+    "--notify",
+    multiple=True,
+    metavar="URL",
+    help="An on-call notification target as an Apprise URL (mailto://, msteams://, slack://, "
+    "ntfy://, json://...); repeat for several. Replaces the current targets.",
+)
+@click.option(
+    "--escalate",
+    multiple=True,
+    metavar="URL",
+    help="An escalation target (Apprise URL) for emergency and urgent alerts not acknowledged "
+    "in time; repeatable. Replaces the current ones.",
+)
+@click.option("--clear-notify", is_flag=True, help="Remove every on-call target.")
+@click.option("--clear-escalate", is_flag=True, help="Remove every escalation target.")
 def settings_command(
     clinic_slug: str,
     assignments: tuple[str, ...],
     schedule_file,
     emergency_number: str | None,
     fhir_mrn_system: str | None,
+    notify: tuple[str, ...],
+    escalate: tuple[str, ...],
+    clear_notify: bool,
+    clear_escalate: bool,
 ) -> None:
-    """Show, or change, a clinic's curve parameters, check-in schedule and emergency number."""
+    """Show, or change, a clinic's settings: curve, check-in schedule, emergency number,
+    notification targets and outreach timings. Targets are shown with secrets masked."""
     try:
         clinic = get_clinic(clinic_slug)
         overrides = {}
@@ -255,9 +301,11 @@ def settings_command(
                 schedule = json.load(schedule_file)
             except json.JSONDecodeError as exc:
                 raise SetupError(f"the schedule file is not JSON: {exc}") from None
-        changes = (schedule, emergency_number, fhir_mrn_system)
+        notify_urls = [] if clear_notify else list(notify) or None
+        escalate_urls = [] if clear_escalate else list(escalate) or None
+        changes = (schedule, emergency_number, fhir_mrn_system, notify_urls, escalate_urls)
         if overrides or any(change is not None for change in changes):
-            update_clinic_settings(clinic, overrides, schedule, emergency_number, fhir_mrn_system)
+            update_clinic_settings(clinic, overrides, *changes)
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()
@@ -282,3 +330,39 @@ def calibrate_command(clinic_slug: str, apply_: bool) -> None:
         if apply_
         else "not saved (run again with --apply to use this band)"
     )
+
+
+@recovery_cli.command("tick")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Act as if it were this instant (ISO 8601 with offset), for tests and replays.",
+)
+def tick_command(at: str | None) -> None:
+    """Send what is due now, once: reminders, missed check-ins, on-call notifications and
+    escalations, and retries. Safe to run every minute from cron or a systemd timer, and
+    twice at once. Prints what it did as JSON."""
+    from .models import utcnow
+    from .outreach import run_tick
+
+    now = parse_iso(at) if at else utcnow()
+    report = run_tick(now)
+    click.echo(json.dumps(report.to_json()))
+
+
+@recovery_cli.command("worker")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0, 3600),
+    default=60,
+    show_default=True,
+    help="Seconds between runs.",
+)
+@click.option("--ticks", type=click.IntRange(1), default=None, help="Stop after this many runs.")
+def worker_command(interval: float, ticks: int | None) -> None:
+    """Run `tick` every --interval seconds until stopped (Ctrl-C or SIGTERM ends it cleanly,
+    between runs). A run that fails is logged and the next one goes ahead."""
+    from .outreach import run_worker
+
+    run_worker(interval=interval, ticks=ticks, echo=click.echo)

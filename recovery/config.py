@@ -75,6 +75,19 @@ def hsts_max_age(raw: str | None) -> int:
     return int(raw)
 
 
+def smtp_url(raw: str | None) -> str:
+    """SMTP_URL: smtp://user:password@host:587 or smtps://..., or empty (no email)."""
+    if not raw:
+        return ""
+    from .senders import SmtpServer
+
+    try:
+        SmtpServer.from_url(raw)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
+    return raw
+
+
 def load_config(app, test_config: dict | None) -> None:
     """Fill `app.config` from defaults, the environment and `test_config`."""
     secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
@@ -105,6 +118,12 @@ def load_config(app, test_config: dict | None) -> None:
         FHIR_ID_NAMESPACE=fhir_id_namespace(os.environ.get("FHIR_ID_NAMESPACE")),
         FHIR_MRN_SYSTEM=os.environ.get("FHIR_MRN_SYSTEM", ""),
         FHIR_PROCEDURE_CODING=fhir_procedure_coding(os.environ.get("FHIR_PROCEDURE_CODING")),
+        # Reaching people (recovery.senders): email, text messages, and the demo's console.
+        SMTP_URL=smtp_url(os.environ.get("SMTP_URL")),
+        MAIL_FROM=os.environ.get("MAIL_FROM", ""),
+        SMTP_TIMEOUT=float(os.environ.get("SMTP_TIMEOUT") or 10),
+        SMS_URL=os.environ.get("SMS_URL", ""),
+        NOTIFY_CONSOLE=os.environ.get("NOTIFY_CONSOLE", "0") == "1",
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(
         os.environ.get("DATABASE_URL"), app.instance_path

@@ -101,6 +101,7 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
             levels=("T12", "L1", "L2", "T11, T12", "L1, L2")[index % 5],
             indication=("osteoporosis", "osteoporosis", "osteoporosis", "tumour")[index % 4],
             mrn=f"DEMO{1000 + index}",
+            **_contact(index),
         ).episode
         for number, reading in enumerate(sim.readings):
             if reading.hours <= 0 or reading.hours > elapsed_h:
@@ -118,6 +119,18 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
     db.session.flush()
     _acknowledge_one(nurse, now)
     return True
+
+
+def _contact(index: int) -> dict[str, str | None]:
+    """How the demo reaches its patient: a phone (UK drama numbers, never real) for most, an
+    email for every other one, and neither for every ninth ("no reminder channel")."""
+    if index % 9 == 0:
+        return {"no_phone_reason": "no phone"}
+    name = NAMES[index % len(NAMES)].lower().replace(" ", ".")
+    return {
+        "phone": f"+44 7700 900{index:03d}",
+        "email": f"{name}.{index}@example.org" if index % 2 else None,
+    }
 
 
 def _acknowledge_one(nurse: StaffUser, now: datetime) -> None:

@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -75,9 +75,13 @@ def _sqlite_begin(conn):
 
 
 def _request_writes() -> bool:
-    """Whether the current request may write: its method says so, or its view is marked."""
+    """Whether the current request may write: its method says so, or its view is marked.
+
+    Outside a request, a job that writes (recovery.outreach) marks its app context with
+    `g.database_writer`, so it queues for the write lock as a writing request does.
+    """
     if not has_request_context():
-        return False
+        return has_app_context() and bool(g.get("database_writer"))
     if request.method in WRITING_METHODS:
         return True
     view = current_app.view_functions.get(request.endpoint or "")

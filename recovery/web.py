@@ -149,17 +149,23 @@ def init_app(app: Flask) -> None:
         return jsonify({"status": "ok"})
 
 
-def patient_url(token: str) -> str:
-    """The absolute URL of a patient's personal check-in link.
+def external_url(path: str) -> str:
+    """The absolute URL of `path` ("/p/...", "/staff/..."), for links that leave the app.
 
-    PUBLIC_BASE_URL wins (behind a proxy, and for the CLI); else the request's host.
+    PUBLIC_BASE_URL wins (behind a proxy, and for the command line and the job); else the
+    request's host; else the development server's address.
     """
     from flask import has_request_context
 
     base = current_app.config.get("PUBLIC_BASE_URL") or (
         request.host_url if has_request_context() else "http://127.0.0.1:5000/"
     )
-    return base.rstrip("/") + "/p/" + token
+    return base.rstrip("/") + path
+
+
+def patient_url(token: str) -> str:
+    """The absolute URL of a patient's personal check-in link."""
+    return external_url("/p/" + token)
 
 
 def csv_attachment(lines, filename: str) -> Response:

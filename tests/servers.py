@@ -1,16 +1,22 @@
-"""The app served as in production: gunicorn worker processes on a test's database."""
+"""Real servers for tests: the app in gunicorn, an SMTP server, a webhook receiver."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,69 @@ def gunicorn(
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+@dataclass
+class Mailbox:
+    """What a test SMTP server received: one `EmailMessage` per message, in order."""
+
+    messages: list = field(default_factory=list)
+    #: Seconds the server waits before accepting each message (a slow server).
+    delay: float = 0.0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server(port: int | None = None, delay: float = 0.0) -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; yields its mailbox and port."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox(delay=delay)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    try:
+        yield mailbox, controller.port
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Webhook:
+    """What a test HTTP server received: (path, JSON body) per POST, and the status it
+    answers with (a test may change it, e.g. to 500)."""
+
+    posts: list = field(default_factory=list)
+    status: int = 200
+
+
+@contextmanager
+def webhook_server() -> Iterator[tuple[Webhook, int]]:
+    """A local HTTP server that records JSON posts, as Apprise's json:// sends them; yields
+    the record and the port."""
+    hook = Webhook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if hook.status == 200:
+                hook.posts.append((self.path, json.loads(body or b"{}")))
+            self.send_response(hook.status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -54,11 +54,14 @@ def test_create_clinic_staff_and_enroll(runner, client):
             "2026-11-26T09:00:00+01:00",
             "--baseline",
             "7",
+            "--phone",
+            "+44 7700 900456",
         ]
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     episode = db.session.get(Episode, printed["episode_id"])
+    assert (episode.patient.phone, episode.patient.no_phone_reason) == ("+44 7700 900456", None)
     assert episode.token_hash == hash_token(printed["token"])
     assert printed["patient_url"].endswith("/p/" + printed["token"])
     assert episode.procedure_dt.isoformat() == "2026-11-26T08:00:00+00:00"
@@ -135,6 +138,8 @@ def test_cli_errors_are_clear_and_store_nothing(runner):
             "12",
         ),
     ]
+    no_phone = ["--procedure-at", "2026-01-01T00:00:00Z", "--clinic", "nope", "--name", "A"]
+    cases.append((["recovery", "enroll", *no_phone], "--no-phone-reason"))
     for args, words in cases:
         result = runner.invoke(args=args, input="a long enough password\n")
         assert result.exit_code != 0, args
@@ -190,3 +195,17 @@ def test_demo_if_empty_leaves_a_real_database_alone(runner):
     result = runner.invoke(args=["recovery", "demo", "--if-empty"])
     assert result.exit_code == 0
     assert db.session.scalar(db.select(db.func.count()).select_from(Clinic)) == 1
+
+
+def test_enroll_without_a_phone_needs_a_reason_and_keeps_it(runner):
+    runner.invoke(args=["recovery", "create-clinic", "east", "--name", "East"])
+    args = ["recovery", "enroll", "--clinic", "east", "--name", "Al"]
+    args += ["--procedure-at", "2026-11-26T09:00:00+00:00"]
+    refused = runner.invoke(args=args)
+    assert refused.exit_code == 1
+    assert "give the patient's phone number (--phone), or say why" in refused.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Episode)) == 0
+    result = runner.invoke(args=[*args, "--no-phone-reason", "no phone"])
+    assert result.exit_code == 0, result.output
+    episode = db.session.get(Episode, json.loads(result.output)["episode_id"])
+    assert (episode.patient.phone, episode.patient.no_phone_reason) == (None, "no phone")

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "recovery"
-PURE = ("curve", "rules", "schedule", "simulate", "backtest", "message", "vocabulary")
+PURE = (
+    "curve",
+    "rules",
+    "schedule",
+    "simulate",
+    "backtest",
+    "message",
+    "vocabulary",
+    "reminders",
+)
 FORBIDDEN = ("flask", "sqlalchemy", "werkzeug")
 
 

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
@@ -64,3 +64,12 @@ class CheckInForm(FlaskForm):
             "is_analgesic_taken": self.analgesic.data,
             "note": self.note.data or "",
         }
+
+
+class RemindersForm(FlaskForm):
+    """Stop or restart reminders: one button, whose value says which."""
+
+    class Meta:
+        csrf = False  # the link is the credential (see routes.reminders)
+
+    wanted = HiddenField(validators=[AnyOf(("on", "off"))])

@@ -14,9 +14,10 @@ from ..episodes import (
     record_pain_entry,
 )
 from ..extensions import csrf, db
-from ..models import PainEntry
+from ..models import PainEntry, utcnow
+from ..outreach import set_reminders
 from . import bp
-from .forms import CheckInForm
+from .forms import CheckInForm, RemindersForm
 from .services import patient_chart, result_view
 
 
@@ -80,6 +81,32 @@ def checkin(token: str):
             return redirect(url_for("patient.result", token=token, entry_id=result.entry.id))
     status = 400 if form.errors else 200
     return render_template("patient/checkin.html", form=form, episode=episode), status
+
+
+@bp.route("/<token>/reminders", methods=["GET", "POST"])
+@csrf.exempt
+def reminders(token: str):
+    """Stop or restart reminders: the page every reminder links to.
+
+    Stopping takes a button press (a POST), so a mail scanner opening the link stops nothing.
+    Exempt from CSRF for the reason the check-in is: the link is the credential.
+    """
+    episode = episode_or_invalid(token)
+    form = RemindersForm()
+    changed = False
+    if form.validate_on_submit():
+        set_reminders(episode, form.wanted.data == "on", now=utcnow(), address=request.remote_addr)
+        db.session.commit()
+        changed = True
+    patient = episode.patient
+    return render_template(
+        "patient/reminders.html",
+        episode=episode,
+        form=form,
+        token=token,
+        stopped=patient.reminders_stopped_dt is not None,
+        changed=changed,
+    ), 400 if form.errors else 200
 
 
 @bp.get("/<token>/entries/<int:entry_id>")

@@ -1,0 +1,620 @@
+"""The job that reaches people: reminders, missed check-ins, on-call notifications, escalation.
+
+`run_tick(now)` does once what is due at `now`; `flask recovery tick` runs it (from cron or a
+systemd timer), `flask recovery worker` runs it every minute (docs/architecture.md,
+"Reaching people"). Each run:
+
+1. **Windows** (`check_windows`): for each active episode whose next check-in window has
+   opened, the pure rules in `recovery.reminders` say which windows to remind, remind again
+   or report missed; a missed window opens a `missed_checkin` alert through the rule code the
+   backtest uses (`rules.missed_checkin_finding`). What was done is kept in `checkin_window`.
+2. **Alerts** (`queue_alert_notifications`): open emergency, urgent and high alerts go to the
+   clinic's on-call targets; emergency and urgent ones still open after the clinic's
+   `escalate_after_minutes` go to its escalation targets, once.
+3. **Delivery** (`deliver_due`): every message is a row of the outbox (`Notification`);
+   the due ones are sent, and a failure is recorded and retried with backoff.
+
+Run twice, or twice at once, nothing is sent twice:
+- a window's decisions are taken with its episode's row locked (PostgreSQL: FOR UPDATE SKIP
+  LOCKED, so a second job moves on to other episodes; SQLite: the database's write lock) and
+  recorded in the same transaction;
+- each message has a unique `dedupe_key` and is inserted with ON CONFLICT DO NOTHING;
+- a message is claimed (a conditional UPDATE only one job can win) before it is sent and
+  marked after. A job that dies between sending and marking leaves a claim that expires after
+  `LEASE`; then the message goes again (at least once: the only case of a repeat).
+Sending happens outside any transaction: a slow SMTP server holds no lock, and no web request
+ever waits on a message.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from babel.dates import format_datetime
+from flask import current_app, g
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from .audit import record_alert_event, record_event
+from .clinics import clinic_schedule, clinic_zone, outreach_settings
+from .episodes import apply_alerts, episode_entries, reminder_token
+from .extensions import db
+from .models import (
+    Alert,
+    AlertEvent,
+    CheckinWindow,
+    Episode,
+    Notification,
+    PainEntry,
+    utcnow,
+)
+from .reminders import WindowRecord, due_now, in_quiet_hours
+from .rules import missed_checkin_finding
+from .schedule import Window
+from .senders import SendError, Senders, masked_target, target_key
+from .translation import render, translate, words
+from .vocabulary import (
+    AlertEventKind,
+    AlertStatus,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+    Rule,
+    Severity,
+)
+from .web import external_url, patient_url
+
+#: A job sending a message holds it this long; if it dies, another may send it after.
+LEASE = timedelta(minutes=5)
+#: A failed message is tried again after 1, 2, 4... minutes, never more than an hour apart...
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_LONGEST = timedelta(hours=1)
+#: ...and given up after this many attempts (about four hours of trying).
+MAX_ATTEMPTS = 10
+#: Alerts that notify the on-call targets, and those that escalate when not acknowledged.
+ON_CALL_SEVERITIES = (Severity.EMERGENCY, Severity.URGENT, Severity.HIGH)
+ESCALATING_SEVERITIES = (Severity.EMERGENCY, Severity.URGENT)
+#: On-call targets hear of an alert that reached its severity within this; an older one is
+#: on the worklist already (and a target added today is not sent last month's alerts).
+ON_CALL_LOOKBACK = timedelta(hours=24)
+#: The most messages one run sends; the rest wait for the next run.
+BATCH = 200
+
+
+@dataclass
+class TickReport:
+    """What one run did (counts), printed by `flask recovery tick` as JSON."""
+
+    missed: int = 0
+    reminders: int = 0
+    on_call: int = 0
+    escalations: int = 0
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def run_tick(now: datetime, senders: Senders | None = None) -> TickReport:
+    """Do everything due at `now` once (see the module's docstring); commits as it goes."""
+    # On SQLite, every transaction of the job takes the write lock when it begins
+    # (recovery.extensions), so two jobs at once take turns instead of failing.
+    g.database_writer = True
+    senders = senders or Senders.from_config(current_app.config)
+    report = TickReport()
+    check_windows(now, senders, report)
+    queue_alert_notifications(now, report)
+    deliver_due(now, senders, report)
+    return report
+
+
+def set_reminders(episode: Episode, wanted: bool, *, now: datetime, address: str | None = None):
+    """Stop (`wanted` False) or restart the patient's reminders; the timeline records it. A
+    message already waiting is not sent once they are stopped (`compose` checks)."""
+    patient = episode.patient
+    if wanted == (patient.reminders_stopped_dt is None):
+        return
+    patient.reminders_stopped_dt = None if wanted else now
+    record_event(
+        "reminders_resumed" if wanted else "reminders_stopped",
+        clinic_id=episode.clinic_id,
+        episode=episode,
+        actor="patient",
+        address=address,
+    )
+    db.session.flush()
+
+
+def run_worker(*, interval: float, ticks: int | None = None, echo=print, clock=utcnow) -> int:
+    """Run `run_tick` every `interval` seconds until SIGTERM or SIGINT (or `ticks` runs);
+    returns how many ran. A run that fails is logged and rolled back; the next goes ahead."""
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            handlers[signum] = signal.signal(signum, lambda *_args: stop.set())
+    count = 0
+    echo(f"worker: running every {interval:g} s (Ctrl-C stops)")
+    try:
+        while not stop.is_set():
+            try:
+                report = run_tick(clock())
+                if any(report.to_json().values()):
+                    echo(json.dumps(report.to_json()))
+            except Exception:
+                db.session.rollback()
+                current_app.logger.exception("the outreach run failed; the next one will retry")
+            count += 1
+            if ticks is not None and count >= ticks:
+                break
+            stop.wait(interval)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return count
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt (1, 2, 4... minutes, <= 1 h)."""
+    return min(RETRY_FIRST * 2 ** max(attempts - 1, 0), RETRY_LONGEST)
+
+
+# 1. Windows: reminders and missed check-ins.
+
+
+def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
+    """Remind patients and report missed check-ins, one episode (one transaction) at a time."""
+    episode_ids = db.session.scalars(
+        db.select(Episode.id)
+        .where(
+            Episode.status == "active",
+            Episode.due_start_dt <= now,
+            Episode.procedure_dt <= now,
+        )
+        .order_by(Episode.id)
+    ).all()
+    db.session.commit()
+    for episode_id in episode_ids:
+        try:
+            _check_episode(episode_id, now, senders, report)
+            db.session.commit()
+        except IntegrityError:
+            # Another job recorded the same window first; it has done what this one would.
+            db.session.rollback()
+
+
+def _hours(episode: Episode, when: datetime | None) -> float | None:
+    return None if when is None else episode.hours_since_procedure(when)
+
+
+def _check_episode(episode_id: int, now: datetime, senders: Senders, report: TickReport):
+    episode = db.session.scalar(
+        db.select(Episode)
+        .where(Episode.id == episode_id, Episode.status == "active")
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if episode is None:  # closed since, or another job has it now
+        return
+    clinic = episode.clinic
+    schedule = clinic_schedule(clinic)
+    rows = {
+        row.start_dt: row
+        for row in db.session.scalars(db.select(CheckinWindow).filter_by(episode_id=episode.id))
+    }
+    records = {}
+    for window in schedule:
+        row = rows.get(_window_start(episode, window))
+        if row is not None:
+            records[window] = WindowRecord(
+                _hours(episode, row.reminded_dt),
+                _hours(episode, row.last_reminded_dt),
+                row.missed_dt is not None,
+            )
+    local = now.astimezone(clinic_zone(clinic))
+    quiet = in_quiet_hours(local.hour * 60 + local.minute, outreach_settings(clinic).quiet_hours)
+    entries = episode_entries(episode)
+    due = due_now(
+        schedule,
+        [episode.hours_since_procedure(e.recorded_dt) for e in entries],
+        episode.hours_since_procedure(now),
+        enrolled_h=episode.hours_since_procedure(episode.created_dt),
+        records=records,
+        quiet=quiet or episode.patient.reminders_stopped_dt is not None,
+    )
+    for window in due.missed:
+        _window_row(episode, window, rows).missed_dt = now
+        apply_alerts(episode, None, [missed_checkin_finding(window)], now=now)
+        report.missed += 1
+    for kind, windows in (
+        (NotificationKind.REMINDER, due.remind),
+        (NotificationKind.LAST_REMINDER, due.remind_again),
+    ):
+        for window in windows:
+            row = _window_row(episode, window, rows)
+            if kind is NotificationKind.REMINDER:
+                row.reminded_dt = now
+            else:
+                row.last_reminded_dt = now
+            db.session.flush()
+            for channel in _patient_channels(episode, senders):
+                report.reminders += _queue(
+                    dedupe_key=f"{kind}:{row.id}:{channel}",
+                    clinic_id=clinic.id,
+                    episode_id=episode.id,
+                    window_id=row.id,
+                    kind=kind.value,
+                    channel=channel.value,
+                    target_label=channel.label,
+                    now=now,
+                )
+
+
+def _window_start(episode: Episode, window: Window) -> datetime:
+    return episode.procedure_dt + timedelta(hours=window.start_h)
+
+
+def _window_row(episode: Episode, window: Window, rows: dict) -> CheckinWindow:
+    """The episode's record of `window`, created on first use."""
+    start = _window_start(episode, window)
+    if start not in rows:
+        rows[start] = CheckinWindow(
+            episode_id=episode.id,
+            label=window.label,
+            start_dt=start,
+            end_dt=episode.procedure_dt + timedelta(hours=window.end_h),
+        )
+        db.session.add(rows[start])
+    return rows[start]
+
+
+def _patient_channels(episode: Episode, senders: Senders) -> list[NotificationChannel]:
+    """The ways a reminder can reach the patient: email and/or a text message."""
+    patient = episode.patient
+    channels = []
+    if patient.email and senders.can_email:
+        channels.append(NotificationChannel.EMAIL)
+    if patient.phone and senders.can_text:
+        channels.append(NotificationChannel.SMS)
+    return channels
+
+
+def _queue(*, dedupe_key: str, now: datetime, **values) -> int:
+    """Add a message to the outbox unless one with `dedupe_key` is there; 1 if added."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else None
+    statement = (insert or sqlite_insert)(Notification).values(
+        dedupe_key=dedupe_key,
+        created_dt=now,
+        next_attempt_dt=now,
+        status=NotificationStatus.PENDING.value,
+        attempts=0,
+        last_error="",
+        **values,
+    )
+    added = db.session.execute(
+        statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
+            Notification.id
+        )
+    )
+    return len(added.all())
+
+
+# 2. Alerts: on-call notifications and escalation.
+
+
+def queue_alert_notifications(now: datetime, report: TickReport) -> None:
+    """Queue on-call notifications and escalations for the open alerts that need them."""
+    codes = [severity.code for severity in ON_CALL_SEVERITIES]
+    alerts = db.session.scalars(
+        db.select(Alert)
+        .join(Episode)
+        .where(Alert.status == AlertStatus.OPEN, Alert.severity.in_(codes))
+        .where(Episode.status == "active")
+        .order_by(Alert.id)
+    ).all()
+    reached = _severity_reached(alerts)
+    escalating = {severity.code for severity in ESCALATING_SEVERITIES}
+    for alert in alerts:
+        outreach = outreach_settings(alert.episode.clinic)
+        since, urgent_since = reached.get(alert.id, (alert.opened_dt, alert.opened_dt))
+        if now - since <= ON_CALL_LOOKBACK:
+            for url in outreach.notify:
+                report.on_call += _queue_for_target(
+                    alert, NotificationKind.ON_CALL, url, f"{alert.severity}:", now
+                )
+        due = urgent_since + timedelta(minutes=outreach.escalate_after_minutes)
+        if alert.severity in escalating and now >= due:
+            for url in outreach.escalate:
+                report.escalations += _queue_for_target(
+                    alert, NotificationKind.ESCALATION, url, "", now
+                )
+    db.session.commit()
+
+
+def _queue_for_target(alert: Alert, kind: NotificationKind, url: str, part: str, now) -> int:
+    key = target_key(url)
+    return _queue(
+        dedupe_key=f"{kind}:{alert.id}:{part}{key}",
+        clinic_id=alert.episode.clinic_id,
+        episode_id=alert.episode_id,
+        alert_id=alert.id,
+        kind=kind.value,
+        channel=NotificationChannel.TARGET.value,
+        target_key=key,
+        target_label=masked_target(url)[:300],
+        now=now,
+    )
+
+
+def _severity_reached(alerts) -> dict[int, tuple[datetime, datetime]]:
+    """alert id -> (when it reached its present severity, when it first became emergency or
+    urgent), from its history (one query for all)."""
+    if not alerts:
+        return {}
+    findings = (AlertEventKind.OPENED, AlertEventKind.ESCALATED)
+    events = db.session.execute(
+        db.select(AlertEvent.alert_id, AlertEvent.severity, AlertEvent.created_dt)
+        .where(AlertEvent.alert_id.in_([a.id for a in alerts]), AlertEvent.kind.in_(findings))
+        .order_by(AlertEvent.created_dt, AlertEvent.id)
+    ).all()
+    severity_of = {alert.id: alert.severity for alert in alerts}
+    urgent = {s.code for s in ESCALATING_SEVERITIES}
+    reached: dict[int, datetime] = {}
+    urgent_since: dict[int, datetime] = {}
+    for alert_id, severity, created_dt in events:
+        if severity == severity_of[alert_id] and alert_id not in reached:
+            reached[alert_id] = created_dt
+        if severity in urgent and alert_id not in urgent_since:
+            urgent_since[alert_id] = created_dt
+    return {
+        alert.id: (
+            reached.get(alert.id, alert.opened_dt),
+            urgent_since.get(alert.id, alert.opened_dt),
+        )
+        for alert in alerts
+    }
+
+
+# 3. Delivery.
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready to send: where, and the words (plain data, no database objects)."""
+
+    channel: str
+    to: str
+    subject: str
+    body: str
+
+
+def deliver_due(now: datetime, senders: Senders, report: TickReport) -> None:
+    """Send the outbox's due messages, each claimed first so that no other job sends it."""
+    due_ids = db.session.scalars(
+        db.select(Notification.id)
+        .where(
+            Notification.status == NotificationStatus.PENDING, Notification.next_attempt_dt <= now
+        )
+        .where(or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < now))
+        .order_by(Notification.next_attempt_dt, Notification.id)
+        .limit(BATCH)
+    ).all()
+    db.session.commit()
+    for notification_id in due_ids:
+        claimed = db.session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status == NotificationStatus.PENDING,
+                or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < now),
+            )
+            .values(lease_until_dt=now + LEASE)
+        ).rowcount
+        if claimed != 1:
+            db.session.rollback()  # another job has it
+            continue
+        db.session.commit()
+        notification = db.session.get(Notification, notification_id)
+        outgoing = compose(notification, now)
+        if isinstance(outgoing, str):
+            notification.status = NotificationStatus.CANCELLED.value
+            notification.last_error = outgoing
+            notification.lease_until_dt = None
+            db.session.commit()
+            report.cancelled += 1
+            continue
+        db.session.commit()  # no transaction stays open while the message travels
+        error = _send(senders, outgoing)
+        notification = db.session.get(Notification, notification_id)
+        _record_attempt(notification, now, error)
+        db.session.commit()
+        if error is None:
+            report.sent += 1
+        else:
+            report.failed += 1
+
+
+def _send(senders: Senders, outgoing: Outgoing) -> str | None:
+    """Send; the reason it failed, or None."""
+    try:
+        if outgoing.channel == NotificationChannel.EMAIL:
+            senders.email(outgoing.to, outgoing.subject, outgoing.body)
+        elif outgoing.channel == NotificationChannel.SMS:
+            senders.text(outgoing.to, outgoing.body)
+        else:
+            senders.target(outgoing.to, outgoing.subject, outgoing.body)
+    except SendError as exc:
+        return str(exc) or "the message could not be sent"
+    return None
+
+
+def _record_attempt(notification: Notification, now: datetime, error: str | None) -> None:
+    """Mark the message sent, or failed and when it will be tried again; its alert's history
+    and the episode's timeline say so."""
+    notification.attempts += 1
+    notification.lease_until_dt = None
+    if error is None:
+        notification.status = NotificationStatus.SENT.value
+        notification.sent_dt = now
+        notification.last_error = ""
+    else:
+        notification.last_error = error[:1000]
+        if notification.attempts >= MAX_ATTEMPTS:
+            notification.status = NotificationStatus.FAILED.value
+        else:
+            notification.next_attempt_dt = now + backoff(notification.attempts)
+    alert = notification.alert
+    if alert is not None:
+        if error is None:
+            kind = (
+                AlertEventKind.ESCALATION_SENT
+                if notification.kind == NotificationKind.ESCALATION
+                else AlertEventKind.NOTIFIED
+            )
+            detail = notification.target_label
+        else:
+            kind = AlertEventKind.NOTIFY_FAILED
+            detail = _failure_text(notification)
+        record_alert_event(alert, kind, now=now, detail=detail)
+    elif error is None or notification.status == NotificationStatus.FAILED:
+        window = notification.window
+        channel = NotificationChannel(notification.channel)
+        what = f"{window.label if window else ''} ({channel.value})"
+        record_event(
+            "reminder_sent" if error is None else "reminder_failed",
+            clinic_id=notification.clinic_id,
+            episode=notification.episode,
+            detail=what if error is None else f"{what}: {error}",
+        )
+
+
+def _failure_text(notification: Notification) -> str:
+    """ "json://host/hook: HTTP 500 (attempt 2; next at 10:04 UTC)", or "...; given up"."""
+    if notification.status == NotificationStatus.FAILED:
+        then = f"attempt {notification.attempts}; given up"
+    else:
+        then = (
+            f"attempt {notification.attempts}; "
+            f"next at {notification.next_attempt_dt:%Y-%m-%d %H:%M} UTC"
+        )
+    return f"{notification.target_label}: {notification.last_error} ({then})"
+
+
+# Composing messages, in the reader's language, from the current state.
+
+
+def compose(notification: Notification, now: datetime) -> Outgoing | str:
+    """The message to send now, or why it is no longer worth sending (a str)."""
+    if notification.channel == NotificationChannel.TARGET:
+        return _compose_alert(notification)
+    return _compose_reminder(notification, now)
+
+
+def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | str:
+    episode = notification.episode
+    patient = episode.patient
+    window = notification.window
+    if episode.status != "active":
+        return "the follow-up is closed"
+    if patient.reminders_stopped_dt is not None:
+        return "the patient has stopped reminders"
+    if episode.token_hash is None:
+        return "the patient's link was revoked"
+    if now >= window.end_dt:
+        return "the check-in window has closed"
+    answered = db.session.scalar(
+        db.select(PainEntry.id)
+        .where(PainEntry.episode_id == episode.id)
+        .where(PainEntry.recorded_dt >= window.start_dt, PainEntry.recorded_dt <= window.end_dt)
+        .limit(1)
+    )
+    if answered is not None:
+        return "the patient has checked in"
+    email = notification.channel == NotificationChannel.EMAIL
+    to = patient.email if email else patient.phone
+    if not to:
+        return "no email address" if email else "no phone number"
+    clinic = episode.clinic
+    link = patient_url(reminder_token(episode))
+    with force_locale(patient.preferred_language):
+        label = translate(window.label)
+        closes = format_datetime(
+            window.end_dt,
+            "EEEE HH:mm",
+            tzinfo=clinic_zone(clinic),
+            locale=patient.preferred_language,
+        )
+        values = {"clinic": clinic.name, "label": label, "closes": closes, "link": link}
+        stop = _("To stop these reminders: %(link)s", link=f"{link}/reminders")
+        if notification.kind == NotificationKind.REMINDER:
+            subject = _("%(clinic)s: time for your %(label)s check-in", **values)
+            ask = _(
+                "It is time for your %(label)s pain check-in. It takes a minute: %(link)s",
+                **values,
+            )
+        else:
+            subject = _("%(clinic)s: your %(label)s check-in closes soon", **values)
+            ask = _(
+                "We have not had your %(label)s pain check-in yet. It is open until "
+                "%(closes)s: %(link)s",
+                **values,
+            )
+        if not email:
+            return Outgoing(notification.channel, to, "", f"{clinic.name}: {ask} {stop}")
+        lines = [ask]
+        if notification.kind == NotificationKind.REMINDER:
+            lines.append(_("You can answer until %(closes)s.", **values))
+        if clinic.phone:
+            lines.append(_("Questions? Call the clinic on %(phone)s.", phone=clinic.phone))
+        lines += ["", stop, "", clinic.name]
+    return Outgoing(notification.channel, to, subject, "\n".join(lines))
+
+
+def initials(name: str) -> str:
+    """ "Ann Smith" -> "A.S.": how a message names a patient."""
+    return "".join(f"{part[0].upper()}." for part in name.split() if part[:1].isalpha()) or "?"
+
+
+def _compose_alert(notification: Notification) -> Outgoing | str:
+    alert = notification.alert
+    episode = alert.episode
+    clinic = episode.clinic
+    outreach = outreach_settings(clinic)
+    escalation = notification.kind == NotificationKind.ESCALATION
+    targets = outreach.escalate if escalation else outreach.notify
+    url = next((u for u in targets if target_key(u) == notification.target_key), None)
+    if url is None:
+        return "the target was removed from the clinic's settings"
+    if alert.status != AlertStatus.OPEN:
+        return f"the alert was {alert.status} before it was sent"
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        values = {
+            "severity": words(Severity, alert.severity),
+            "rule": words(Rule, alert.rule),
+            "patient": initials(episode.patient.display_name),
+            "clinic": clinic.name,
+        }
+        subject = _("[%(severity)s] %(rule)s: patient %(patient)s, %(clinic)s", **values)
+        lines = [
+            _("%(severity)s alert for patient %(patient)s at %(clinic)s: %(rule)s.", **values),
+            render(alert.reason_message, alert.reason),
+            _("Open: %(url)s", url=external_url(f"/staff/episodes/{episode.id}")),
+        ]
+        if escalation:
+            minutes = outreach.escalate_after_minutes
+            subject = _("Not acknowledged: %(subject)s", subject=subject)
+            lines.insert(
+                0,
+                _("Not acknowledged within %(minutes)s minutes.", minutes=minutes),
+            )
+    return Outgoing(NotificationChannel.TARGET.value, url, subject, "\n".join(lines))
