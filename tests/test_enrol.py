@@ -76,6 +76,49 @@ def test_enrol_rejects_bad_input_and_stores_nothing(client, auth, nurse, now):
     assert db.session.scalar(db.select(db.func.count()).select_from(Patient)) == 0
 
 
+def test_enrol_asks_for_a_phone_and_says_why(client, auth, nurse):
+    auth.login()
+    html = client.get("/staff/enrol").get_data(as_text=True)
+    assert '<label class="field__label" for="phone">Mobile phone</label>' in html
+    assert "So a nurse can call the patient back about an alert, and for text reminders." in html
+    assert '<label class="field__label" for="no_phone_reason">' in html
+    assert 'aria-describedby="phone-hint"' in html
+
+
+def test_enrol_without_a_phone_or_a_reason_is_refused_keeping_what_was_typed(
+    client, auth, nurse, now
+):
+    auth.login()
+    data = enrol_data(procedure_date=now.date().isoformat(), phone="  ", no_phone_reason="")
+    response = client.post("/staff/enrol", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Please check the form" in html
+    assert "Enter a phone number, or say why there is none" in html
+    assert 'id="phone-error"' in html and 'aria-invalid="true"' in html
+    for typed in ("Maria Rossi", "H123", "maria@example.com", "T12, L1"):
+        assert f'value="{typed}"' in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(Patient)) == 0
+
+
+def test_enrol_with_a_reason_for_no_phone(client, auth, nurse, now):
+    auth.login()
+    data = enrol_data(
+        procedure_date=now.date().isoformat(), phone="", no_phone_reason=" lives in care home "
+    )
+    assert client.post("/staff/enrol", data=data).status_code == 302
+    patient = db.session.scalar(db.select(Patient))
+    assert (patient.phone, patient.no_phone_reason) == (None, "lives in care home")
+
+
+def test_enrol_with_a_phone_keeps_no_reason(client, auth, nurse, now):
+    auth.login()
+    data = enrol_data(procedure_date=now.date().isoformat(), no_phone_reason="declined")
+    assert client.post("/staff/enrol", data=data).status_code == 302
+    patient = db.session.scalar(db.select(Patient))
+    assert (patient.phone, patient.no_phone_reason) == ("+44 7700 900123", None)
+
+
 def test_duplicate_mrn_in_the_same_clinic_is_refused(client, auth, nurse, now):
     auth.login()
     data = enrol_data(procedure_date=now.date().isoformat())

@@ -40,7 +40,18 @@ class EnrolForm(FlaskForm):
     email = EmailField(
         _l("Email"), validators=[Optional(), Email(), StorableText(), Length(max=254)]
     )
-    phone = StringField(_l("Mobile phone"), validators=[Optional(), StorableText(), Length(max=32)])
+    phone = StringField(
+        _l("Mobile phone"),
+        validators=[Optional(), StorableText(), Length(max=32)],
+        description=_l(
+            "So a nurse can call the patient back about an alert, and for text reminders."
+        ),
+    )
+    no_phone_reason = StringField(
+        _l("No phone number? Say why"),
+        validators=[Optional(), StorableText(), Length(max=200)],
+        description=_l('Only without a number: for example "no phone" or "declined".'),
+    )
     preferred_language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
     procedure_date = DateField(_l("Procedure date"), validators=[DataRequired()])
     procedure_time = TimeField(_l("Procedure end time"), validators=[DataRequired()])
@@ -74,6 +85,17 @@ class EnrolForm(FlaskForm):
         """Digits, spaces and + ( ) - only."""
         if field.data and not all(c.isdigit() or c in " +()-" for c in field.data):
             raise ValidationError(_l("Use digits, spaces and + ( ) - only."))
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then: a phone number, or an explicit reason for none (so a
+        nurse knows whether to look for one). With a number, the reason is not kept."""
+        valid = super().validate(extra_validators)
+        if not (self.phone.data or "").strip() and not (self.no_phone_reason.data or "").strip():
+            self.phone.errors = list(self.phone.errors) + [
+                _l('Enter a phone number, or say why there is none (for example "no phone").')
+            ]
+            return False
+        return valid
 
 
 class ConfirmForm(FlaskForm):

@@ -124,6 +124,7 @@ def enrol():
                 mrn=form.mrn.data,
                 email=form.email.data,
                 phone=form.phone.data,
+                no_phone_reason=form.no_phone_reason.data,
                 preferred_language=form.preferred_language.data,
                 staff=current_user,
                 address=request.remote_addr,
