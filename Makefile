@@ -25,11 +25,15 @@ install: $(VENV)/.installed          ## create .venv and install the app's depen
 
 install-dev: $(VENV)/.installed-dev  ## the same, with the test dependencies
 
-run: install                         ## set up the database, seed the demo clinic, serve
+run: install                         ## set up the database, seed the demo clinic, serve with the worker
 	$(FLASK) db upgrade
 	$(FLASK) recovery demo --if-empty
 	@echo "Recovery is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "The worker sends reminders; without SMTP_URL or SMS_URL it prints them here."
+	@NOTIFY_CONSOLE=1 PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+	  $(FLASK) recovery worker --interval 60 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev                    ## lint, then every test (PostgreSQL too with TEST_DATABASE_URL)
 	$(BIN)/ruff check .

@@ -550,7 +550,7 @@ def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | s
         label = translate(window.label)
         closes = format_datetime(
             window.end_dt,
-            "EEEE HH:mm",
+            "EEEE d MMMM, HH:mm",
             tzinfo=clinic_zone(clinic),
             locale=patient.preferred_language,
         )

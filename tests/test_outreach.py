@@ -234,7 +234,7 @@ def urgent_check_in(client, enrolled, at: datetime) -> Alert:
 
 
 def test_an_urgent_alert_notifies_the_on_call_targets_once(
-    runner, client, clinic, nurse, webhook, hook_url
+    runner, client, auth, clinic, nurse, webhook, hook_url
 ):
     update_clinic_settings(clinic, notify=[f"{hook_url}/on-call"])
     db.session.commit()
@@ -259,6 +259,9 @@ def test_an_urgent_alert_notifies_the_on_call_targets_once(
     ).get_json()["history"]
     assert [e["kind"] for e in history] == ["opened", "notified"]
     assert history[1]["reason"] == f"{hook_url}/on-call"
+    auth.login()
+    page = client.get(f"/staff/episodes/{enrolled.episode.id}").get_data(as_text=True)
+    assert "On-call notified" in page and f"{hook_url}/on-call" in page
 
 
 def test_an_unacknowledged_urgent_alert_escalates_once_after_the_delay(
