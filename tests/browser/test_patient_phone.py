@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from recovery.episodes import close_episode
+from recovery.episodes import close_episode, reminder_token
 from recovery.extensions import db
-from recovery.models import PainEntry
+from recovery.models import PainEntry, Patient
 from tests import factories
 
 
@@ -88,3 +88,27 @@ def test_a_closed_follow_up_link_offers_the_clinic_to_call(live_server, phone):
     assert touch_targets_too_small(phone, "a.button") == []
     assert phone.get_by_role("link", name="Sign in").count() == 0
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_reminder_link_opens_the_check_in_and_stops_reminders(live_server, phone):
+    clinic = factories.gen_clinic(name="Riverside IR", phone="+44 20 7946 0002")
+    enrolled = factories.gen_episode(clinic, email="ann@example.test")
+    link = f"{live_server.url}/p/{reminder_token(enrolled.episode)}"
+    phone.goto(link)
+    assert phone.locator("h1").inner_text() == "How is your pain?"
+    phone.goto(f"{link}/reminders")
+    assert phone.locator("h1").inner_text() == "Reminders"
+    phone.get_by_role("button", name="Stop reminders").click()
+    assert phone.get_by_role("status").inner_text() == "Done. Your choice is saved."
+    again = phone.get_by_role("button", name="Send me reminders again")
+    assert again.is_visible()
+    assert touch_targets_too_small(phone, "button, a.button") == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    db.session.rollback()
+    assert db.session.get(Patient, enrolled.episode.patient_id).reminders_stopped_dt is not None
+    # Once the follow-up is closed, the reminder link says whom to call.
+    close_episode(enrolled.episode, staff=factories.gen_staff(clinic))
+    db.session.commit()
+    phone.goto(link)
+    assert phone.locator("h1").inner_text() == "This link does not work"
+    assert phone.get_by_role("link", name="Call the clinic: +44 20 7946 0002").is_visible()
