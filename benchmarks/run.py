@@ -236,7 +236,7 @@ def write_doc(block: str) -> None:
 
 def ordered(figures: list[Figure]) -> list[Figure]:
     """By section, then each request's engines side by side (page weight as measured)."""
-    sections = ("backtest", "worklist", "checkin", "page_weight")
+    sections = ("backtest", "worklist", "checkin", "tick", "page_weight")
     first: dict[tuple[str, str], int] = {}
     for f in figures:
         first.setdefault((f.section, f.name), len(first))

@@ -231,6 +231,8 @@ def seed_cohort(
                 "created_dt": created_dt,
                 "closed_dt": closed_dt,
                 "updated_dt": updated_dt,
+                # As the migration leaves an existing episode: looked at by the next run.
+                "outreach_due_dt": procedure_dt if is_active else None,
                 **summary,
             }
         )

@@ -12,7 +12,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 from flask import Flask
@@ -234,6 +234,47 @@ class Bench:
             flush=True,
         )
 
+    def tick(self, now: datetime, repeats: int) -> None:
+        """`recovery tick` on the seeded clinics: the first run at `now`, as after the upgrade
+        that brought the job (every active episode looked at, its missed check-ins opened,
+        reminders sent to a console sender), then one run a minute after another: the job's
+        cost in steady state."""
+        from recovery.outreach import run_tick
+        from recovery.senders import Senders
+
+        senders = Senders(console=True, out=io.StringIO())
+        log = StatementLog(self.sa_engine)
+        minute = 0
+        for name, runs in (("first run (catch-up)", 1), ("each minute after", repeats)):
+            times, counts, reports = [], [], []
+            for _ in range(runs):
+                at = now + timedelta(minutes=minute)
+                minute += 1
+                with self.app.app_context(), log:
+                    start = time.perf_counter()
+                    reports.append(run_tick(at, senders))
+                    times.append(time.perf_counter() - start)
+                counts.append(log.count)
+            report = reports[-1]
+            figure = Figure(
+                "tick",
+                f"recovery tick, {name}",
+                self.engine,
+                times,
+                statements=counts[-1],
+                sql_seconds=log.seconds,
+                note=(
+                    f"{report.reminders} reminders queued, {report.sent} sent, "
+                    f"{report.missed} missed check-ins"
+                ),
+            )
+            self.figures.append(figure)
+            print(
+                f"  {self.engine:<10} {figure.name:<44} median {figure.median_ms:7.1f} ms  "
+                f"{figure.statements:5d} SQL  ({figure.note})",
+                flush=True,
+            )
+
     def page_weight(self) -> list[Figure]:
         """Bytes of the patient's check-in and result pages and of every asset they load."""
         _, token = self.seeded.checkin_episodes[-1]
@@ -338,6 +379,7 @@ def run_engine(
     bench = Bench(app, label, seeded, repeats)
     bench.worklist()
     bench.checkins(checkins)
+    bench.tick(now, repeats)
     figures = bench.figures
     if with_page_weight:
         figures += bench.page_weight()

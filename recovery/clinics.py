@@ -5,9 +5,11 @@ import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import update
+
 from .curve import CurveParams
 from .extensions import db
-from .models import Clinic, StaffUser
+from .models import Clinic, Episode, StaffUser
 from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list, schedule_to_list
 from .tokens import hash_token, new_token
 from .vocabulary import Role
@@ -208,6 +210,14 @@ def update_clinic_settings(
     except (ValueError, TypeError) as exc:
         raise SetupError(f"invalid setting: {exc}") from exc
     clinic.settings = settings
+    if schedule_items is not None or "quiet_hours" in (curve_overrides or {}):
+        # The outreach job's next look at each episode was worked out from the old windows
+        # or quiet hours: it looks at every active episode at its next run instead.
+        db.session.execute(
+            update(Episode)
+            .where(Episode.clinic_id == clinic.id, Episode.status == "active")
+            .values(outreach_due_dt=Episode.procedure_dt)
+        )
     db.session.flush()
 
 

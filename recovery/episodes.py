@@ -128,6 +128,8 @@ def enrol_patient(
         levels=levels.strip(),
         indication=indication,
         status="active",
+        # The outreach job looks at a new episode at its next run.
+        outreach_due_dt=procedure_dt,
     )
     db.session.add_all([patient, episode])
     db.session.flush()

@@ -173,6 +173,7 @@ class Episode(db.Model):
         CheckConstraint("baseline_pain BETWEEN 0 AND 10", name="baseline_pain_range"),
         Index("ix_episode_clinic_status", "clinic_id", "status"),
         Index("ix_episode_clinic_updated", "clinic_id", "updated_dt"),
+        Index("ix_episode_status_outreach_due", "status", "outreach_due_dt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +201,9 @@ class Episode(db.Model):
     due_label: Mapped[str | None] = mapped_column(String(32))
     due_start_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_end_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the outreach job (recovery.outreach) should next look at this episode: a window
+    # opens or closes, a reminder falls due. None: never again (the protocol is over).
+    outreach_due_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient] = relationship(back_populates="episodes")

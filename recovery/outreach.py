@@ -42,6 +42,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
@@ -51,12 +52,13 @@ from .models import (
     Alert,
     AlertEvent,
     CheckinWindow,
+    Clinic,
     Episode,
     Notification,
     PainEntry,
     utcnow,
 )
-from .reminders import WindowRecord, due_now, in_quiet_hours
+from .reminders import WindowRecord, due_now, in_quiet_hours, next_look
 from .rules import missed_checkin_finding
 from .schedule import Window
 from .senders import SendError, Senders, masked_target, target_key
@@ -125,6 +127,8 @@ def set_reminders(episode: Episode, wanted: bool, *, now: datetime, address: str
     if wanted == (patient.reminders_stopped_dt is None):
         return
     patient.reminders_stopped_dt = None if wanted else now
+    if wanted:
+        episode.outreach_due_dt = episode.procedure_dt  # look again at the next run
     record_event(
         "reminders_resumed" if wanted else "reminders_stopped",
         clinic_id=episode.clinic_id,
@@ -173,14 +177,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
-    """Remind patients and report missed check-ins, one episode (one transaction) at a time."""
+    """Remind patients and report missed check-ins, one episode (one transaction) at a time,
+    for the episodes whose next look (`Episode.outreach_due_dt`) has come."""
     episode_ids = db.session.scalars(
         db.select(Episode.id)
-        .where(
-            Episode.status == "active",
-            Episode.due_start_dt <= now,
-            Episode.procedure_dt <= now,
-        )
+        .where(Episode.status == "active", Episode.outreach_due_dt <= now)
+        .where(Episode.procedure_dt <= now)
         .order_by(Episode.id)
     ).all()
     db.session.commit()
@@ -195,6 +197,29 @@ def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
 
 def _hours(episode: Episode, when: datetime | None) -> float | None:
     return None if when is None else episode.hours_since_procedure(when)
+
+
+def _records(episode: Episode, schedule, rows: dict) -> dict[Window, WindowRecord]:
+    """What was done about each window, from the episode's `CheckinWindow` rows."""
+    records = {}
+    for window in schedule:
+        row = rows.get(_window_start(episode, window))
+        if row is not None:
+            records[window] = WindowRecord(
+                _hours(episode, row.reminded_dt),
+                _hours(episode, row.last_reminded_dt),
+                row.missed_dt is not None,
+            )
+    return records
+
+
+def _quiet_hours_end(now: datetime, zone, quiet: tuple[int, int]) -> datetime:
+    """The next end of the quiet hours after `now`, as a UTC time."""
+    local = now.astimezone(zone)
+    end = local.replace(hour=quiet[1] // 60, minute=quiet[1] % 60, second=0, microsecond=0)
+    if end <= local:
+        end = (end + timedelta(days=1)).replace(tzinfo=zone)
+    return end.astimezone(now.tzinfo)
 
 
 def _check_episode(episode_id: int, now: datetime, senders: Senders, report: TickReport):
@@ -212,25 +237,22 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
         row.start_dt: row
         for row in db.session.scalars(db.select(CheckinWindow).filter_by(episode_id=episode.id))
     }
-    records = {}
-    for window in schedule:
-        row = rows.get(_window_start(episode, window))
-        if row is not None:
-            records[window] = WindowRecord(
-                _hours(episode, row.reminded_dt),
-                _hours(episode, row.last_reminded_dt),
-                row.missed_dt is not None,
-            )
-    local = now.astimezone(clinic_zone(clinic))
-    quiet = in_quiet_hours(local.hour * 60 + local.minute, outreach_settings(clinic).quiet_hours)
-    entries = episode_entries(episode)
+    zone = clinic_zone(clinic)
+    local = now.astimezone(zone)
+    quiet_hours = outreach_settings(clinic).quiet_hours
+    quiet = in_quiet_hours(local.hour * 60 + local.minute, quiet_hours)
+    stopped = episode.patient.reminders_stopped_dt is not None
+    entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in episode_entries(episode)]
+    now_h = episode.hours_since_procedure(now)
+    enrolled_h = episode.hours_since_procedure(episode.created_dt)
+    records = _records(episode, schedule, rows)
     due = due_now(
         schedule,
-        [episode.hours_since_procedure(e.recorded_dt) for e in entries],
-        episode.hours_since_procedure(now),
-        enrolled_h=episode.hours_since_procedure(episode.created_dt),
+        entry_hours,
+        now_h,
+        enrolled_h=enrolled_h,
         records=records,
-        quiet=quiet or episode.patient.reminders_stopped_dt is not None,
+        quiet=quiet or stopped,
     )
     for window in due.missed:
         _window_row(episode, window, rows).missed_dt = now
@@ -258,6 +280,19 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
                     target_label=channel.label,
                     now=now,
                 )
+    # When to look again: the next window event, or the end of the quiet hours if they held
+    # a reminder back.
+    records = _records(episode, schedule, rows)
+    look_h = next_look(schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records)
+    look = None if look_h is None else episode.procedure_dt + timedelta(hours=look_h)
+    if quiet and not stopped:
+        held = due_now(
+            schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records, quiet=False
+        )
+        if held.remind or held.remind_again:
+            quiet_end = _quiet_hours_end(now, zone, quiet_hours)
+            look = quiet_end if look is None else min(look, quiet_end)
+    episode.outreach_due_dt = look
 
 
 def _window_start(episode: Episode, window: Window) -> datetime:
@@ -302,9 +337,7 @@ def _queue(*, dedupe_key: str, now: datetime, **values) -> int:
         **values,
     )
     added = db.session.execute(
-        statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
-            Notification.id
-        )
+        statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
     )
     return len(added.all())
 
@@ -313,47 +346,72 @@ def _queue(*, dedupe_key: str, now: datetime, **values) -> int:
 
 
 def queue_alert_notifications(now: datetime, report: TickReport) -> None:
-    """Queue on-call notifications and escalations for the open alerts that need them."""
-    codes = [severity.code for severity in ON_CALL_SEVERITIES]
-    alerts = db.session.scalars(
-        db.select(Alert)
-        .join(Episode)
-        .where(Alert.status == AlertStatus.OPEN, Alert.severity.in_(codes))
-        .where(Episode.status == "active")
-        .order_by(Alert.id)
-    ).all()
-    reached = _severity_reached(alerts)
-    escalating = {severity.code for severity in ESCALATING_SEVERITIES}
-    for alert in alerts:
-        outreach = outreach_settings(alert.episode.clinic)
-        since, urgent_since = reached.get(alert.id, (alert.opened_dt, alert.opened_dt))
-        if now - since <= ON_CALL_LOOKBACK:
-            for url in outreach.notify:
-                report.on_call += _queue_for_target(
-                    alert, NotificationKind.ON_CALL, url, f"{alert.severity}:", now
-                )
-        due = urgent_since + timedelta(minutes=outreach.escalate_after_minutes)
-        if alert.severity in escalating and now >= due:
-            for url in outreach.escalate:
-                report.escalations += _queue_for_target(
-                    alert, NotificationKind.ESCALATION, url, "", now
-                )
-    db.session.commit()
+    """Queue on-call notifications and escalations for the open alerts that need them.
 
-
-def _queue_for_target(alert: Alert, kind: NotificationKind, url: str, part: str, now) -> int:
-    key = target_key(url)
-    return _queue(
-        dedupe_key=f"{kind}:{alert.id}:{part}{key}",
-        clinic_id=alert.episode.clinic_id,
-        episode_id=alert.episode_id,
-        alert_id=alert.id,
-        kind=kind.value,
-        channel=NotificationChannel.TARGET.value,
-        target_key=key,
-        target_label=masked_target(url)[:300],
-        now=now,
+    Only clinics with targets are looked at, and of their alerts only those that could need
+    a message now (changed within `ON_CALL_LOOKBACK`, or escalating ones), in a fixed number
+    of statements whatever their count.
+    """
+    outreach = {
+        clinic.id: outreach_settings(clinic) for clinic in db.session.scalars(db.select(Clinic))
+    }
+    clinic_ids = [cid for cid, settings in outreach.items() if settings.notify or settings.escalate]
+    escalating = [severity.code for severity in ESCALATING_SEVERITIES]
+    alerts = (
+        db.session.scalars(
+            db.select(Alert)
+            .join(Episode)
+            .where(Episode.clinic_id.in_(clinic_ids), Episode.status == "active")
+            .where(Alert.status == AlertStatus.OPEN)
+            .where(Alert.severity.in_([severity.code for severity in ON_CALL_SEVERITIES]))
+            .where(or_(Alert.updated_dt >= now - ON_CALL_LOOKBACK, Alert.severity.in_(escalating)))
+            .options(contains_eager(Alert.episode))
+            .order_by(Alert.id)
+        ).all()
+        if clinic_ids
+        else []
     )
+    reached = _severity_reached(alerts)
+    queued = set(
+        db.session.scalars(
+            db.select(Notification.dedupe_key).where(
+                Notification.alert_id.in_([alert.id for alert in alerts])
+            )
+        )
+        if alerts
+        else ()
+    )
+    for alert in alerts:
+        settings = outreach[alert.episode.clinic_id]
+        since, urgent_since = reached[alert.id]
+        messages = []
+        if now - since <= ON_CALL_LOOKBACK:
+            messages += [
+                (NotificationKind.ON_CALL, url, f"{alert.severity}:") for url in settings.notify
+            ]
+        due = urgent_since + timedelta(minutes=settings.escalate_after_minutes)
+        if alert.severity in escalating and now >= due:
+            messages += [(NotificationKind.ESCALATION, url, "") for url in settings.escalate]
+        for kind, url, part in messages:
+            key = f"{kind}:{alert.id}:{part}{target_key(url)}"
+            if key in queued:
+                continue
+            added = _queue(
+                dedupe_key=key,
+                clinic_id=alert.episode.clinic_id,
+                episode_id=alert.episode_id,
+                alert_id=alert.id,
+                kind=kind.value,
+                channel=NotificationChannel.TARGET.value,
+                target_key=target_key(url),
+                target_label=masked_target(url)[:300],
+                now=now,
+            )
+            if kind is NotificationKind.ON_CALL:
+                report.on_call += added
+            else:
+                report.escalations += added
+    db.session.commit()
 
 
 def _severity_reached(alerts) -> dict[int, tuple[datetime, datetime]]:

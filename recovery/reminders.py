@@ -14,7 +14,8 @@ For each post-procedure window of the schedule (docs/clinical.md, "Reminders"):
 - **Missed**: the window has closed with no entry in it (`schedule.closed_empty_windows`, the
   rule the backtest uses).
 - None of this for a window that had closed before the patient was enrolled: they could not
-  have been asked. Reminders wait during the clinic's quiet hours; missed check-ins do not.
+  have been asked. Reminders wait during the clinic's quiet hours; missed check-ins do not,
+  but one found more than `MISSED_REPORT_WITHIN_H` after the window closed is not reported.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from .schedule import Window, closed_empty_windows, filled_windows
 
 #: No first reminder for a window with less than this left: too late to be of use.
 FIRST_REMINDER_MIN_LEFT_H = 1.0
+#: A window found closed empty more than this after it closed (the job was stopped for longer,
+#: or had just been installed) is not reported: a missed check-in is worth a nurse's call
+#: while it is recent, and older gaps show on the chart.
+MISSED_REPORT_WITHIN_H = 24.0
 #: The second reminder goes this long before the window closes...
 SECOND_REMINDER_BEFORE_END_H = 3.0
 #: ...and at least this long after the first.
@@ -105,6 +110,38 @@ def due_now(
     missed = [
         window
         for window in closed_empty_windows(schedule, entry_hours, now_h)
-        if window.end_h > enrolled_h and not records.get(window, WindowRecord()).missed
+        if window.end_h > enrolled_h
+        and now_h - window.end_h <= MISSED_REPORT_WITHIN_H
+        and not records.get(window, WindowRecord()).missed
     ]
     return Due(tuple(remind), tuple(again), tuple(missed))
+
+
+def next_look(
+    schedule: Sequence[Window],
+    entry_hours: Iterable[float],
+    now_h: float,
+    *,
+    enrolled_h: float,
+    records: dict[Window, WindowRecord],
+) -> float | None:
+    """The first hour after `now_h` at which `due_now` could say something new for the
+    episode if no entry comes (a window opens, a second reminder falls due, a window closes),
+    or None when nothing more can be due. The job looks at the episode again then, so a run
+    costs nothing for the episodes between their check-ins. (A reminder held back by the quiet
+    hours is the job's to look at again when they end.)"""
+    filled = filled_windows(schedule, list(entry_hours))
+    hours = []
+    for window in schedule:
+        if window.is_pre_procedure or window in filled or window.end_h <= enrolled_h:
+            continue
+        record = records.get(window, WindowRecord())
+        hours.append(window.start_h)
+        if not record.missed:
+            hours.append(window.end_h)
+        if record.second_reminded_h is None:
+            second = second_reminder_hour(window)
+            if record.reminded_h is not None:
+                second = max(second, record.reminded_h + SECOND_REMINDER_GAP_H)
+            hours.append(second)
+    return min((h for h in hours if h > now_h), default=None)

@@ -5,16 +5,20 @@ clinic's notification targets). The clock is set with --at and time-machine; not
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import event
 
 from recovery.clinics import issue_api_token, update_clinic_settings
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent, AuditEvent, Notification
+from recovery.models import Alert, AuditEvent, Notification
+from recovery.outreach import run_tick
+from recovery.senders import Senders
 from recovery.vocabulary import AlertEventKind, NotificationStatus, Rule
 from tests.factories import gen_clinic, gen_episode
 from tests.servers import free_port, smtp_server, webhook_server
@@ -125,9 +129,7 @@ def test_a_reminder_with_a_working_link_when_a_window_opens_and_never_twice(
     assert timeline.count("reminder_sent") == 2
 
 
-def test_a_second_reminder_near_the_end_only_while_the_window_is_empty(
-    runner, clinic, mailbox
-):
+def test_a_second_reminder_near_the_end_only_while_the_window_is_empty(runner, clinic, mailbox):
     update_clinic_settings(clinic, {"quiet_hours": "none"})  # 18 h is 04:00 in London
     db.session.commit()
     enrol(clinic, phone=None, no_phone_reason="no phone")
@@ -354,3 +356,31 @@ def test_the_worker_runs_ticks_in_a_loop_and_sends_once(runner, clinic, mailbox)
     [report] = [json.loads(line) for line in lines[1:]]  # quiet runs print nothing
     assert report["sent"] == 1
     assert len(mailbox.messages) == 1
+
+
+def statements_of_a_tick(app, at: datetime) -> int:
+    count = 0
+
+    def counted(*_args):
+        nonlocal count
+        count += 1
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", counted)
+        try:
+            run_tick(at, Senders(console=True, out=io.StringIO()))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counted)
+    return count
+
+
+@pytest.mark.parametrize("patients", [3, 9])
+def test_a_run_with_nothing_due_costs_the_same_few_statements_for_any_number_of_episodes(
+    app, clinic, patients
+):
+    for _ in range(patients):
+        enrol(clinic)
+    statements_of_a_tick(app, T0 + timedelta(hours=1))  # reminders go out
+    # Between windows every episode waits for its next look: no statement per episode.
+    count = statements_of_a_tick(app, T0 + timedelta(hours=1, minutes=30))
+    assert count <= 6

@@ -11,6 +11,7 @@ from recovery.reminders import (
     WindowRecord,
     due_now,
     in_quiet_hours,
+    next_look,
     second_reminder_hour,
 )
 from recovery.schedule import DEFAULT_SCHEDULE
@@ -87,6 +88,12 @@ def test_missed_once_a_window_closes_empty_and_only_once():
     assert due(12.0, entries=[2.0]).missed == (W6H,)
     assert due(12.0, records={W2H: WindowRecord(missed=True)}).missed == (W6H,)
     assert due(12.0, quiet=True).missed == (W2H, W6H)  # staff are told at any hour
+    assert due(28.0).missed == (W2H, W6H)
+
+
+def test_a_window_found_closed_more_than_a_day_late_is_not_reported():
+    assert due(28.0).missed == (W2H, W6H)  # 2 h closed 24 h ago
+    assert due(28.01).missed == (W6H,)
 
 
 def test_windows_before_enrolment_are_neither_reminded_nor_missed():
@@ -112,3 +119,44 @@ def test_a_window_is_never_both_reminded_and_missed_nor_anything_before_it_opens
         assert window.start_h <= now_h < window.end_h
     for window in result.missed:
         assert window.end_h <= now_h and not window.is_pre_procedure
+
+
+def look(now_h, entries=(), records=None, enrolled_h=0.0):
+    return next_look(DEFAULT_SCHEDULE, entries, now_h, enrolled_h=enrolled_h, records=records or {})
+
+
+def test_the_next_look_is_the_next_window_event():
+    assert look(0.0) == 1.0  # the 2 h window opens
+    assert look(1.0, records={W2H: WindowRecord(reminded_h=1.0)}) == 2.5  # second reminder
+    late = {W2H: WindowRecord(reminded_h=2.0)}
+    assert look(2.0, records=late) == 3.0  # an hour after a late first reminder
+    both = {W2H: WindowRecord(reminded_h=1.0, second_reminded_h=2.5)}
+    assert look(2.5, records=both) == 4.0  # the window closes: missed or not
+    assert look(2.0, entries=[1.5]) == 4.0  # filled: the 6 h window opens at 4 h
+    # 6 h (4-12 h) opened at 4 h and was reminded then: next, its second reminder at 9 h.
+    assert look(4.0, records={W2H: WindowRecord(missed=True)}) == 9.0
+
+
+def test_nothing_more_to_look_at_after_the_last_window():
+    last = DEFAULT_SCHEDULE[-1]
+    assert look(last.end_h) is None
+    assert look(0.0, enrolled_h=last.end_h) is None
+
+
+@given(
+    now_h=st.floats(-200, 3000, allow_nan=False),
+    entries=st.lists(st.floats(-100, 3000, allow_nan=False), max_size=12),
+)
+def test_nothing_falls_due_before_the_next_look(now_h, entries):
+    """Between now and the next look, `due_now` has nothing new: the job may skip it."""
+    records = {}
+    first = due(now_h, entries=entries, enrolled_h=-1.0)
+    for window in first.remind:
+        records[window] = WindowRecord(reminded_h=now_h)
+    for window in first.missed:
+        records[window] = WindowRecord(missed=True)
+    for window in first.remind_again:
+        records[window] = WindowRecord(reminded_h=now_h - 1, second_reminded_h=now_h)
+    after = look(now_h, entries=entries, records=records, enrolled_h=-1.0)
+    probe = (now_h + after) / 2 if after is not None else now_h + 5000
+    assert due(probe, entries=entries, enrolled_h=-1.0, records=records) == Due()

@@ -139,6 +139,25 @@ def upgrade():
             sa.Column("reminders_stopped_dt", sa.DateTime(timezone=True), nullable=True)
         )
 
+    with op.batch_alter_table("episode", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("outreach_due_dt", sa.DateTime(timezone=True), nullable=True)
+        )
+        batch_op.create_index(
+            "ix_episode_status_outreach_due", ["status", "outreach_due_dt"], unique=False
+        )
+    # Every active episode is looked at by the job's first run.
+    episode = sa.table(
+        "episode",
+        sa.column("status", sa.String),
+        sa.column("procedure_dt", sa.DateTime(timezone=True)),
+        sa.column("outreach_due_dt", sa.DateTime(timezone=True)),
+    )
+    op.execute(
+        episode.update()
+        .where(episode.c.status == "active")
+        .values(outreach_due_dt=episode.c.procedure_dt)
+    )
     _alert_event_checks(KINDS, ACTIONS)
     # ### end Alembic commands ###
 
@@ -148,8 +167,10 @@ def downgrade():
     alert_event = sa.table("alert_event", sa.column("kind", sa.String))
     op.execute(alert_event.delete().where(alert_event.c.kind.not_in(OLD_KINDS)))
     _alert_event_checks(OLD_KINDS, OLD_ACTIONS)
-    # Plain ALTER TABLE (SQLite 3.35+ drops columns): a batch copy of `patient` would drop
-    # the table its episodes point to.
+    op.drop_index("ix_episode_status_outreach_due", table_name="episode")
+    # Plain ALTER TABLE (SQLite 3.35+ drops columns): a batch copy of `patient` or `episode`
+    # would drop a table that others point to.
+    op.drop_column("episode", "outreach_due_dt")
     op.drop_column("patient", "reminders_stopped_dt")
     op.drop_column("patient", "no_phone_reason")
 
