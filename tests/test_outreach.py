@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -384,3 +385,26 @@ def test_a_run_with_nothing_due_costs_the_same_few_statements_for_any_number_of_
     # Between windows every episode waits for its next look: no statement per episode.
     count = statements_of_a_tick(app, T0 + timedelta(hours=1, minutes=30))
     assert count <= 6
+
+
+def test_a_smtp_server_that_never_answers_times_out_and_holds_nothing_up(
+    runner, app, clinic, hook_url, webhook, client
+):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections (the kernel's backlog) and never says a word
+    try:
+        app.config.update(SMTP_URL=f"smtp://127.0.0.1:{silent.getsockname()[1]}", SMTP_TIMEOUT=0.3)
+        update_clinic_settings(clinic, notify=[f"{hook_url}/on-call"])
+        db.session.commit()
+        enrolled = enrol(clinic)  # email (to the silent server) and phone (to the webhook)
+        urgent_check_in(client, enrolled, T0 + timedelta(minutes=30))  # before the 2 h window
+        report = tick(runner, T0 + timedelta(hours=1))
+    finally:
+        silent.close()
+    # The email failed on its timeout; the text message and the on-call alert still went.
+    assert (report["reminders"], report["on_call"]) == (2, 1)
+    assert (report["failed"], report["sent"]) == (1, 2)
+    [email] = db.session.scalars(db.select(Notification).filter_by(channel="email")).all()
+    assert email.status == NotificationStatus.PENDING and "timed out" in email.last_error
+    assert len(alerts_posted(webhook, "/on-call")) == 1
