@@ -8,22 +8,27 @@ renders the pages in that locale. Any visible word outside the brackets that is 
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import time_machine
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from recovery import ROOT
 from recovery.alerts import acknowledge_alert
+from recovery.clinics import update_clinic_settings
+from recovery.episodes import record_pain_entry
 from recovery.extensions import db
-from recovery.models import Alert
+from recovery.models import Alert, Notification
+from recovery.outreach import compose
 from tests import factories
 
 PSEUDO = "eo"
@@ -154,6 +159,7 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
     patient_pages = [f"/p/{urgent.token}", "/p/not-a-valid-token"]
     entry_id = urgent.episode.entries[0].id
     patient_pages.append(f"/p/{urgent.token}/entries/{entry_id}")
+    patient_pages.append(f"/p/{urgent.token}/reminders")
     problems = {}
     for url in ["/login", *patient_pages]:
         response = client.get(url, headers=headers)
@@ -174,9 +180,39 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
         "/staff/no-such-page",
         "/account/password",
         "/staff/team",
+        "/staff/settings",
     ]
     for url in staff_pages:
         response = client.get(url, headers=headers)
         assert response.status_code == (404 if "no-such" in url else 200), url
         problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
     assert {url: words for url, words in problems.items() if words} == {}
+
+
+def test_every_word_of_a_reminder_and_an_alert_message_is_wrapped(runner, app, clinic):
+    """Messages the job sends: a reminder in the patient's language (email and text message,
+    printed by the console sender), and an on-call alert in the staff's."""
+    app.config.update(NOTIFY_CONSOLE=True, BABEL_DEFAULT_LOCALE=PSEUDO)
+    procedure = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+    update_clinic_settings(clinic, {"quiet_hours": "none"}, notify=["json://127.0.0.1:9/x"])
+    db.session.commit()
+    with time_machine.travel(procedure, tick=False):
+        enrolled = factories.gen_episode(
+            clinic, procedure_dt=procedure, email="ann@example.test", phone="+447700900123"
+        )
+        enrolled.episode.patient.preferred_language = PSEUDO
+        db.session.commit()
+    with time_machine.travel(procedure + timedelta(minutes=30), tick=False):
+        record_pain_entry(enrolled.episode, pain=5, red_flags=["leg_weakness"])
+        db.session.commit()
+    at = procedure + timedelta(hours=1)
+    result = runner.invoke(args=["recovery", "tick", "--at", at.isoformat()])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    lines = [line for line in result.output.splitlines() if not line.startswith(("---", "{"))]
+    notification = db.session.scalar(db.select(Notification).filter_by(kind="on_call"))
+    alert_message = compose(notification, at)
+    lines += [alert_message.subject, alert_message.body]
+    text = re.sub(f"https?://[^\\s{CLOSE}]+", " ", "\n".join(lines))
+    assert text.count(OPEN) >= 8  # subjects, lines, the text message, the alert
+    assert unwrapped_words(html.escape(text), {clinic.name, "P."}, locale_words()) == []
