@@ -62,8 +62,12 @@ def test_acknowledge_then_resolve(client, auth, nurse, flagged):
         nurse.id,
     )
     worklist = client.get("/staff/").get_data(as_text=True)
-    assert f'data-alert-id="{alert.id}"' not in worklist  # left the open list
-    assert "advised analgesia" in worklist  # shown as in progress
+    # No longer waiting: it stays in the patient's row (their other alert is open), shown as
+    # acknowledged with what was done, and no longer offered to acknowledge.
+    assert f'class="row-alert row-alert--open" data-alert-id="{alert.id}"' not in worklist
+    assert f'class="row-alert row-alert--acknowledged" data-alert-id="{alert.id}"' in worklist
+    assert f"#alert-{alert.id}" not in worklist
+    assert "advised analgesia" in worklist
     client.post(f"/staff/alerts/{alert.id}/resolve", data={"note": "settled"})
     db.session.refresh(alert)
     assert alert.status == "resolved" and alert.resolved_by_id == nurse.id

@@ -1,9 +1,11 @@
 """The nurse's worklist: alerts by urgency, every active episode with a status, live cursor."""
 
+import re
 from datetime import timedelta
 
 import pytest
 
+from recovery.alerts import acknowledge_alert
 from recovery.extensions import db
 from recovery.models import Alert
 from tests import factories
@@ -103,8 +105,14 @@ def test_worklist_query_count_does_not_grow(client, auth, clinic, nurse, now, co
 
     def seed(n):
         for i in range(n):
-            enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+            enrolled = factories.gen_episode(
+                clinic, procedure_dt=now - timedelta(hours=30), phone="+44 20 7946 0000"
+            )
             factories.gen_entry(enrolled.episode, 9 if i % 2 else 3, 24)
+            if i % 3 == 0:  # some patients in progress, some with one alert of two acknowledged
+                for alert in enrolled.episode.alerts[: 1 + i % 2]:
+                    acknowledge_alert(alert, nurse, action="called_patient", note=f"call {i}")
+                db.session.commit()
 
     seed(2)
     with count_queries() as few:
@@ -113,7 +121,9 @@ def test_worklist_query_count_does_not_grow(client, auth, clinic, nurse, now, co
     with count_queries() as many:
         assert client.get("/staff/").status_code == 200
     assert few.count == many.count
-    assert many.count <= 9  # user, clinic, 2 x alerts (count, rows), episodes (count, rows), cursor
+    # user, clinic, 2 x patients with alerts (count, rows), episodes (count, rows), cursor
+    assert many.count <= 9
+    assert 'id="in-progress-alerts"' in client.get("/staff/").get_data(as_text=True)
 
 
 def test_other_clinics_alerts_are_not_listed(client, auth, clinic, nurse, now):
@@ -124,3 +134,115 @@ def test_other_clinics_alerts_are_not_listed(client, auth, clinic, nurse, now):
     html = client.get("/staff/").get_data(as_text=True)
     assert "Not Ours" not in html
     assert db.session.scalar(db.select(db.func.count()).select_from(Alert)) >= 1
+
+
+# --- one row per patient, and how to reach them --------------------------------------------
+
+
+def alert_ids(episode, status=None) -> dict[str, int]:
+    """The episode's unresolved alerts by rule: {rule: id}."""
+    query = db.select(Alert.rule, Alert.id).where(
+        Alert.episode_id == episode.id, Alert.status != "resolved"
+    )
+    return dict(db.session.execute(query).all())
+
+
+def patient_rows(html: str) -> dict[int, str]:
+    """The open-alert table's rows by episode id, in page order."""
+    table = html.split('id="open-alerts"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr class="alert-row[^"]*" data-episode-id="(\d+)">(.*?)</tr>', table, re.S)
+    return {int(episode_id): row for episode_id, row in rows}
+
+
+def test_a_patients_alerts_share_one_row_most_severe_first(client, auth, ward):
+    auth.login()
+    html = client.get("/staff/").get_data(as_text=True)
+    rows = patient_rows(html)
+    high = ward["high"].episode
+    ids = alert_ids(high)
+    assert set(ids) == {"above_expected", "no_improvement"}
+    row = rows[high.id]
+    items = re.findall(r'data-alert-id="(\d+)">\s*<span class="badge badge--(\w+)">', row)
+    assert items == [(str(ids["above_expected"]), "high"), (str(ids["no_improvement"]), "moderate")]
+    assert html.count(f'data-episode-id="{high.id}"') == 1  # one row, in one section
+    assert "<strong>Above expected</strong>" in row and "<strong>No improvement</strong>" in row
+    assert '<span class="badge badge--high">High</span>' in row
+    # Each alert keeps its own link to acknowledge it on the patient's page.
+    for alert_id in ids.values():
+        assert f'href="/staff/episodes/{high.id}#alert-{alert_id}"' in row
+    assert list(rows) == [ward["urgent"].episode.id, high.id]
+    assert "2 open alerts" not in html and "3 open alerts" in html and "(2 patients)" in html
+
+
+def test_patients_are_ordered_by_their_most_pressing_open_alert(client, auth, clinic, nurse, now):
+    def flagged(name, pain, **flags):
+        enrolled = factories.gen_episode(clinic, name=name, procedure_dt=now - timedelta(hours=30))
+        factories.gen_entry(enrolled.episode, pain, 24, **flags)
+        return enrolled.episode
+
+    first_urgent = flagged("Una Urgent", 3, red_flags=["leg_weakness"])
+    handled_high = flagged("Mo Moderate", 9)  # high and moderate; the high one acknowledged
+    high = flagged("Hal High", 9)
+    second_urgent = flagged("Ulla Urgent", 3, red_flags=["numbness"])
+    all_handled = flagged("Ack Annie", 9)
+    acknowledge_alert(
+        db.session.get(Alert, alert_ids(handled_high)["above_expected"]), nurse, action="other"
+    )
+    for alert_id in alert_ids(all_handled).values():
+        acknowledge_alert(db.session.get(Alert, alert_id), nurse, action="called_patient")
+    db.session.commit()
+
+    auth.login()
+    html = client.get("/staff/").get_data(as_text=True)
+    rows = patient_rows(html)
+    # Most severe open alert first, then the longest waiting; an acknowledged alert does not
+    # place a row (someone is on it), but it is shown in the patient's row.
+    assert list(rows) == [first_urgent.id, second_urgent.id, high.id, handled_high.id]
+    assert (
+        'class="alert-row alert-row--moderate"'
+        in html.split(f'data-episode-id="{handled_high.id}"')[0].rsplit("<tr", 1)[1]
+    )
+    mo = rows[handled_high.id]
+    assert mo.index("row-alert--acknowledged") < mo.index("row-alert--open")  # high first
+    assert "acknowledged by nurse@example.test (Other (see note))" in mo
+    # A patient whose alerts are all acknowledged is in progress, once.
+    live = html.split('id="live-alerts"')[1].split('id="episodes-heading"')[0]
+    for episode in (first_urgent, handled_high, high, second_urgent, all_handled):
+        assert live.count(f'data-episode-id="{episode.id}"') == 1
+    progress = html.split('id="in-progress-alerts"')[1].split("</section>")[0]
+    assert "Ack Annie" in progress and "Mo Moderate" not in progress
+    assert "2 alerts in progress" in html and "(1 patient)" in html
+
+
+def test_the_phone_is_a_tap_to_call_link(client, auth, clinic, nurse, now):
+    enrolled = factories.gen_episode(
+        clinic, name="Ann Smith", procedure_dt=now - timedelta(hours=30), phone="+44 7700 900123"
+    )
+    factories.gen_entry(enrolled.episode, 3, 24, red_flags=["fever"])
+    auth.login()
+    html = client.get("/staff/").get_data(as_text=True)
+    link = (
+        '<a class="call-link" href="tel:+447700900123" aria-label="Call Ann Smith on '
+        '+44 7700 900123">+44 7700 900123</a>'
+    )
+    assert link in patient_rows(html)[enrolled.episode.id]
+    assert link in html.split('id="episodes"')[1]  # and in the list of every patient
+    assert "No reminder channel" not in html
+
+
+def test_a_patient_nobody_can_remind_is_shown(client, auth, clinic, nurse, now):
+    unreachable = factories.gen_episode(
+        clinic, name="Nell None", procedure_dt=now - timedelta(hours=30), no_phone_reason="no phone"
+    )
+    factories.gen_entry(unreachable.episode, 3, 24, red_flags=["fever"])
+    factories.gen_episode(clinic, name="Eve Email", email="eve@example.test")
+    auth.login()
+    html = client.get("/staff/").get_data(as_text=True)
+    row = patient_rows(html)[unreachable.episode.id]
+    assert "No phone: no phone" in row and "tel:" not in row
+    assert '<span class="no-channel">No reminder channel</span>' in row
+    patients = html.split('id="episodes"')[1]
+    nell = patients.split("Nell None")[1].split("</tr>")[0]
+    eve = patients.split("Eve Email")[1].split("</tr>")[0]
+    assert "No reminder channel" in nell
+    assert "No reminder channel" not in eve and "No phone number" in eve

@@ -27,7 +27,7 @@ from ..vocabulary import (
     Severity,
     duration,
 )
-from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow
+from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow, PatientAlerts
 
 
 def status_label(status: str) -> str:
@@ -135,26 +135,77 @@ def _latest_acknowledgement_text(row: AlertRow) -> str:
     return text
 
 
-def alert_rows(rows: Sequence[AlertRow], now: datetime) -> list[dict]:
-    """Worklist lines for alerts."""
-    return [
-        {
-            "alert_id": row.alert.id,
-            "episode_id": row.alert.episode_id,
-            "patient": row.patient_name,
-            "mrn": row.mrn or "",
-            "severity": row.alert.severity,
-            "severity_label": severity_label(row.alert.severity),
-            "rule": rule_label(row.alert.rule),
-            "since_procedure": hours_text((now - row.procedure_dt).total_seconds() / 3600),
-            "score": score_text(row.last_pain, row.last_expected),
-            "reason": render(row.alert.reason_message, row.alert.reason),
-            "open_for": format_timedelta(now - row.alert.opened_dt, threshold=1.1),
-            "acknowledged_by": row.acknowledged_by or "",
-            "note": _latest_acknowledgement_text(row),
-        }
-        for row in rows
-    ]
+def tel_href(phone: str) -> str:
+    """A tap-to-call link for a number as it was typed ("+44 7700 900123" ->
+    "tel:+447700900123"); empty when it holds no digits."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if not digits:
+        return ""
+    return "tel:" + ("+" if phone.strip().startswith("+") else "") + digits
+
+
+def contact_details(
+    name: str, phone: str | None, email: str | None, no_phone_reason: str | None
+) -> dict:
+    """How a nurse reaches the patient: the phone as a tap-to-call link (named "Call <name>
+    on <number>" for screen readers), else why there is no number; and whether no reminder
+    can reach them at all (neither email nor phone)."""
+    phone = (phone or "").strip()
+    reason = (no_phone_reason or "").strip()
+    if phone:
+        no_phone = ""
+    elif reason:
+        no_phone = _("No phone: %(reason)s", reason=reason)
+    else:
+        no_phone = _("No phone number")
+    return {
+        "phone": phone,
+        "tel": tel_href(phone),
+        "call_label": _("Call %(name)s on %(phone)s", name=name, phone=phone) if phone else "",
+        "no_phone": no_phone,
+        "no_channel": not (phone or (email or "").strip()),
+    }
+
+
+def _alert_item(row: AlertRow, patient: str, now: datetime) -> dict:
+    """One alert in a patient's worklist row."""
+    alert = row.alert
+    rule = rule_label(alert.rule)
+    return {
+        "alert_id": alert.id,
+        "status": alert.status,
+        "severity": alert.severity,
+        "severity_label": severity_label(alert.severity),
+        "rule": rule,
+        "reason": render(alert.reason_message, alert.reason),
+        "open_for": format_timedelta(now - alert.opened_dt, threshold=1.1),
+        "acknowledged_by": row.acknowledged_by or "",
+        "note": _latest_acknowledgement_text(row),
+        "acknowledge_label": _("Acknowledge: %(rule)s, %(name)s", rule=rule, name=patient),
+    }
+
+
+def patient_alert_rows(rows: Sequence[PatientAlerts], now: datetime) -> list[dict]:
+    """Worklist lines for patients with alerts: one per patient, their alerts most severe
+    first; the row takes the severity of the alert that placed it."""
+    lines = []
+    for row in rows:
+        lead = next(a.alert for a in row.alerts if a.alert.id == row.lead_alert_id)
+        lines.append(
+            {
+                "episode_id": row.episode_id,
+                "patient": row.patient_name,
+                "mrn": row.mrn or "",
+                "severity": lead.severity,
+                "since_procedure": hours_text((now - row.procedure_dt).total_seconds() / 3600),
+                "score": score_text(row.last_pain, row.last_expected),
+                "contact": contact_details(
+                    row.patient_name, row.phone, row.email, row.no_phone_reason
+                ),
+                "alerts": [_alert_item(alert, row.patient_name, now) for alert in row.alerts],
+            }
+        )
+    return lines
 
 
 def due_text(row: EpisodeRow | Episode, now: datetime) -> str:
@@ -201,6 +252,7 @@ def episode_rows(rows: Sequence[EpisodeRow], now: datetime) -> list[dict]:
             "score": score_text(row.last_pain, row.last_expected),
             "change": change_text(row.last_pain, row.baseline_pain),
             "due": due_text(row, now),
+            "contact": contact_details(row.name, row.phone, row.email, row.no_phone_reason),
         }
         for row in rows
     ]

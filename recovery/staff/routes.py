@@ -61,14 +61,17 @@ def current_page() -> int:
 
 @bp.get("/")
 def worklist():
-    """Open alerts by urgency, then every active episode with its status."""
+    """Patients with open alerts by urgency, those with alerts in progress, then every active
+    episode with its status."""
     filters = WorklistFilterForm(request.args)
     if not filters.validate():
         filters = WorklistFilterForm(MultiDict())
     page, now = current_page(), utcnow()
     clinic_id = current_user.clinic_id
-    open_alerts, open_total = worklist_alerts(clinic_id, "open")
-    in_progress, in_progress_total = worklist_alerts(clinic_id, "acknowledged")
+    open_alerts, open_total, open_patients = worklist_alerts(clinic_id, "open")
+    in_progress, in_progress_total, in_progress_patients = worklist_alerts(
+        clinic_id, "acknowledged"
+    )
     episodes, total = worklist_episodes(
         clinic_id,
         now,
@@ -80,10 +83,12 @@ def worklist():
     return render_template(
         "staff/worklist.html",
         filters=filters,
-        open_alerts=presenters.alert_rows(open_alerts, now),
+        open_alerts=presenters.patient_alert_rows(open_alerts, now),
         open_total=open_total,
-        in_progress=presenters.alert_rows(in_progress, now),
+        open_patients=open_patients,
+        in_progress=presenters.patient_alert_rows(in_progress, now),
         in_progress_total=in_progress_total,
+        in_progress_patients=in_progress_patients,
         episodes=presenters.episode_rows(episodes, now),
         total=total,
         page=page,

@@ -25,7 +25,8 @@ from ..models import (
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
 PER_PAGE = 50
-OPEN_ALERTS_SHOWN = 200
+#: Patients listed in each alert section of the worklist (the most pressing).
+ALERT_PATIENTS_SHOWN = 200
 
 
 def episode_for_staff(episode_id: int, user: StaffUser) -> Episode:
@@ -46,20 +47,34 @@ def alert_for_staff(alert_id: int, user: StaffUser) -> Alert:
 
 @dataclass(frozen=True)
 class AlertRow:
-    """An alert on the worklist, with what a nurse needs to judge it."""
+    """An alert on the worklist, with who acknowledged it and what was last done."""
 
     alert: Alert
-    patient_name: str
-    mrn: str | None
-    procedure_dt: datetime
-    last_pain: int | None
-    last_expected: float | None
     acknowledged_by: str | None
     #: The latest acknowledgement (the first, or one a nurse added later): its action code,
     #: note and author (None if none).
     acknowledged_action: str | None = None
     acknowledged_note: str | None = None
     acknowledged_latest_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientAlerts:
+    """A patient (an active episode) on the worklist, with their unresolved alerts most
+    severe first and what a nurse needs to judge them and to call."""
+
+    episode_id: int
+    patient_name: str
+    mrn: str | None
+    phone: str | None
+    email: str | None
+    no_phone_reason: str | None
+    procedure_dt: datetime
+    last_pain: int | None
+    last_expected: float | None
+    #: The alert that places the row: the patient's most pressing alert of the section's status.
+    lead_alert_id: int
+    alerts: list[AlertRow]
 
 
 def _staff_name(staff):
@@ -82,21 +97,64 @@ def alert_urgency_order():
     return severity_value(Alert.severity).desc(), Alert.opened_dt, Alert.id
 
 
-def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
-    """Unresolved alerts of active episodes in one status, by severity then oldest first."""
-    acknowledger = aliased(StaffUser)
-    where = (Episode.clinic_id == clinic_id, Episode.status == "active", Alert.status == status)
-    total = db.session.scalar(
-        db.select(func.count()).select_from(Alert).join(Episode).where(*where)
+def _section_where(clinic_id: int, status: str) -> list:
+    """SQL conditions for the alerts that put a patient in a worklist section: "open" (any
+    open alert), or "acknowledged" (acknowledged alerts, and none open: a patient with an open
+    alert is in the open section, with all their alerts)."""
+    where = [Episode.clinic_id == clinic_id, Episode.status == "active", Alert.status == status]
+    if status == "acknowledged":
+        other = aliased(Alert)
+        where.append(
+            ~db.select(other.id)
+            .where(other.episode_id == Alert.episode_id, other.status == "open")
+            .exists()
+        )
+    return where
+
+
+def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], int, int]:
+    """Patients of active episodes with alerts in one section ("open" or "acknowledged", see
+    `_section_where`), one row each with all their unresolved alerts, most severe first.
+
+    Rows are ordered by each patient's most pressing alert of that status (most severe, then
+    oldest), at most ALERT_PATIENTS_SHOWN; returns (rows, alerts of that status, patients).
+    Two statements whatever the number of rows.
+    """
+    where = _section_where(clinic_id, status)
+    alerts_total, patients_total = db.session.execute(
+        db.select(func.count(Alert.id), func.count(func.distinct(Alert.episode_id)))
+        .join(Episode, Episode.id == Alert.episode_id)
+        .where(*where)
+    ).one()
+    severity = severity_value(Alert.severity)
+    ranked = (
+        db.select(
+            Alert.episode_id,
+            Alert.id.label("lead_id"),
+            severity.label("lead_severity"),
+            Alert.opened_dt.label("lead_opened_dt"),
+            func.row_number()
+            .over(
+                partition_by=Alert.episode_id, order_by=(severity.desc(), Alert.opened_dt, Alert.id)
+            )
+            .label("rank"),
+        )
+        .join(Episode, Episode.id == Alert.episode_id)
+        .where(*where)
+        .subquery()
     )
+    lead_order = (ranked.c.lead_severity.desc(), ranked.c.lead_opened_dt, ranked.c.lead_id)
+    leads = (
+        db.select(ranked)
+        .where(ranked.c.rank == 1)
+        .order_by(*lead_order)
+        .limit(ALERT_PATIENTS_SHOWN)
+        .subquery()
+    )
+    acknowledger = aliased(StaffUser)
     query = (
         db.select(
             Alert,
-            Patient.display_name,
-            Patient.mrn,
-            Episode.procedure_dt,
-            Episode.last_pain,
-            Episode.last_expected,
             _staff_name(acknowledger),
             _latest_acknowledgement(AlertEvent.action),
             _latest_acknowledgement(AlertEvent.note),
@@ -105,16 +163,37 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[AlertRow], int]:
                 .where(StaffUser.id == AlertEvent.staff_id)
                 .scalar_subquery()
             ),
+            leads.c.lead_id,
+            Patient.display_name,
+            Patient.mrn,
+            Patient.phone,
+            Patient.email,
+            Patient.no_phone_reason,
+            Episode.procedure_dt,
+            Episode.last_pain,
+            Episode.last_expected,
         )
+        .join(leads, leads.c.episode_id == Alert.episode_id)
         .join(Episode, Episode.id == Alert.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .outerjoin(acknowledger, acknowledger.id == Alert.acknowledged_by_id)
-        .where(*where)
-        .order_by(*alert_urgency_order())
-        .limit(OPEN_ALERTS_SHOWN)
+        .where(Alert.status != "resolved")
+        .order_by(
+            leads.c.lead_severity.desc(),
+            leads.c.lead_opened_dt,
+            leads.c.lead_id,
+            *alert_urgency_order(),
+        )
     )
-    rows = [AlertRow(*row) for row in db.session.execute(query)]
-    return rows, total
+    rows: dict[int, PatientAlerts] = {}
+    for alert, *columns in db.session.execute(query):
+        acknowledged, lead_id, patient = columns[:4], columns[4], columns[5:]
+        row = rows.get(alert.episode_id)
+        if row is None:
+            row = PatientAlerts(alert.episode_id, *patient, lead_alert_id=lead_id, alerts=[])
+            rows[alert.episode_id] = row
+        row.alerts.append(AlertRow(alert, *acknowledged))
+    return list(rows.values()), alerts_total, patients_total
 
 
 def _alert_counts():
@@ -163,6 +242,9 @@ class EpisodeRow:
     due_start_dt: datetime | None
     due_end_dt: datetime | None
     status: str
+    phone: str | None = None
+    email: str | None = None
+    no_phone_reason: str | None = None
 
 
 def like_pattern(text: str) -> str:
@@ -217,6 +299,9 @@ def worklist_episodes(
             Episode.due_start_dt,
             Episode.due_end_dt,
             status_sql,
+            Patient.phone,
+            Patient.email,
+            Patient.no_phone_reason,
         )
         .join(Patient, Patient.id == Episode.patient_id)
         .outerjoin(counts, counts.c.episode_id == Episode.id)

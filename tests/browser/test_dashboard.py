@@ -97,7 +97,8 @@ def check_in(base_url: str, enrolled, payload: dict) -> int:
 
 
 def open_alert_row(page, alert: int):
-    return page.locator(f'#open-alerts tr[data-alert-id="{alert}"]')
+    """The alert in its patient's row of the open list, while it is open."""
+    return page.locator(f'#open-alerts .row-alert--open[data-alert-id="{alert}"]')
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
@@ -111,17 +112,20 @@ def test_nurse_triages_the_urgent_alert(request, live_server, device, tmp_path):
     red_flag = alert_id(urgent_id, "red_flag")
 
     sign_in(page, live_server.url, nurse.email)
+    # One row per patient, the most pressing first; in it, their alerts most severe first.
     first = page.locator("#open-alerts tbody tr").first
-    expect(first.locator(".badge")).to_have_text("Urgent")
-    expect(first.locator("td").nth(1)).to_contain_text("Urgent Ursula")
-    assert first.get_attribute("data-alert-id") == str(red_flag)
-    expect(page.locator("#open-alerts tbody tr").nth(1).locator(".badge")).to_have_text("High")
+    expect(first.locator(".badge").first).to_have_text("Urgent")
+    expect(first.locator("td").nth(0)).to_contain_text("Urgent Ursula")
+    assert first.locator("[data-alert-id]").first.get_attribute("data-alert-id") == str(red_flag)
+    second = page.locator("#open-alerts tbody tr").nth(1)
+    expect(second.locator(".badge").first).to_have_text("High")
+    expect(second.locator("td").nth(0)).to_contain_text("High Harold")
     expect(page.locator("#episodes")).to_contain_text("Steady Sam 3")
     page.screenshot(
         path=tmp_path / SCREENSHOTS.format(page="worklist", width=width), full_page=True
     )
 
-    first.get_by_role("link", name="Urgent Ursula").click()
+    first.get_by_role("link", name="Urgent Ursula", exact=True).click()
     page.wait_for_url(f"**/staff/episodes/{urgent_id}")
     expect(page.locator("h1")).to_have_text("Urgent Ursula")
     traces = chart_traces(page)
@@ -220,12 +224,12 @@ def test_new_alert_appears_on_the_open_worklist_without_a_reload(live_server, de
 
     new_rows = page.locator("#open-alerts tbody tr").filter(has_text="Steady Sam 1")
     expect(new_rows.first).to_be_visible(timeout=5000)
-    expect(new_rows.first.locator(".badge")).to_have_text("Urgent")
+    expect(new_rows.first.locator(".badge").first).to_have_text("Urgent")
     red_flag = alert_id(quiet.episode.id, "red_flag")
     # Most urgent, then longest waiting: the older urgent alert stays on top.
-    expect(page.locator("#open-alerts tbody tr").nth(1)).to_have_attribute(
-        "data-alert-id", str(red_flag)
-    )
+    expect(
+        page.locator("#open-alerts tbody tr").nth(1).locator("[data-alert-id]").first
+    ).to_have_attribute("data-alert-id", str(red_flag))
     assert page.locator("#open-alerts tbody tr").count() == rows_before + new_rows.count()
     expect(page.locator("#live-status")).to_contain_text("Updated")
     assert page.evaluate("window.__sameDocument") == "still here"
@@ -300,7 +304,9 @@ def test_resolving_alerts_removes_them_from_both_lists(live_server, desktop):
     db.session.commit()
 
     sign_in(page, live_server.url, nurse.email)
-    expect(page.locator("#in-progress-alerts")).to_contain_text("Resolve Rita")
+    # Rita has open alerts: her row is in the open list, with the acknowledged one in it.
+    rita = page.locator("#open-alerts tbody tr").filter(has_text="Resolve Rita")
+    expect(rita.locator(f'.row-alert--acknowledged[data-alert-id="{red_flag}"]')).to_have_count(1)
     expect(open_alert_row(page, above)).to_have_count(1)
 
     page.goto(f"{live_server.url}/staff/episodes/{episode_id}")
@@ -431,20 +437,21 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
     ward = seed_ward(clinic)
     urgent = ward["urgent"].episode.id
     high = ward["high"].episode
-    acknowledge_alert(
-        db.session.get(Alert, alert_id(high.id, "above_expected")),
-        nurse,
-        action="booked_review",
-        note="Review booked for Friday",
-    )
+    # Every alert of Harold's acknowledged: he is in progress (a patient with an open alert
+    # is in the open list).
+    for alert in db.session.scalars(
+        db.select(Alert).where(Alert.episode_id == high.id, Alert.status == "open")
+    ):
+        acknowledge_alert(alert, nurse, action="booked_review", note="Review booked for Friday")
     db.session.commit()
 
     sign_in(page, live_server.url, nurse.email)
     expect(page.locator("#in-progress-alerts")).to_be_visible()
     assert re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", page.evaluate("document.documentElement.lang"))
     assert accessibility_problems(page) == FINE
-    # Each alert is a card on a phone: its reason is on screen without scrolling sideways.
-    why = page.locator("#open-alerts tbody tr").first.locator("td").nth(4)
+    # Each patient is a card on a phone: their alerts' reasons are on screen without scrolling
+    # sideways.
+    why = page.locator("#open-alerts tbody tr").first.locator("td").nth(3)
     expect(why).to_contain_text("new weakness in the legs")
     box = why.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
@@ -465,6 +472,44 @@ def test_worklist_and_episode_page_basics_at_phone_size(live_server, phone):
     ):
         page.goto(f"{live_server.url}{path}")
         assert accessibility_problems(page) == FINE, path
+    assert page.watch.problems == []
+
+
+def test_nurse_calls_from_the_worklist_and_records_the_attempt(live_server, phone):
+    """On her phone: the patient's number is a large tap-to-call link named after the patient;
+    the call's outcome is recorded on the patient's page and read back in the alert's history."""
+    page = phone
+    clinic = factories.gen_clinic()
+    nurse = gen_nurse(clinic)
+    enrolled = factories.gen_episode(clinic, name="Callum Reach", phone="+44 7700 900456")
+    factories.gen_entry(enrolled.episode, 5, 20, red_flags=["fever"])
+    red_flag = alert_id(enrolled.episode.id, "red_flag")
+
+    sign_in(page, live_server.url, nurse.email)
+    call = page.locator("#open-alerts").get_by_role(
+        "link", name="Call Callum Reach on +44 7700 900456"
+    )
+    expect(call).to_have_attribute("href", "tel:+447700900456")
+    box = call.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44
+
+    page.locator(f'#open-alerts [data-alert-id="{red_flag}"]').get_by_role(
+        "link", name="Acknowledge"
+    ).click()
+    page.wait_for_url(f"**/staff/episodes/{enrolled.episode.id}#alert-{red_flag}")
+    card = page.locator(f"#alert-{red_flag}")
+    card.get_by_role("button", name="Record contact attempt").click()
+    # The browser asks how the call went; nothing is sent.
+    expect(card).not_to_contain_text("Contact attempt ·")
+    card.get_by_label("No answer").check()
+    card.get_by_label("Note about the call").fill("Rang twice")
+    card.get_by_role("button", name="Record contact attempt").click()
+    expect(page.locator(".flash")).to_have_text("Contact attempt recorded.")
+    contact = page.locator(f"#alert-{red_flag} .alert-history__event--contact")
+    expect(contact).to_contain_text(f"Contact attempt · {NURSE_NAME}: No answer")
+    expect(contact.locator(".note")).to_have_text("Rang twice")
+    expect(page.locator(f"#alert-{red_flag}")).to_contain_text("(Open)")
+    assert accessibility_problems(page) == FINE
     assert page.watch.problems == []
 
 
@@ -491,5 +536,5 @@ def test_a_check_in_taken_by_another_server_process_reaches_the_worklist(
 
     row = page.locator("#open-alerts tbody tr").filter(has_text="Quiet Quentin")
     expect(row).to_be_visible(timeout=5000)
-    expect(row.locator(".badge")).to_have_text("Urgent")
+    expect(row.locator(".badge").first).to_have_text("Urgent")
     assert page.watch.problems == []
