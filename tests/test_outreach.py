@@ -144,12 +144,22 @@ def test_a_second_reminder_near_the_end_only_while_the_window_is_empty(runner, c
 
 
 def test_an_answered_window_gets_no_reminder_and_a_queued_one_is_cancelled(
-    runner, client, clinic, mailbox
+    runner, app, client, clinic, mailbox, mail
 ):
     enrolled = enrol(clinic, phone=None, no_phone_reason="no phone")
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         client.post(f"/p/{enrolled.token}", data={"pain": 3, "idempotency_key": "k"})
     assert tick(runner, T0 + timedelta(hours=2, minutes=1))["reminders"] == 0
+    # The 6 h window's reminder is queued, but the server is down; the patient answers
+    # before the retry, which is then cancelled.
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
+    assert tick(runner, T0 + timedelta(hours=4))["failed"] == 1
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{mail[1]}"
+    with time_machine.travel(T0 + timedelta(hours=4, minutes=1), tick=False):
+        client.post(f"/p/{enrolled.token}", data={"pain": 2, "idempotency_key": "k2"})
+    assert tick(runner, T0 + timedelta(hours=4, minutes=2))["cancelled"] == 1
+    [queued] = db.session.scalars(db.select(Notification)).all()
+    assert (queued.status, queued.last_error) == ("cancelled", "the patient has checked in")
     assert mailbox.messages == []
 
 
