@@ -16,6 +16,7 @@ import time_machine
 from sqlalchemy import event
 
 from recovery.clinics import issue_api_token, update_clinic_settings
+from recovery.episodes import close_episode
 from recovery.extensions import db
 from recovery.models import Alert, AuditEvent, Notification
 from recovery.outreach import run_tick
@@ -193,7 +194,7 @@ def test_the_default_quiet_hours_are_the_clinics_night(runner, clinic, mailbox):
 
 
 def test_no_reminders_after_the_patient_stops_them_or_the_episode_closes(
-    runner, client, clinic, mailbox, webhook
+    runner, client, clinic, nurse, mailbox, webhook
 ):
     enrolled = enrol(clinic)
     tick(runner, T0 + timedelta(hours=1))
@@ -209,6 +210,13 @@ def test_no_reminders_after_the_patient_stops_them_or_the_episode_closes(
     client.post(stop_link, data={"wanted": "on"})
     assert tick(runner, T0 + timedelta(hours=5))["reminders"] == 2
     assert enrolled.episode.patient.reminders_stopped_dt is None
+    sent = len(mailbox.messages)
+    close_episode(enrolled.episode, staff=nurse)
+    db.session.commit()
+    for hours in (9, 18, 30, 40):  # 6 h's second reminder, 24 h opens and closes, 48 h
+        report = tick(runner, T0 + timedelta(hours=hours))
+        assert (report["reminders"], report["missed"]) == (0, 0)
+    assert len(mailbox.messages) == sent
 
 
 # Missed check-ins
