@@ -201,3 +201,16 @@ def test_history_rows_take_contact_outcomes_only_as_actions(nurse, alert):
     with pytest.raises(Exception, match="(?i)check"):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_episode_page_offers_the_call(client, auth, nurse, clinic):
+    phoned = factories.gen_episode(clinic, name="Pia Phone", phone="07700 900789", email="p@e.test")
+    unreachable = factories.gen_episode(clinic, name="Nat None", no_phone_reason="declined")
+    auth.login()
+    html = client.get(f"/staff/episodes/{phoned.episode.id}").get_data(as_text=True)
+    facts = html.split('class="facts"')[1].split("</dl>")[0]
+    assert 'href="tel:07700900789" aria-label="Call Pia Phone on 07700 900789"' in facts
+    assert "p@e.test" in facts and "No reminder channel" not in facts
+    html = client.get(f"/staff/episodes/{unreachable.episode.id}").get_data(as_text=True)
+    facts = html.split('class="facts"')[1].split("</dl>")[0]
+    assert "No phone: declined" in facts and "No reminder channel" in facts

@@ -436,7 +436,13 @@ def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:
     return {
         "patient": episode.patient.display_name,
         "mrn": episode.patient.mrn or "—",
-        "contact": ", ".join(p for p in (episode.patient.phone, episode.patient.email) if p) or "—",
+        "contact": contact_details(
+            episode.patient.display_name,
+            episode.patient.phone,
+            episode.patient.email,
+            episode.patient.no_phone_reason,
+        ),
+        "email": episode.patient.email or "",
         "procedure": format_datetime(episode.procedure_dt, "EEE d MMM yyyy HH:mm"),
         "since": hours_text(episode.hours_since_procedure(now)),
         "levels": episode.levels or "—",
