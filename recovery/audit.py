@@ -49,14 +49,16 @@ def record_alert_event(
     action: str | None = None,
     note: str = "",
     finding: Message | None = None,
-    detail: str = "",
+    detail: Message | str = "",
     entry: PainEntry | None = None,
 ) -> AlertEvent:
     """Add a line to `alert`'s history (`kind` from `AlertEventKind`); `staff` None is the
     system. `finding` is the reason of a new finding (opened, updated, escalated), kept in
-    English and as a Message; `detail` is plain text, for the system's own events (which
-    target was notified, why a notification failed). The event takes the alert's severity as
-    it now stands."""
+    English and as a Message; `detail` is the same for the system's own events (which target
+    was notified, why a notification failed), a Message or plain text. The event takes the
+    alert's severity as it now stands."""
+    if finding is None and isinstance(detail, Message):
+        finding, detail = detail, ""
     event = AlertEvent(
         alert=alert,
         kind=kind,

@@ -48,6 +48,7 @@ from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
 from .episodes import apply_alerts, episode_entries, reminder_token
 from .extensions import db
+from .message import N_, Message
 from .models import (
     Alert,
     AlertEvent,
@@ -111,13 +112,17 @@ def run_tick(now: datetime, senders: Senders | None = None) -> TickReport:
     """Do everything due at `now` once (see the module's docstring); commits as it goes."""
     # On SQLite, every transaction of the job takes the write lock when it begins
     # (recovery.extensions), so two jobs at once take turns instead of failing.
+    was_writer = g.get("database_writer", False)
     g.database_writer = True
-    senders = senders or Senders.from_config(current_app.config)
-    report = TickReport()
-    check_windows(now, senders, report)
-    queue_alert_notifications(now, report)
-    deliver_due(now, senders, report)
-    return report
+    try:
+        senders = senders or Senders.from_config(current_app.config)
+        report = TickReport()
+        check_windows(now, senders, report)
+        queue_alert_notifications(now, report)
+        deliver_due(now, senders, report)
+        return report
+    finally:
+        g.database_writer = was_writer
 
 
 def set_reminders(episode: Episode, wanted: bool, *, now: datetime, address: str | None = None):
@@ -547,25 +552,33 @@ def _record_attempt(notification: Notification, now: datetime, error: str | None
     elif error is None or notification.status == NotificationStatus.FAILED:
         window = notification.window
         channel = NotificationChannel(notification.channel)
-        what = f"{window.label if window else ''} ({channel.value})"
+        what = Message(
+            N_("%(label)s check-in (%(channel)s)"),
+            {"label": Message(window.label), "channel": channel.message},
+        )
+        if error is not None:
+            what = Message("%(what)s: %(error)s", {"what": what, "error": error})
         record_event(
             "reminder_sent" if error is None else "reminder_failed",
             clinic_id=notification.clinic_id,
             episode=notification.episode,
-            detail=what if error is None else f"{what}: {error}",
+            detail=str(what),
+            detail_message=what,
         )
 
 
-def _failure_text(notification: Notification) -> str:
-    """ "json://host/hook: HTTP 500 (attempt 2; next at 10:04 UTC)", or "...; given up"."""
+def _failure_text(notification: Notification) -> Message:
+    """ "json://host/hook: HTTP 500 (attempt 2; next at 2026-06-10 10:04 UTC)", or "...
+    (attempt 10; given up)"; the error is the sender's, in English."""
+    values = {
+        "target": notification.target_label,
+        "error": notification.last_error,
+        "attempt": notification.attempts,
+    }
     if notification.status == NotificationStatus.FAILED:
-        then = f"attempt {notification.attempts}; given up"
-    else:
-        then = (
-            f"attempt {notification.attempts}; "
-            f"next at {notification.next_attempt_dt:%Y-%m-%d %H:%M} UTC"
-        )
-    return f"{notification.target_label}: {notification.last_error} ({then})"
+        return Message(N_("%(target)s: %(error)s (attempt %(attempt)s; given up)"), values)
+    values["next"] = f"{notification.next_attempt_dt:%Y-%m-%d %H:%M} UTC"
+    return Message(N_("%(target)s: %(error)s (attempt %(attempt)s; next at %(next)s)"), values)
 
 
 # Composing messages, in the reader's language, from the current state.

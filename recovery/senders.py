@@ -69,7 +69,7 @@ def send_to_target(url: str, subject: str, body: str) -> None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise SendError(f"not a notification URL: {masked_target(url)}")
-    with apprise.LogCapture(level=logging.WARNING) as log:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
         delivered = notifier.notify(title=subject, body=body)
     if not delivered:
         lines = [line.strip() for line in log.getvalue().splitlines() if line.strip()]

@@ -189,7 +189,9 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
     assert {url: words for url, words in problems.items() if words} == {}
 
 
-def test_every_word_of_a_reminder_and_an_alert_message_is_wrapped(runner, app, clinic):
+def test_every_word_of_a_reminder_and_an_alert_message_is_wrapped(
+    runner, app, client, clinic, nurse
+):
     """Messages the job sends: a reminder in the patient's language (email and text message,
     printed by the console sender), and an on-call alert in the staff's."""
     app.config.update(NOTIFY_CONSOLE=True, BABEL_DEFAULT_LOCALE=PSEUDO)
@@ -216,3 +218,13 @@ def test_every_word_of_a_reminder_and_an_alert_message_is_wrapped(runner, app, c
     text = re.sub(f"https?://[^\\s{CLOSE}]+", " ", "\n".join(lines))
     assert text.count(OPEN) >= 8  # subjects, lines, the text message, the alert
     assert unwrapped_words(html.escape(text), {clinic.name, "P."}, locale_words()) == []
+    # The episode's timeline and the alert's history say what was sent, in words too.
+    client.post("/login", data={"email": nurse.email, "password": factories.PASSWORD})
+    page = client.get(
+        f"/staff/episodes/{enrolled.episode.id}", headers={"Accept-Language": PSEUDO}
+    ).get_data(as_text=True)
+    patient = enrolled.episode.patient
+    data = {clinic.name, patient.display_name, patient.email, patient.phone, nurse.email}
+    data |= {notification.last_error, notification.target_label}  # the sender's own words
+    assert unwrapped_words(page, data, locale_words()) == []
+    assert page.count("json://127.0.0.1:9/x: A Connection error") == 2  # history, timeline
