@@ -518,6 +518,9 @@ def _send(senders: Senders, outgoing: Outgoing) -> str | None:
             senders.target(outgoing.to, outgoing.subject, outgoing.body)
     except SendError as exc:
         return str(exc) or "the message could not be sent"
+    except Exception as exc:  # a sender's bug or a bad address must not stop the others
+        current_app.logger.exception("sending notification failed")
+        return f"{type(exc).__name__}: {exc}"[:1000]
     return None
 
 

@@ -426,3 +426,11 @@ def test_a_smtp_server_that_never_answers_times_out_and_holds_nothing_up(
     [email] = db.session.scalars(db.select(Notification).filter_by(channel="email")).all()
     assert email.status == NotificationStatus.PENDING and "timed out" in email.last_error
     assert len(alerts_posted(webhook, "/on-call")) == 1
+
+
+def test_an_address_no_server_would_take_is_a_recorded_failure_not_a_crash(runner, clinic):
+    enrol(clinic, email="ann@example.test\nBcc: everyone@example.test", phone=None)
+    report = tick(runner, T0 + timedelta(hours=1))
+    assert (report["sent"], report["failed"]) == (0, 1)
+    [waiting] = db.session.scalars(db.select(Notification)).all()
+    assert waiting.status == NotificationStatus.PENDING and waiting.last_error
