@@ -171,6 +171,7 @@ def markdown(figures: list[Figure], facts: dict, info: dict[str, str], seconds: 
         "backtest": "Backtest",
         "worklist": "Staff pages at 10,000 active episodes",
         "checkin": "Check-in",
+        "tick": "The outreach job (`recovery tick`) at 10,000 active episodes",
         "page_weight": "Patient page weight",
     }
     out = [
