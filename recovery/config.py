@@ -122,6 +122,7 @@ def load_config(app, test_config: dict | None) -> None:
         SMTP_URL=smtp_url(os.environ.get("SMTP_URL")),
         MAIL_FROM=os.environ.get("MAIL_FROM", ""),
         SMTP_TIMEOUT=float(os.environ.get("SMTP_TIMEOUT") or 10),
+        SMTP_CA_FILE=os.environ.get("SMTP_CA_FILE", ""),
         SMS_URL=os.environ.get("SMS_URL", ""),
         NOTIFY_CONSOLE=os.environ.get("NOTIFY_CONSOLE", "0") == "1",
     )

@@ -108,6 +108,9 @@ def enrol_patient(
         raise EntryError("baseline_pain", "out_of_range", "baseline pain must be 0 to 10")
     if procedure_dt.tzinfo is None:
         raise EntryError("procedure_at", "invalid", "the procedure time needs a time zone")
+    email = (email or "").strip() or None
+    if email and (any(c.isspace() for c in email) or email.count("@") != 1 or len(email) > 254):
+        raise EntryError("email", "invalid", f"{email!r} is not an email address")
     mrn = (mrn or "").strip() or None
     if mrn and db.session.scalar(db.select(Patient.id).filter_by(clinic_id=clinic.id, mrn=mrn)):
         raise EntryError("mrn", "duplicate", "a patient with this MRN is already enrolled")
@@ -115,7 +118,7 @@ def enrol_patient(
         clinic=clinic,
         display_name=display_name.strip(),
         mrn=mrn,
-        email=(email or "").strip() or None,
+        email=email,
         phone=(phone or "").strip() or None,
         no_phone_reason=None if (phone or "").strip() else (no_phone_reason or "").strip() or None,
         preferred_language=preferred_language,

@@ -32,7 +32,7 @@ import json
 import signal
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from babel.dates import format_datetime
 from flask import current_app, g
@@ -85,8 +85,9 @@ MAX_ATTEMPTS = 10
 #: Alerts that notify the on-call targets, and those that escalate when not acknowledged.
 ON_CALL_SEVERITIES = (Severity.EMERGENCY, Severity.URGENT, Severity.HIGH)
 ESCALATING_SEVERITIES = (Severity.EMERGENCY, Severity.URGENT)
-#: On-call targets hear of an alert that reached its severity within this; an older one is
-#: on the worklist already (and a target added today is not sent last month's alerts).
+#: On-call targets hear of an alert that reached its severity within this, and escalation
+#: targets of one whose wait ended within it; an older one is on the worklist already (and a
+#: target added today is not sent last month's alerts).
 ON_CALL_LOOKBACK = timedelta(hours=24)
 #: The most messages one run sends; the rest wait for the next run.
 BATCH = 200
@@ -112,14 +113,23 @@ def run_tick(now: datetime, senders: Senders | None = None) -> TickReport:
     """Do everything due at `now` once (see the module's docstring); commits as it goes."""
     # On SQLite, every transaction of the job takes the write lock when it begins
     # (recovery.extensions), so two jobs at once take turns instead of failing.
+    now = now.astimezone(UTC)
     was_writer = g.get("database_writer", False)
     g.database_writer = True
     try:
         senders = senders or Senders.from_config(current_app.config)
         report = TickReport()
-        check_windows(now, senders, report)
-        queue_alert_notifications(now, report)
-        deliver_due(now, senders, report)
+        failed = []
+        # Each stage on its own: trouble with reminders never holds up an emergency page.
+        for stage in (check_windows, queue_alert_notifications, deliver_due):
+            try:
+                stage(now, senders, report)
+            except Exception as exc:
+                db.session.rollback()
+                current_app.logger.exception("outreach: %s failed", stage.__name__)
+                failed.append(exc)
+        if failed:
+            raise failed[0]
         return report
     finally:
         g.database_writer = was_writer
@@ -154,6 +164,11 @@ def run_worker(*, interval: float, ticks: int | None = None, echo=print, clock=u
             handlers[signum] = signal.signal(signum, lambda *_args: stop.set())
     count = 0
     echo(f"worker: running every {interval:g} s (Ctrl-C stops)")
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        echo(
+            "worker: PUBLIC_BASE_URL is not set, so links in messages point to "
+            f"{external_url('/')}; set it to the address patients and staff use"
+        )
     try:
         while not stop.is_set():
             try:
@@ -198,6 +213,7 @@ def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
         except IntegrityError:
             # Another job recorded the same window first; it has done what this one would.
             db.session.rollback()
+            current_app.logger.warning("outreach: episode %s was done by another run", episode_id)
 
 
 def _hours(episode: Episode, when: datetime | None) -> float | None:
@@ -267,6 +283,11 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
         (NotificationKind.REMINDER, due.remind),
         (NotificationKind.LAST_REMINDER, due.remind_again),
     ):
+        channels = _patient_channels(episode, senders)
+        if not channels:
+            # Nothing can carry it now (no address, or the channel is not configured): the
+            # window stays unreminded, so a reminder goes once one can.
+            continue
         for window in windows:
             row = _window_row(episode, window, rows)
             if kind is NotificationKind.REMINDER:
@@ -274,7 +295,7 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
             else:
                 row.last_reminded_dt = now
             db.session.flush()
-            for channel in _patient_channels(episode, senders):
+            for channel in channels:
                 report.reminders += _queue(
                     dedupe_key=f"{kind}:{row.id}:{channel}",
                     clinic_id=clinic.id,
@@ -350,7 +371,7 @@ def _queue(*, dedupe_key: str, now: datetime, **values) -> int:
 # 2. Alerts: on-call notifications and escalation.
 
 
-def queue_alert_notifications(now: datetime, report: TickReport) -> None:
+def queue_alert_notifications(now: datetime, senders: Senders, report: TickReport) -> None:
     """Queue on-call notifications and escalations for the open alerts that need them.
 
     Only clinics with targets are looked at, and of their alerts only those that could need
@@ -395,7 +416,7 @@ def queue_alert_notifications(now: datetime, report: TickReport) -> None:
                 (NotificationKind.ON_CALL, url, f"{alert.severity}:") for url in settings.notify
             ]
         due = urgent_since + timedelta(minutes=settings.escalate_after_minutes)
-        if alert.severity in escalating and now >= due:
+        if alert.severity in escalating and due <= now <= due + ON_CALL_LOOKBACK:
             messages += [(NotificationKind.ESCALATION, url, "") for url in settings.escalate]
         for kind, url, part in messages:
             key = f"{kind}:{alert.id}:{part}{target_key(url)}"
@@ -420,29 +441,47 @@ def queue_alert_notifications(now: datetime, report: TickReport) -> None:
 
 
 def _severity_reached(alerts) -> dict[int, tuple[datetime, datetime]]:
-    """alert id -> (when it reached its present severity, when it first became emergency or
-    urgent), from its history (one query for all)."""
+    """alert id -> (when it reached its present severity; when it last became open at
+    emergency or urgent severity, which an escalation counts from), from its history in one
+    query. An acknowledged alert that a worse finding reopens starts a new wait."""
     if not alerts:
         return {}
-    findings = (AlertEventKind.OPENED, AlertEventKind.ESCALATED)
+    kinds = (
+        AlertEventKind.OPENED,
+        AlertEventKind.ESCALATED,
+        AlertEventKind.ACKNOWLEDGED,
+        AlertEventKind.REOPENED,
+    )
     events = db.session.execute(
-        db.select(AlertEvent.alert_id, AlertEvent.severity, AlertEvent.created_dt)
-        .where(AlertEvent.alert_id.in_([a.id for a in alerts]), AlertEvent.kind.in_(findings))
+        db.select(AlertEvent.alert_id, AlertEvent.kind, AlertEvent.severity, AlertEvent.created_dt)
+        .where(AlertEvent.alert_id.in_([a.id for a in alerts]), AlertEvent.kind.in_(kinds))
         .order_by(AlertEvent.created_dt, AlertEvent.id)
     ).all()
     severity_of = {alert.id: alert.severity for alert in alerts}
     urgent = {s.code for s in ESCALATING_SEVERITIES}
     reached: dict[int, datetime] = {}
-    urgent_since: dict[int, datetime] = {}
-    for alert_id, severity, created_dt in events:
-        if severity == severity_of[alert_id] and alert_id not in reached:
-            reached[alert_id] = created_dt
-        if severity in urgent and alert_id not in urgent_since:
-            urgent_since[alert_id] = created_dt
+    waiting: dict[int, datetime | None] = {}
+    state: dict[int, tuple[bool, str | None]] = {}  # alert id -> (open, severity)
+    for alert_id, kind, severity, created_dt in events:
+        is_open, current = state.get(alert_id, (False, None))
+        if kind in (AlertEventKind.OPENED, AlertEventKind.ESCALATED):
+            current = severity
+            if alert_id not in reached and severity == severity_of[alert_id]:
+                reached[alert_id] = created_dt
+        is_open = {
+            AlertEventKind.OPENED: True,
+            AlertEventKind.REOPENED: True,
+            AlertEventKind.ACKNOWLEDGED: False,
+        }.get(kind, is_open)
+        state[alert_id] = (is_open, current)
+        if is_open and current in urgent:
+            waiting[alert_id] = waiting.get(alert_id) or created_dt
+        else:
+            waiting[alert_id] = None
     return {
         alert.id: (
             reached.get(alert.id, alert.opened_dt),
-            urgent_since.get(alert.id, alert.opened_dt),
+            waiting.get(alert.id) or alert.opened_dt,
         )
         for alert in alerts
     }
@@ -461,34 +500,72 @@ class Outgoing:
     body: str
 
 
+def _clock(now: datetime) -> datetime:
+    """The later of the run's `now` and the real time: leases must hold in real time, also for
+    a run given an --at in the past or one that has been sending for a while."""
+    return max(now, utcnow())
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """A reminder that must wait: it is the clinic's quiet hours (a retry may fall in them)."""
+
+    until: datetime
+
+
 def deliver_due(now: datetime, senders: Senders, report: TickReport) -> None:
-    """Send the outbox's due messages, each claimed first so that no other job sends it."""
+    """Send the outbox's due messages, each claimed first so that no other job sends it.
+
+    A run stops claiming after half a lease of real time (the rest waits for the next run),
+    so a claim always outlives the sending it covers.
+    """
+    started = utcnow()
     due_ids = db.session.scalars(
         db.select(Notification.id)
         .where(
             Notification.status == NotificationStatus.PENDING, Notification.next_attempt_dt <= now
         )
-        .where(or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < now))
+        .where(
+            or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < _clock(now))
+        )
         .order_by(Notification.next_attempt_dt, Notification.id)
         .limit(BATCH)
     ).all()
     db.session.commit()
     for notification_id in due_ids:
+        if utcnow() - started > LEASE / 2:
+            break
+        clock = _clock(now)
         claimed = db.session.execute(
             update(Notification)
             .where(
                 Notification.id == notification_id,
                 Notification.status == NotificationStatus.PENDING,
-                or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < now),
+                or_(Notification.lease_until_dt.is_(None), Notification.lease_until_dt < clock),
             )
-            .values(lease_until_dt=now + LEASE)
+            .values(lease_until_dt=clock + LEASE)
         ).rowcount
         if claimed != 1:
             db.session.rollback()  # another job has it
             continue
         db.session.commit()
         notification = db.session.get(Notification, notification_id)
-        outgoing = compose(notification, now)
+        try:
+            outgoing = compose(notification, now)
+        except Exception as exc:  # a message that cannot be written is retried like a failure
+            db.session.rollback()
+            current_app.logger.exception("outreach: notification %s", notification_id)
+            outgoing = f"{type(exc).__name__}: {exc}"
+            notification = db.session.get(Notification, notification_id)
+            _record_attempt(notification, now, outgoing)
+            db.session.commit()
+            report.failed += 1
+            continue
+        if isinstance(outgoing, Postponed):
+            notification.next_attempt_dt = outgoing.until
+            notification.lease_until_dt = None
+            db.session.commit()
+            continue
         if isinstance(outgoing, str):
             notification.status = NotificationStatus.CANCELLED.value
             notification.last_error = outgoing
@@ -587,14 +664,15 @@ def _failure_text(notification: Notification) -> Message:
 # Composing messages, in the reader's language, from the current state.
 
 
-def compose(notification: Notification, now: datetime) -> Outgoing | str:
-    """The message to send now, or why it is no longer worth sending (a str)."""
+def compose(notification: Notification, now: datetime) -> Outgoing | Postponed | str:
+    """The message to send now, when to try instead (quiet hours), or why it is no longer
+    worth sending (a str)."""
     if notification.channel == NotificationChannel.TARGET:
         return _compose_alert(notification)
     return _compose_reminder(notification, now)
 
 
-def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | str:
+def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | Postponed | str:
     episode = notification.episode
     patient = episode.patient
     window = notification.window
@@ -614,11 +692,16 @@ def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | s
     )
     if answered is not None:
         return "the patient has checked in"
+    clinic = episode.clinic
+    zone = clinic_zone(clinic)
+    quiet_hours = outreach_settings(clinic).quiet_hours
+    local = now.astimezone(zone)
+    if in_quiet_hours(local.hour * 60 + local.minute, quiet_hours):
+        return Postponed(_quiet_hours_end(now, zone, quiet_hours))
     email = notification.channel == NotificationChannel.EMAIL
     to = patient.email if email else patient.phone
     if not to:
         return "no email address" if email else "no phone number"
-    clinic = episode.clinic
     link = patient_url(reminder_token(episode))
     with force_locale(patient.preferred_language):
         label = translate(window.label)

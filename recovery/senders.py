@@ -3,8 +3,10 @@ targets through Apprise, and a console sender for the demo.
 
 Configuration (README, "Reminders and notifications"):
 
-- `SMTP_URL`: `smtp://user:password@host:587` (STARTTLS when the server offers it) or
-  `smtps://user:password@host:465` (TLS from the start); `MAIL_FROM` is the sender address.
+- `SMTP_URL`: `smtp://user:password@host:587` (STARTTLS, required unless the host is this
+  machine or the URL ends in `?insecure=1`) or `smtps://user:password@host:465` (TLS from the
+  start); `MAIL_FROM` is the sender address; `SMTP_CA_FILE` a CA bundle to trust beside the
+  system's (a hospital's own CA).
 - `SMS_URL`: one Apprise URL for the text-message service, with `{phone}` where the patient's
   number goes, e.g. `twilio://SID:TOKEN@+15551234567/{phone}`; without `{phone}`, the number is
   added as the URL's last path segment, which is where Apprise's SMS services take it.
@@ -20,6 +22,8 @@ A sender raises `SendError` with the reason when a message could not be handed o
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import logging
 import smtplib
 import ssl
@@ -27,7 +31,7 @@ import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import apprise
 
@@ -39,17 +43,34 @@ class SendError(Exception):
     """A message could not be delivered; the text says why (no secrets in it)."""
 
 
-def target_key(url: str) -> str:
-    """A target's fingerprint: which target a message was for, without keeping its secrets."""
-    return hashlib.sha256(url.strip().encode()).hexdigest()[:32]
+def target_key(url: str, secret: str | None = None) -> str:
+    """A target's fingerprint (HMAC-SHA-256 with `secret`, by default the app's SECRET_KEY):
+    which target a message was for, without keeping its secrets or letting them be guessed
+    from it."""
+    if secret is None:
+        from flask import current_app
+
+        secret = current_app.config["SECRET_KEY"]
+    return hmac.new(secret.encode(), url.strip().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _masked_path(path: str) -> str:
+    """Each path segment longer than 4 characters cut to its first two: webhook paths, ntfy
+    topics and channels are often the secret."""
+    return "/".join(part if len(part) <= 4 else f"{part[:2]}…" for part in path.split("/"))
 
 
 def masked_target(url: str) -> str:
-    """The target's URL with its passwords and tokens masked, for pages and logs."""
+    """The target's URL with its passwords, tokens and secret-looking paths masked, for
+    pages, logs and the audit trail."""
     plugin = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
     if plugin is None:
         return "(not a notification URL)"
-    return plugin.url(privacy=True).split("?", 1)[0]
+    parts = urlsplit(plugin.url(privacy=True))
+    netloc = parts.netloc
+    if "." not in netloc and ":" not in netloc and "@" not in netloc and netloc != "localhost":
+        netloc = _masked_path(netloc)  # not a host name: a topic or channel (ntfy://topic)
+    return f"{parts.scheme}://{netloc}{_masked_path(parts.path)}"
 
 
 def valid_target(url: str) -> str:
@@ -95,6 +116,8 @@ class SmtpServer:
     tls: bool  # smtps: TLS from the first byte
     username: str
     password: str
+    #: smtp://...?insecure=1: a trusted relay may take mail without STARTTLS.
+    insecure: bool = False
 
     @classmethod
     def from_url(cls, url: str) -> SmtpServer:
@@ -109,7 +132,18 @@ class SmtpServer:
             tls=tls,
             username=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
+            insecure=parse_qs(parts.query).get("insecure") == ["1"],
         )
+
+    @property
+    def may_be_plain(self) -> bool:
+        """Whether mail may go without encryption: to this machine, or a relay marked so."""
+        if self.insecure or self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 class Senders:
@@ -123,6 +157,7 @@ class Senders:
         sms_url: str = "",
         console: bool = False,
         smtp_timeout: float = DEFAULT_SMTP_TIMEOUT,
+        ca_file: str = "",
         out=None,
     ):
         self.smtp = SmtpServer.from_url(smtp_url) if smtp_url else None
@@ -130,6 +165,7 @@ class Senders:
         self.sms_url = sms_url
         self.console = console
         self.smtp_timeout = smtp_timeout
+        self.ca_file = ca_file
         self.out = out
 
     @classmethod
@@ -141,6 +177,7 @@ class Senders:
             sms_url=config.get("SMS_URL", ""),
             console=bool(config.get("NOTIFY_CONSOLE")),
             smtp_timeout=float(config.get("SMTP_TIMEOUT") or DEFAULT_SMTP_TIMEOUT),
+            ca_file=config.get("SMTP_CA_FILE", ""),
         )
 
     @property
@@ -172,18 +209,25 @@ class Senders:
         message.set_content(body)
         server = self.smtp
         try:
+            context = ssl.create_default_context(cafile=self.ca_file or None)
             if server.tls:
                 client = smtplib.SMTP_SSL(
-                    server.host,
-                    server.port,
-                    timeout=self.smtp_timeout,
-                    context=ssl.create_default_context(),
+                    server.host, server.port, timeout=self.smtp_timeout, context=context
                 )
             else:
                 client = smtplib.SMTP(server.host, server.port, timeout=self.smtp_timeout)
             with client:
-                if not server.tls and client.has_extn("starttls"):
-                    client.starttls(context=ssl.create_default_context())
+                if not server.tls:
+                    client.ehlo()
+                    if client.has_extn("starttls"):
+                        client.starttls(context=context)
+                        client.ehlo()
+                    elif not server.may_be_plain:
+                        # Never a password, a patient's address or link in clear text.
+                        raise SendError(
+                            f"SMTP {server.host}:{server.port} does not offer STARTTLS: use "
+                            "smtps://, or add ?insecure=1 for a relay on a trusted network"
+                        )
                 if server.username:
                     client.login(server.username, server.password)
                 client.send_message(message)

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -82,28 +82,63 @@ def gunicorn(
             server.wait(timeout=10)
 
 
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 and this host's name, written into
+    `directory`: (certificate, key)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    names = f"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{socket.gethostname()}"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", names]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 @dataclass
 class Mailbox:
-    """What a test SMTP server received: one `EmailMessage` per message, in order."""
+    """What a test SMTP server received: one `EmailMessage` per message, in order, and
+    whether each came over TLS."""
 
     messages: list = field(default_factory=list)
+    encrypted: list = field(default_factory=list)
     #: Seconds the server waits before accepting each message (a slow server).
     delay: float = 0.0
+    #: Called with each message as it arrives (a test's hook, e.g. to move its clock on).
+    on_message: Callable | None = None
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)
+        self.encrypted.append(session.ssl is not None)
+        if self.on_message:
+            self.on_message(message)
         return "250 OK"
 
 
 @contextmanager
-def smtp_server(port: int | None = None, delay: float = 0.0) -> Iterator[tuple[Mailbox, int]]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1; yields its mailbox and port."""
+def smtp_server(
+    port: int | None = None,
+    delay: float = 0.0,
+    *,
+    host: str = "127.0.0.1",
+    certificate: tuple[Path, Path] | None = None,
+) -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on `host`; yields its mailbox and port. With
+    `certificate`, it offers STARTTLS and takes mail only after it."""
     from aiosmtpd.controller import Controller
 
     mailbox = Mailbox(delay=delay)
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port or free_port())
+    tls = {}
+    if certificate:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(certificate[0]), str(certificate[1]))
+        tls = {"tls_context": context, "require_starttls": True}
+    controller = Controller(mailbox, hostname=host, port=port or free_port(), **tls)
     controller.start()
     try:
         yield mailbox, controller.port

@@ -279,10 +279,11 @@ def test_an_urgent_alert_notifies_the_on_call_targets_once(
         f"/api/v1/alerts/{alert.id}", headers={"Authorization": f"Bearer {token}"}
     ).get_json()["history"]
     assert [e["kind"] for e in history] == ["opened", "notified"]
-    assert history[1]["reason"] == f"{hook_url}/on-call"
+    shown = f"{hook_url}/on…"  # a path may be a secret: masked like a password
+    assert history[1]["reason"] == shown
     auth.login()
     page = client.get(f"/staff/episodes/{enrolled.episode.id}").get_data(as_text=True)
-    assert "On-call notified" in page and f"{hook_url}/on-call" in page
+    assert "On-call notified" in page and shown in page
 
 
 def test_an_unacknowledged_urgent_alert_escalates_once_after_the_delay(
@@ -429,7 +430,10 @@ def test_a_smtp_server_that_never_answers_times_out_and_holds_nothing_up(
 
 
 def test_an_address_no_server_would_take_is_a_recorded_failure_not_a_crash(runner, clinic):
-    enrol(clinic, email="ann@example.test\nBcc: everyone@example.test", phone=None)
+    enrolled = enrol(clinic, phone=None)
+    # Enrolment refuses such an address now; a row stored before, or by hand, may hold one.
+    enrolled.episode.patient.email = "ann@example.test\nBcc: everyone@example.test"
+    db.session.commit()
     report = tick(runner, T0 + timedelta(hours=1))
     assert (report["sent"], report["failed"]) == (0, 1)
     [waiting] = db.session.scalars(db.select(Notification)).all()

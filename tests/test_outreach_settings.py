@@ -42,7 +42,7 @@ def test_cli_sets_targets_and_timings_and_shows_secrets_masked(runner, clinic):
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert "s3cr3t" not in result.output and "pw@" not in result.output
-    assert shown["notify"][0].startswith("json://hook:")
+    assert shown["notify"] == ["json://hook:****@127.0.0.1:9/al…", "ntfys://on…"]
     assert (shown["escalate_after_minutes"], shown["quiet_hours"]) == (10, "22:00-07:30")
     assert shown["response_hours"] == 4
     outreach = outreach_settings(db.session.get(Clinic, clinic.id))

@@ -7,7 +7,6 @@ the browser send the origin, and never the path: the patient's link token is in 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from recovery.extensions import db
 from recovery.models import PainEntry
 from tests import factories
 from tests.browser.conftest import PHONE, PageWatch
-from tests.servers import gunicorn
+from tests.servers import gunicorn, self_signed_certificate
 
 SECRET_KEY = "https-test"
 
@@ -31,15 +30,7 @@ def extra_config() -> dict:
 @pytest.fixture
 def certificate(tmp_path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1: (certificate, key)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_certificate(tmp_path)
 
 
 @pytest.fixture
