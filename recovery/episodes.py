@@ -22,6 +22,7 @@ from .extensions import db
 from .message import N_, Message, join, joined_parts
 from .models import (
     Alert,
+    CheckinWindow,
     Clinic,
     Episode,
     PainEntry,
@@ -358,6 +359,7 @@ def record_pain_entry(
     entries = episode_entries(episode)
     assessment = assess_entry(entry, entries)
     apply_alerts(episode, entry, assessment.findings, now=now)
+    _answered_late(episode, entry, entries, now=now)
     refresh_summary(episode, entries)
     episode.updated_dt = now
     record_event(
@@ -372,6 +374,48 @@ def record_pain_entry(
     )
     db.session.flush()
     return CheckinResult(entry, True, assessment)
+
+
+def _answered_late(
+    episode: Episode, entry: PainEntry, entries: Sequence[PainEntry], *, now: datetime
+) -> None:
+    """An entry dated into a window already reported missed (a phone that was offline, an
+    entry staff type in afterwards): once every window its open `missed_checkin` alert
+    reported is filled, the alert is no longer true, and the system resolves it, saying why,
+    so that no nurse calls a patient who did answer."""
+    reported = db.session.scalars(
+        db.select(CheckinWindow).where(
+            CheckinWindow.episode_id == episode.id, CheckinWindow.missed_dt.is_not(None)
+        )
+    ).all()
+    if not any(row.start_dt <= entry.recorded_dt <= row.end_dt for row in reported):
+        return
+    alert = db.session.scalar(
+        db.select(Alert).where(
+            Alert.episode_id == episode.id,
+            Alert.rule == Rule.MISSED_CHECKIN,
+            Alert.status != "resolved",
+        )
+    )
+    if alert is None:
+        return
+    covered = [row for row in reported if row.missed_dt >= alert.opened_dt]
+    if not all(any(r.start_dt <= e.recorded_dt <= r.end_dt for e in entries) for r in covered):
+        return
+    alert.status = "resolved"
+    alert.resolved_dt = alert.updated_dt = now
+    words = Message(N_("every check-in this alert reported missed has since been answered"))
+    record_alert_event(alert, AlertEventKind.RESOLVED, now=now, detail=words, entry=entry)
+    record_event(
+        "alert_resolved",
+        clinic_id=episode.clinic_id,
+        episode=episode,
+        actor="system",
+        detail=f"{Rule.MISSED_CHECKIN}: {words}",
+        detail_message=Message(
+            N_("%(rule)s: %(reason)s"), {"rule": Rule.MISSED_CHECKIN.message, "reason": words}
+        ),
+    )
 
 
 def answer_key(

@@ -236,6 +236,51 @@ def test_a_window_that_closes_empty_opens_one_missed_checkin_alert(runner, clini
     assert kinds == [AlertEventKind.OPENED, AlertEventKind.UPDATED]
 
 
+def late_check_in(client, enrolled, *, recorded: datetime, sent: datetime, key: str):
+    """A check-in from the phone app, sent after the time it was taken (it was offline)."""
+    with time_machine.travel(sent, tick=False):
+        response = client.post(
+            "/api/v1/checkins",
+            json={"pain": 3, "recorded_at": recorded.isoformat(), "idempotency_key": key},
+            headers=enrolled.headers,
+        )
+    assert response.status_code == 201, response.get_json()
+
+
+def test_a_missed_check_in_answered_late_resolves_its_alert(runner, client, clinic):
+    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    assert tick(runner, T0 + timedelta(hours=4, minutes=1))["missed"] == 1
+    late_check_in(
+        client,
+        enrolled,
+        recorded=T0 + timedelta(hours=3, minutes=55),
+        sent=T0 + timedelta(hours=4, minutes=20),
+        key="late",
+    )
+    [alert] = db.session.scalars(db.select(Alert).filter_by(episode_id=enrolled.episode.id))
+    assert (alert.status, alert.resolved_by_id) == ("resolved", None)
+    last = alert.events[-1]
+    assert (last.kind, last.staff_id) == (AlertEventKind.RESOLVED, None)
+    assert last.detail == "every check-in this alert reported missed has since been answered"
+
+
+def test_a_missed_check_in_alert_stays_while_another_window_it_reported_is_empty(
+    runner, client, clinic
+):
+    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    tick(runner, T0 + timedelta(hours=4, minutes=1))
+    tick(runner, T0 + timedelta(hours=12, minutes=1))  # the 6 h window too
+    late_check_in(
+        client,
+        enrolled,
+        recorded=T0 + timedelta(hours=3),
+        sent=T0 + timedelta(hours=12, minutes=5),
+        key="late",
+    )
+    [alert] = db.session.scalars(db.select(Alert).filter_by(episode_id=enrolled.episode.id))
+    assert alert.status == "open"
+
+
 def test_windows_closed_before_enrolment_are_not_missed(runner, clinic):
     enrol(clinic, at=T0 + timedelta(hours=13), email=None, phone=None, no_phone_reason="x")
     assert tick(runner, T0 + timedelta(hours=13))["missed"] == 0
