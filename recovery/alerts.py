@@ -55,14 +55,40 @@ def _lock(alert: Alert) -> None:
     db.session.refresh(alert)
 
 
+def latest_event(alert_id, kind: AlertEventKind):
+    """SELECT the alert's latest history event of `kind` (`alert_id`: an id, or a column to
+    correlate with)."""
+    return (
+        db.select(AlertEvent)
+        .where(AlertEvent.alert_id == alert_id, AlertEvent.kind == kind)
+        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
+        .limit(1)
+    )
+
+
 def latest_acknowledgement(alert_id):
     """SELECT the latest acknowledgement of the alert `alert_id` (an id, or a column to
     correlate with): the event that says what was last done about it."""
+    return latest_event(alert_id, AlertEventKind.ACKNOWLEDGED)
+
+
+def _is_repeat(
+    alert: Alert,
+    kind: AlertEventKind,
+    staff: StaffUser,
+    action: str | None,
+    note: str,
+    now: datetime,
+    window: timedelta,
+) -> bool:
+    """Whether `staff` recorded this same `kind` event (action and note) within `window`: a
+    double click or a form sent again, not a second call."""
+    latest = db.session.scalar(latest_event(alert.id, kind))
     return (
-        db.select(AlertEvent)
-        .where(AlertEvent.alert_id == alert_id, AlertEvent.kind == AlertEventKind.ACKNOWLEDGED)
-        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
-        .limit(1)
+        latest is not None
+        and latest.staff_id == staff.id
+        and (latest.action, latest.note) == (action, note)
+        and abs(now - latest.created_dt) <= window
     )
 
 
@@ -102,13 +128,8 @@ def _acknowledge(
     """`acknowledge_alert` once the alert is locked and known to be unresolved."""
     outcome = Acknowledged.FIRST
     if alert.status == "acknowledged":
-        latest = db.session.scalar(latest_acknowledgement(alert.id))
-        if (
-            latest is not None
-            and latest.staff_id == staff.id
-            and (latest.action, latest.note) == (action, note)
-            and abs(now - latest.created_dt) <= REPEAT_WINDOW
-        ):
+        kind = AlertEventKind.ACKNOWLEDGED
+        if _is_repeat(alert, kind, staff, action, note, now, REPEAT_WINDOW):
             return Acknowledged.REPEATED
         outcome = Acknowledged.ADDED
     if outcome is Acknowledged.FIRST:
@@ -168,18 +189,7 @@ def record_contact_attempt(
         raise AlertError("this alert is already resolved")
     note = note.strip()
     now = now or utcnow()
-    latest = db.session.scalar(
-        db.select(AlertEvent)
-        .where(AlertEvent.alert_id == alert.id, AlertEvent.kind == AlertEventKind.CONTACT)
-        .order_by(AlertEvent.created_dt.desc(), AlertEvent.id.desc())
-        .limit(1)
-    )
-    if (
-        latest is not None
-        and latest.staff_id == staff.id
-        and (latest.action, latest.note) == (outcome, note)
-        and abs(now - latest.created_dt) <= CONTACT_REPEAT_WINDOW
-    ):
+    if _is_repeat(alert, AlertEventKind.CONTACT, staff, outcome, note, now, CONTACT_REPEAT_WINDOW):
         return Contacted.REPEATED
     record_alert_event(
         alert, AlertEventKind.CONTACT, now=now, staff=staff, action=outcome, note=note
