@@ -388,7 +388,7 @@ def _answered_late(
             CheckinWindow.episode_id == episode.id, CheckinWindow.missed_dt.is_not(None)
         )
     ).all()
-    if not any(row.start_dt <= entry.recorded_dt <= row.end_dt for row in reported):
+    if not any(row.contains(entry.recorded_dt) for row in reported):
         return
     alert = db.session.scalar(
         db.select(Alert).where(
@@ -400,7 +400,7 @@ def _answered_late(
     if alert is None:
         return
     covered = [row for row in reported if row.missed_dt >= alert.opened_dt]
-    if not all(any(r.start_dt <= e.recorded_dt <= r.end_dt for e in entries) for r in covered):
+    if not all(any(row.contains(e.recorded_dt) for e in entries) for row in covered):
         return
     alert.status = "resolved"
     alert.resolved_dt = alert.updated_dt = now

@@ -361,6 +361,10 @@ class CheckinWindow(db.Model):
 
     episode: Mapped[Episode] = relationship()
 
+    def contains(self, when: datetime) -> bool:
+        """Whether an entry recorded at `when` falls in this window (ends included)."""
+        return self.start_dt <= when <= self.end_dt
+
 
 class Notification(db.Model):
     """One message for the job to send (the outbox): a reminder to a patient, or an alert to

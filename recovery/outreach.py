@@ -234,13 +234,16 @@ def _records(episode: Episode, schedule, rows: dict) -> dict[Window, WindowRecor
     return records
 
 
-def _quiet_hours_end(now: datetime, zone, quiet: tuple[int, int]) -> datetime:
-    """The next end of the quiet hours after `now`, as a UTC time."""
-    local = now.astimezone(zone)
+def quiet_until(clinic: Clinic, now: datetime) -> datetime | None:
+    """When the clinic's quiet hours end (UTC) if `now` is in them, else None."""
+    quiet = outreach_settings(clinic).quiet_hours
+    local = now.astimezone(clinic_zone(clinic))
+    if not in_quiet_hours(local.hour * 60 + local.minute, quiet):
+        return None
     end = local.replace(hour=quiet[1] // 60, minute=quiet[1] % 60, second=0, microsecond=0)
     if end <= local:
-        end = (end + timedelta(days=1)).replace(tzinfo=zone)
-    return end.astimezone(now.tzinfo)
+        end += timedelta(days=1)
+    return end.astimezone(UTC)
 
 
 def _check_episode(episode_id: int, now: datetime, senders: Senders, report: TickReport):
@@ -258,10 +261,7 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
         row.start_dt: row
         for row in db.session.scalars(db.select(CheckinWindow).filter_by(episode_id=episode.id))
     }
-    zone = clinic_zone(clinic)
-    local = now.astimezone(zone)
-    quiet_hours = outreach_settings(clinic).quiet_hours
-    quiet = in_quiet_hours(local.hour * 60 + local.minute, quiet_hours)
+    quiet_end = quiet_until(clinic, now)
     stopped = episode.patient.reminders_stopped_dt is not None
     entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in episode_entries(episode)]
     now_h = episode.hours_since_procedure(now)
@@ -273,21 +273,19 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
         now_h,
         enrolled_h=enrolled_h,
         records=records,
-        quiet=quiet or stopped,
+        quiet=quiet_end is not None or stopped,
     )
     for window in due.missed:
         _window_row(episode, window, rows).missed_dt = now
         apply_alerts(episode, None, [missed_checkin_finding(window)], now=now)
         report.missed += 1
+    # With no channel (no address, or the channel is not configured) nothing is marked: the
+    # window stays unreminded, so a reminder goes once one can carry it.
+    channels = _patient_channels(episode, senders)
     for kind, windows in (
-        (NotificationKind.REMINDER, due.remind),
-        (NotificationKind.LAST_REMINDER, due.remind_again),
+        (NotificationKind.REMINDER, due.remind if channels else ()),
+        (NotificationKind.LAST_REMINDER, due.remind_again if channels else ()),
     ):
-        channels = _patient_channels(episode, senders)
-        if not channels:
-            # Nothing can carry it now (no address, or the channel is not configured): the
-            # window stays unreminded, so a reminder goes once one can.
-            continue
         for window in windows:
             row = _window_row(episode, window, rows)
             if kind is NotificationKind.REMINDER:
@@ -311,12 +309,11 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
     records = _records(episode, schedule, rows)
     look_h = next_look(schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records)
     look = None if look_h is None else episode.procedure_dt + timedelta(hours=look_h)
-    if quiet and not stopped:
+    if quiet_end is not None and not stopped:
         held = due_now(
             schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records, quiet=False
         )
         if held.remind or held.remind_again:
-            quiet_end = _quiet_hours_end(now, zone, quiet_hours)
             look = quiet_end if look is None else min(look, quiet_end)
     episode.outreach_due_dt = look
 
@@ -693,11 +690,9 @@ def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | P
     if answered is not None:
         return "the patient has checked in"
     clinic = episode.clinic
-    zone = clinic_zone(clinic)
-    quiet_hours = outreach_settings(clinic).quiet_hours
-    local = now.astimezone(zone)
-    if in_quiet_hours(local.hour * 60 + local.minute, quiet_hours):
-        return Postponed(_quiet_hours_end(now, zone, quiet_hours))
+    quiet_end = quiet_until(clinic, now)
+    if quiet_end is not None:
+        return Postponed(quiet_end)
     email = notification.channel == NotificationChannel.EMAIL
     to = patient.email if email else patient.phone
     if not to:
