@@ -1,4 +1,4 @@
-"""Staff forms: enrolment and link management."""
+"""Staff forms: enrolment, links, alerts, the team and the clinic's settings."""
 
 from datetime import datetime, timedelta
 
@@ -195,4 +195,47 @@ class StaffMemberForm(FlaskForm):
             SelectChoice("admin", _l("Administrator (also manages the team)")),
         ],
         default="nurse",
+    )
+
+
+class TargetForm(FlaskForm):
+    """Add a notification target."""
+
+    url = StringField(
+        _l("Notification URL"),
+        validators=[DataRequired(_l("Enter a notification URL.")), Length(max=1000)],
+        description=_l(
+            "In Apprise's syntax: mailto://user:password@example.com, "
+            "msteams://..., slack://..., ntfy://topic, json://host/path..."
+        ),
+    )
+    kind = RadioField(
+        _l("Send it"),
+        choices=[
+            SelectChoice("notify", _l("Every emergency, urgent and high alert (on call)")),
+            SelectChoice(
+                "escalate", _l("Emergency and urgent alerts not acknowledged in time (escalation)")
+            ),
+        ],
+        default="notify",
+        validators=[DataRequired()],
+    )
+
+
+class TimingForm(FlaskForm):
+    """When alerts escalate, when reminders wait, what patients are promised."""
+
+    escalate_after_minutes = IntegerField(
+        _l("Escalate after (minutes)"),
+        validators=[DataRequired(_l("Enter a number of minutes.")), NumberRange(1, 24 * 60)],
+        description=_l("An emergency or urgent alert not acknowledged by then is escalated."),
+    )
+    quiet_hours = StringField(
+        _l("Quiet hours for reminders"),
+        validators=[Optional(), Length(max=11)],
+        description=_l("Local time, such as 21:00-08:00; leave empty to remind at any hour."),
+    )
+    response_hours = IntegerField(
+        _l("We contact a patient whose answer raised an alert within (hours)"),
+        validators=[DataRequired(_l("Enter a number of hours.")), NumberRange(1, 14 * 24)],
     )

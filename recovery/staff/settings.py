@@ -11,66 +11,18 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, StringField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..audit import record_event
 from ..clinics import SetupError, outreach_settings, update_clinic_settings
 from ..extensions import db
 from ..senders import masked_target, target_key
 from . import bp
-from .forms import ConfirmForm
+from .forms import ConfirmForm, TargetForm, TimingForm
 from .team import require_admin
 
 #: The two lists of targets, by their name in the clinic's settings.
 TARGET_LISTS = ("notify", "escalate")
-
-
-class TargetForm(FlaskForm):
-    """Add a notification target."""
-
-    url = StringField(
-        _l("Notification URL"),
-        validators=[DataRequired(_l("Enter a notification URL.")), Length(max=1000)],
-        description=_l(
-            "In Apprise's syntax: mailto://user:password@example.com, "
-            "msteams://..., slack://..., ntfy://topic, json://host/path..."
-        ),
-    )
-    kind = RadioField(
-        _l("Send it"),
-        choices=[
-            SelectChoice("notify", _l("Every emergency, urgent and high alert (on call)")),
-            SelectChoice(
-                "escalate", _l("Emergency and urgent alerts not acknowledged in time (escalation)")
-            ),
-        ],
-        default="notify",
-        validators=[DataRequired()],
-    )
-
-
-class TimingForm(FlaskForm):
-    """When alerts escalate, when reminders wait, what patients are promised."""
-
-    escalate_after_minutes = IntegerField(
-        _l("Escalate after (minutes)"),
-        validators=[DataRequired(_l("Enter a number of minutes.")), NumberRange(1, 24 * 60)],
-        description=_l("An emergency or urgent alert not acknowledged by then is escalated."),
-    )
-    quiet_hours = StringField(
-        _l("Quiet hours for reminders"),
-        validators=[Optional(), Length(max=11)],
-        description=_l("Local time, such as 21:00-08:00; leave empty to remind at any hour."),
-    )
-    response_hours = IntegerField(
-        _l("We contact a patient whose answer raised an alert within (hours)"),
-        validators=[DataRequired(_l("Enter a number of hours.")), NumberRange(1, 14 * 24)],
-    )
 
 
 def settings_page(target_form=None, timing_form=None, status: int = 200):
