@@ -71,6 +71,17 @@ def clinic(app):
     return gen_clinic(name="Spine Clinic", phone="+44 20 7946 0000")
 
 
+def settings(clinic, overrides=None, **targets) -> None:
+    """Change and commit the clinic's outreach settings."""
+    update_clinic_settings(clinic, overrides, **targets)
+    db.session.commit()
+
+
+def unreachable(clinic):
+    """A patient with neither email nor phone: alerts only, no reminders."""
+    return enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+
+
 def enrol(clinic, *, at=T0, procedure_dt=T0, **kw):
     """A patient enrolled at `at` (the clock set there), with email and phone by default."""
     kw.setdefault("email", "ann@example.test")
@@ -132,8 +143,7 @@ def test_a_reminder_with_a_working_link_when_a_window_opens_and_never_twice(
 
 
 def test_a_second_reminder_near_the_end_only_while_the_window_is_empty(runner, clinic, mailbox):
-    update_clinic_settings(clinic, {"quiet_hours": "none"})  # 18 h is 04:00 in London
-    db.session.commit()
+    settings(clinic, {"quiet_hours": "none"})  # 18 h is 04:00 in London
     enrol(clinic, phone=None, no_phone_reason="no phone")
     assert tick(runner, T0 + timedelta(hours=18))["reminders"] == 1  # 24 h window: 18-30 h
     assert tick(runner, T0 + timedelta(hours=26, minutes=59))["reminders"] == 0
@@ -175,8 +185,7 @@ def test_a_window_open_at_enrolment_is_reminded_unless_under_an_hour_is_left(run
 
 def test_no_reminder_in_quiet_hours_then_one_when_they_end(runner, clinic, mailbox):
     # The 2 h window is 11:00-14:00 in London; this clinic is quiet from 11:00 to 12:30.
-    update_clinic_settings(clinic, {"quiet_hours": "11:00-12:30"})
-    db.session.commit()
+    settings(clinic, {"quiet_hours": "11:00-12:30"})
     enrol(clinic, phone=None, no_phone_reason="no phone")
     assert tick(runner, T0 + timedelta(hours=1))["reminders"] == 0
     assert tick(runner, T0 + timedelta(hours=2, minutes=29))["reminders"] == 0
@@ -223,7 +232,7 @@ def test_no_reminders_after_the_patient_stops_them_or_the_episode_closes(
 
 
 def test_a_window_that_closes_empty_opens_one_missed_checkin_alert(runner, clinic):
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    enrolled = unreachable(clinic)
     assert tick(runner, T0 + timedelta(hours=3, minutes=59))["missed"] == 0
     assert tick(runner, T0 + timedelta(hours=4))["missed"] == 1
     assert tick(runner, T0 + timedelta(hours=4, minutes=1))["missed"] == 0
@@ -248,7 +257,7 @@ def late_check_in(client, enrolled, *, recorded: datetime, sent: datetime, key: 
 
 
 def test_a_missed_check_in_answered_late_resolves_its_alert(runner, client, clinic):
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    enrolled = unreachable(clinic)
     assert tick(runner, T0 + timedelta(hours=4, minutes=1))["missed"] == 1
     late_check_in(
         client,
@@ -267,7 +276,7 @@ def test_a_missed_check_in_answered_late_resolves_its_alert(runner, client, clin
 def test_a_missed_check_in_alert_stays_while_another_window_it_reported_is_empty(
     runner, client, clinic
 ):
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    enrolled = unreachable(clinic)
     tick(runner, T0 + timedelta(hours=4, minutes=1))
     tick(runner, T0 + timedelta(hours=12, minutes=1))  # the 6 h window too
     late_check_in(
@@ -302,9 +311,8 @@ def urgent_check_in(client, enrolled, at: datetime) -> Alert:
 def test_an_urgent_alert_notifies_the_on_call_targets_once(
     runner, client, auth, clinic, nurse, webhook, hook_url
 ):
-    update_clinic_settings(clinic, notify=[f"{hook_url}/on-call"])
-    db.session.commit()
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    settings(clinic, notify=[f"{hook_url}/on-call"])
+    enrolled = unreachable(clinic)
     alert = urgent_check_in(client, enrolled, T0 + timedelta(hours=2))
     assert alert.severity == "urgent"
     assert webhook.posts == []  # the check-in itself sends nothing
@@ -334,11 +342,8 @@ def test_an_urgent_alert_notifies_the_on_call_targets_once(
 def test_an_unacknowledged_urgent_alert_escalates_once_after_the_delay(
     runner, client, clinic, webhook, hook_url
 ):
-    update_clinic_settings(
-        clinic, {"escalate_after_minutes": "20"}, escalate=[f"{hook_url}/escalate"]
-    )
-    db.session.commit()
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    settings(clinic, {"escalate_after_minutes": "20"}, escalate=[f"{hook_url}/escalate"])
+    enrolled = unreachable(clinic)
     opened = T0 + timedelta(hours=2)
     alert = urgent_check_in(client, enrolled, opened)
     assert tick(runner, opened + timedelta(minutes=19, seconds=59))["escalations"] == 0
@@ -355,9 +360,8 @@ def test_an_unacknowledged_urgent_alert_escalates_once_after_the_delay(
 def test_an_acknowledged_alert_does_not_escalate(
     runner, client, auth, clinic, nurse, webhook, hook_url
 ):
-    update_clinic_settings(clinic, escalate=[f"{hook_url}/escalate"])
-    db.session.commit()
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    settings(clinic, escalate=[f"{hook_url}/escalate"])
+    enrolled = unreachable(clinic)
     alert = urgent_check_in(client, enrolled, T0 + timedelta(hours=2))
     auth.login()
     client.post(f"/staff/alerts/{alert.id}/acknowledge", data={"action": "called_patient"})
@@ -369,9 +373,8 @@ def test_an_acknowledged_alert_does_not_escalate(
 def test_a_target_answering_500_is_recorded_and_retried_with_backoff(
     runner, client, clinic, webhook, hook_url
 ):
-    update_clinic_settings(clinic, notify=[f"{hook_url}/on-call"])
-    db.session.commit()
-    enrolled = enrol(clinic, email=None, phone=None, no_phone_reason="no phone")
+    settings(clinic, notify=[f"{hook_url}/on-call"])
+    enrolled = unreachable(clinic)
     alert = urgent_check_in(client, enrolled, T0 + timedelta(hours=2))
     webhook.status = 500
     first = T0 + timedelta(hours=2, minutes=1)
@@ -410,8 +413,7 @@ def test_a_smtp_server_that_is_down_is_retried_and_then_delivers_once(runner, ap
 
 
 def test_the_worker_runs_ticks_in_a_loop_and_sends_once(runner, clinic, mailbox):
-    update_clinic_settings(clinic, {"quiet_hours": "none"})  # it runs on the real clock
-    db.session.commit()
+    settings(clinic, {"quiet_hours": "none"})  # it runs on the real clock
     procedure = datetime.now(UTC) - timedelta(hours=1, minutes=30)
     enrol(clinic, at=procedure, procedure_dt=procedure, phone=None, no_phone_reason="x")
     result = runner.invoke(args=["recovery", "worker", "--interval", "0", "--ticks", "3"])
@@ -459,8 +461,7 @@ def test_a_smtp_server_that_never_answers_times_out_and_holds_nothing_up(
     silent.listen()  # accepts connections (the kernel's backlog) and never says a word
     try:
         app.config.update(SMTP_URL=f"smtp://127.0.0.1:{silent.getsockname()[1]}", SMTP_TIMEOUT=0.3)
-        update_clinic_settings(clinic, notify=[f"{hook_url}/on-call"])
-        db.session.commit()
+        settings(clinic, notify=[f"{hook_url}/on-call"])
         enrolled = enrol(clinic)  # email (to the silent server) and phone (to the webhook)
         urgent_check_in(client, enrolled, T0 + timedelta(minutes=30))  # before the 2 h window
         report = tick(runner, T0 + timedelta(hours=1))
