@@ -136,21 +136,32 @@ def signed_in_client(app, email: str):
     return staff_client
 
 
-def test_two_nurses_acknowledging_one_alert_at_once_both_keep_their_notes(app, client, clinic, now):
-    """Two sessions acknowledge one alert at the same moment: both are stored, one after the
-    other (the episode's lock), the first stays the alert's acknowledgement, and the API's
-    history of the alert lists both, each with its nurse and note."""
+def two_signed_in_nurses(app, clinic):
+    """Two nurses of `clinic`, the first with an API token: (first, second, token, their
+    signed-in clients)."""
     first = factories.gen_staff(clinic, email="first@example.test")
     second = factories.gen_staff(clinic, email="second@example.test")
     api_token = issue_api_token(first)
     db.session.commit()
-    nurses = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
+    clients = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
+    return first, second, api_token, clients
+
+
+def fever_alert(clinic, now):
+    """A new patient whose fever at 29 h opened an alert: (enrolled, the alert's id)."""
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+    factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
+    alert_id = db.session.scalar(db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id))
+    return enrolled, alert_id
+
+
+def test_two_nurses_acknowledging_one_alert_at_once_both_keep_their_notes(app, client, clinic, now):
+    """Two sessions acknowledge one alert at the same moment: both are stored, one after the
+    other (the episode's lock), the first stays the alert's acknowledgement, and the API's
+    history of the alert lists both, each with its nurse and note."""
+    first, second, api_token, nurses = two_signed_in_nurses(app, clinic)
     for attempt in range(4):
-        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
-        factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
-        alert_id = db.session.scalar(
-            db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id)
-        )
+        enrolled, alert_id = fever_alert(clinic, now)
         url = f"/staff/alerts/{alert_id}/acknowledge"
         statuses = at_once(
             app,
@@ -192,17 +203,9 @@ def test_two_nurses_recording_a_call_at_once_are_both_kept(app, client, clinic, 
     """Two nurses call the patient about one alert and record it at the same moment: both
     attempts are in its history (and in the API's), one after the other (the episode's lock),
     and the one who reached the patient first is the alert's acknowledgement."""
-    first = factories.gen_staff(clinic, email="first@example.test")
-    second = factories.gen_staff(clinic, email="second@example.test")
-    api_token = issue_api_token(first)
-    db.session.commit()
-    nurses = [signed_in_client(app, first.email), signed_in_client(app, second.email)]
+    first, second, api_token, nurses = two_signed_in_nurses(app, clinic)
     for attempt in range(4):
-        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
-        factories.gen_entry(enrolled.episode, 3, 29, red_flags=["fever"])
-        alert_id = db.session.scalar(
-            db.select(Alert.id).where(Alert.episode_id == enrolled.episode.id)
-        )
+        enrolled, alert_id = fever_alert(clinic, now)
         url = f"/staff/alerts/{alert_id}/contact"
         outcomes = ["reached", "no_answer"] if attempt % 2 else ["reached", "reached"]
         statuses = at_once(
