@@ -383,6 +383,10 @@ def _answered_late(
     entry staff type in afterwards): once every window its open `missed_checkin` alert
     reported is filled, the alert is no longer true, and the system resolves it, saying why,
     so that no nurse calls a patient who did answer."""
+    if entry.recorded_dt >= now:
+        # Taken now: a window reported missed had already closed. A live check-in, the
+        # usual kind, costs no query here.
+        return
     reported = db.session.scalars(
         db.select(CheckinWindow).where(
             CheckinWindow.episode_id == episode.id, CheckinWindow.missed_dt.is_not(None)
