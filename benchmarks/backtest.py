@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 from recovery import ROOT
-from recovery.backtest import run_backtest
-from recovery.simulate import cohort_csv_rows, simulate_cohort
+from recovery.clinical.backtest import run_backtest
+from recovery.clinical.simulate import cohort_csv_rows, simulate_cohort
 
 from .measure import Figure, timed
 
-# recovery.simulate gives about 8.6 readings per episode (baseline and 8 check-ins, a few missed).
+# recovery.clinical.simulate gives about 8.6 readings per episode (baseline and 8 check-ins,
+# a few missed).
 READINGS_PER_EPISODE = 8.3
 
 

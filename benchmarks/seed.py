@@ -1,9 +1,9 @@
 """Benchmark data: a clinic with 10,000 active episodes, seeded in seconds.
 
-Entries come from `recovery.simulate` (the same patient kinds as the backtest), cut at each
-episode's time since procedure. Alerts are what `recovery.backtest.replay` (the live rules)
+Entries come from `recovery.clinical.simulate` (the same patient kinds as the backtest), cut at each
+episode's time since procedure. Alerts are what `recovery.clinical.backtest.replay` (the live rules)
 opens on those entries. The summary columns (`last_pain`, `last_expected`, `last_amber`,
-`due_*`) are filled by `recovery.episodes.refresh_summary` itself, run on stand-ins, so the
+`due_*`) are filled by `recovery.care.episodes.refresh_summary` itself, run on stand-ins, so the
 rows are what the app would have written; `check_summaries` re-derives a sample from the
 stored entries to prove it. Rows are then written with bulk INSERTs (explicit ids).
 
@@ -23,13 +23,19 @@ from typing import Any
 
 from sqlalchemy import func, insert, text
 
-from recovery.backtest import replay
-from recovery.clinics import create_clinic, create_staff
-from recovery.episodes import enrol_patient, episode_entries, record_pain_entry, refresh_summary
+from recovery.care.accounts import create_staff
+from recovery.care.clinics import create_clinic
+from recovery.care.episodes import (
+    enrol_patient,
+    episode_entries,
+    record_pain_entry,
+    refresh_summary,
+)
+from recovery.care.models import Alert, AuditEvent, Clinic, Episode, PainEntry, Patient
+from recovery.care.tokens import hash_token, new_token
+from recovery.clinical.backtest import replay
+from recovery.clinical.simulate import simulate_cohort
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent, Clinic, Episode, PainEntry, Patient
-from recovery.simulate import simulate_cohort
-from recovery.tokens import hash_token, new_token
 
 NURSE_EMAIL = "nurse@bench.test"
 PASSWORD = "bench-password-1"

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from recovery import create_app
+from recovery.care.models import PainEntry
 from recovery.extensions import db
-from recovery.models import PainEntry
 
 from . import seed
 from .measure import Figure, StatementLog, gzip_size, timed
@@ -239,8 +239,8 @@ class Bench:
         that brought the job (every active episode looked at, its missed check-ins opened,
         reminders sent to a console sender), then one run a minute after another: the job's
         cost in steady state."""
-        from recovery.outreach import run_tick
-        from recovery.senders import Senders
+        from recovery.care.outreach import run_tick
+        from recovery.care.senders import Senders
 
         senders = Senders(console=True, out=io.StringIO())
         log = StatementLog(self.sa_engine)

@@ -69,7 +69,7 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Render the app's UTCDateTime as a plain timezone-aware DateTime in migrations."""
-    from recovery.models import UTCDateTime
+    from recovery.care.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

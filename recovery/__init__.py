@@ -24,18 +24,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from . import assets, security, throttle, web
     from .extensions import babel, csrf, db, login_manager, migrate
+    from .web import assets, security, site, throttle
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    babel.init_app(app, locale_selector=site.select_locale, timezone_selector=site.select_timezone)
     assets.init_app(app)
     security.init_app(app)
     throttle.init_app(app)
-    web.init_app(app)
+    site.init_app(app)
 
     from .api import bp as api_bp
     from .auth import bp as auth_bp

@@ -9,21 +9,20 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from .clinics import (
+from .care.accounts import create_staff, issue_api_token
+from .care.clinics import (
     DEFAULT_EMERGENCY_NUMBER,
     SetupError,
     clinic_params,
     clinic_settings_json,
     create_clinic,
-    create_staff,
     get_clinic,
-    issue_api_token,
     update_clinic_settings,
 )
-from .curve import DEFAULT_PARAMS, curve_points
-from .episodes import EntryError, enrol_patient
+from .care.episodes import EntryError, enrol_patient
+from .care.urls import patient_url
+from .clinical.curve import DEFAULT_PARAMS, curve_points
 from .extensions import db
-from .web import patient_url
 
 recovery_cli = AppGroup("recovery", help="Recovery administration and clinical tools.")
 
@@ -167,7 +166,13 @@ def enroll_command(
 @click.option("--if-empty", is_flag=True, help="Only seed when the database has no clinic.")
 def demo_command(if_empty: bool) -> None:
     """Seed (idempotently) a demo clinic with nurse and administrator logins and patients."""
-    from .demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+    from .care.demo import (
+        DEMO_ADMIN_EMAIL,
+        DEMO_ADMIN_PASSWORD,
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        seed_demo,
+    )
 
     created = seed_demo(only_if_empty=if_empty)
     db.session.commit()
@@ -214,9 +219,9 @@ def backtest_command(csv_file, clinic_slug: str | None) -> None:
     With --clinic, the clinic's curve settings and check-in schedule (the rules start when its
     windows open); otherwise the defaults.
     """
-    from .backtest import run_backtest
-    from .clinics import clinic_schedule
-    from .schedule import DEFAULT_SCHEDULE
+    from .care.clinics import clinic_schedule
+    from .clinical.backtest import run_backtest
+    from .clinical.schedule import DEFAULT_SCHEDULE
 
     params, schedule = DEFAULT_PARAMS, DEFAULT_SCHEDULE
     if clinic_slug:
@@ -317,7 +322,7 @@ def settings_command(
 @click.option("--apply", "apply_", is_flag=True, help="Save the fitted band for the clinic.")
 def calibrate_command(clinic_slug: str, apply_: bool) -> None:
     """Fit the clinic's own band from its finished episodes; saves only with --apply."""
-    from .calibration import CalibrationError, calibrate_clinic
+    from .care.calibration import CalibrationError, calibrate_clinic
 
     try:
         outcome = calibrate_clinic(get_clinic(clinic_slug), apply=apply_)
@@ -343,8 +348,8 @@ def tick_command(at: str | None) -> None:
     """Send what is due now, once: reminders, missed check-ins, on-call notifications and
     escalations, and retries. Safe to run every minute from cron or a systemd timer, and
     twice at once. Prints what it did as JSON."""
-    from .models import utcnow
-    from .outreach import run_tick
+    from .care.models import utcnow
+    from .care.outreach import run_tick
 
     now = parse_iso(at) if at else utcnow()
     report = run_tick(now)
@@ -363,6 +368,6 @@ def tick_command(at: str | None) -> None:
 def worker_command(interval: float, ticks: int | None) -> None:
     """Run `tick` every --interval seconds until stopped (Ctrl-C or SIGTERM ends it cleanly,
     between runs). A run that fails is logged and the next one goes ahead."""
-    from .outreach import run_worker
+    from .care.outreach import run_worker
 
     run_worker(interval=interval, ticks=ticks, echo=click.echo)

@@ -79,7 +79,7 @@ def smtp_url(raw: str | None) -> str:
     """SMTP_URL: smtp://user:password@host:587 or smtps://..., or empty (no email)."""
     if not raw:
         return ""
-    from .senders import SmtpServer
+    from .care.senders import SmtpServer
 
     try:
         SmtpServer.from_url(raw)
@@ -118,7 +118,7 @@ def load_config(app, test_config: dict | None) -> None:
         FHIR_ID_NAMESPACE=fhir_id_namespace(os.environ.get("FHIR_ID_NAMESPACE")),
         FHIR_MRN_SYSTEM=os.environ.get("FHIR_MRN_SYSTEM", ""),
         FHIR_PROCEDURE_CODING=fhir_procedure_coding(os.environ.get("FHIR_PROCEDURE_CODING")),
-        # Reaching people (recovery.senders): email, text messages, and the demo's console.
+        # Reaching people (recovery.care.senders): email, text messages, and the demo's console.
         SMTP_URL=smtp_url(os.environ.get("SMTP_URL")),
         MAIL_FROM=os.environ.get("MAIL_FROM", ""),
         SMTP_TIMEOUT=float(os.environ.get("SMTP_TIMEOUT") or 10),

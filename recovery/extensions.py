@@ -67,7 +67,7 @@ def _sqlite_begin(conn):
     has written: it fails at once ("database is locked") instead of waiting its turn. BEGIN
     IMMEDIATE takes the write lock up front, so writers queue (busy_timeout) and each sees what
     the one before it committed. PostgreSQL needs none of this: services lock the rows they
-    serialise on (`recovery.episodes.lock_episode`).
+    serialise on (`recovery.care.episodes.lock_episode`).
     """
     if conn.dialect.name != "sqlite":
         return
@@ -77,7 +77,7 @@ def _sqlite_begin(conn):
 def _request_writes() -> bool:
     """Whether the current request may write: its method says so, or its view is marked.
 
-    Outside a request, a job that writes (recovery.outreach) marks its app context with
+    Outside a request, a job that writes (recovery.care.outreach) marks its app context with
     `g.database_writer`, so it queues for the write lock as a writing request does.
     """
     if not has_request_context():

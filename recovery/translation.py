@@ -1,4 +1,7 @@
-"""Words of the pure modules (`recovery.message`) in the reader's language, via Flask-Babel."""
+"""Words of the clinical core (`recovery.clinical.message`) in the reader's language.
+
+Through Flask-Babel; the reminders the job writes use it too.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from typing import Any
 from flask_babel import gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
-from .message import Message
-from .vocabulary import label_of
+from .clinical.message import Message
+from .clinical.vocabulary import label_of
 
 
 def translate(text: str) -> str:
@@ -39,6 +42,6 @@ def words(terms: Any, code: str) -> str:
 
 
 def choices(terms: Iterable[Any], words: str = "label") -> list[SelectChoice]:
-    """Form choices for vocabulary members (`recovery.vocabulary`): code and words, lazily
+    """Form choices for vocabulary members (`recovery.clinical.vocabulary`): code and words, lazily
     translated; ``words="patient_label"`` gives the patient's words for red flags."""
     return [SelectChoice(term.value, lazy_gettext(getattr(term, words))) for term in terms]

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-from recovery.clinics import create_clinic, create_staff
-from recovery.episodes import enrol_patient, record_pain_entry
+from recovery.care.accounts import create_staff
+from recovery.care.clinics import create_clinic
+from recovery.care.episodes import enrol_patient, record_pain_entry
+from recovery.care.models import Clinic, Episode, StaffUser
 from recovery.extensions import db
-from recovery.models import Clinic, Episode, StaffUser
 
 PASSWORD = "correct horse battery"
 _seq = count(1)

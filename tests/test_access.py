@@ -69,8 +69,8 @@ def test_patient_list_shows_only_own_clinic(client, auth, clinic, nurse):
 def test_alert_actions_refuse_other_clinics_and_anonymous(client, auth, clinic, now, method, url):
     from datetime import timedelta
 
+    from recovery.care.models import Alert
     from recovery.extensions import db
-    from recovery.models import Alert
 
     enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
     factories.gen_entry(enrolled.episode, 10, 24)

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from jsonschema import Draft202012Validator
 
-from recovery.alerts import Acknowledged, AlertError, acknowledge_alert, resolve_alert
 from recovery.api.openapi import openapi_document
-from recovery.clinics import issue_api_token
-from recovery.episodes import record_pain_entry
+from recovery.care.accounts import issue_api_token
+from recovery.care.alerts import Acknowledged, AlertError, acknowledge_alert, resolve_alert
+from recovery.care.episodes import record_pain_entry
+from recovery.care.models import Alert, AlertEvent
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent
 from tests import factories
 
 

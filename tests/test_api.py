@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from recovery.care.models import PainEntry
 from recovery.extensions import db
-from recovery.models import PainEntry
 
 URL = "/api/v1/checkins"
 
@@ -131,7 +131,7 @@ def test_missing_or_bad_token_is_401(client, enrolled, headers):
 
 
 def test_revoked_token_is_401(client, enrolled):
-    from recovery.episodes import revoke_link
+    from recovery.care.episodes import revoke_link
 
     revoke_link(enrolled.episode)
     db.session.commit()

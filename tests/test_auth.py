@@ -2,8 +2,8 @@
 
 import pytest
 
+from recovery.care.models import AuditEvent
 from recovery.extensions import db
-from recovery.models import AuditEvent
 from tests import factories
 
 

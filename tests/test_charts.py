@@ -1,4 +1,4 @@
-"""Tests for recovery.charts: plain data in, plotly figure dicts out."""
+"""Tests for recovery.web.charts: plain data in, plotly figure dicts out."""
 
 import ast
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recovery import charts
-from recovery.vocabulary import format_duration
+from recovery.clinical.vocabulary import format_duration
+from recovery.web import charts
 
 SAMPLE_HOURS = [0, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 120, 168, 336, 504, 720, 2160]
 

@@ -4,8 +4,8 @@ import json
 import re
 from datetime import timedelta
 
+from recovery.care.models import Alert, PainEntry
 from recovery.extensions import db
-from recovery.models import Alert, PainEntry
 from tests import factories
 
 

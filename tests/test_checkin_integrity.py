@@ -12,11 +12,11 @@ import pytest
 from flask import has_request_context
 from sqlalchemy import event
 
-from recovery import episodes
-from recovery.episodes import close_episode, issue_link, revoke_link
+from recovery.care import episodes
+from recovery.care.episodes import close_episode, issue_link, revoke_link
+from recovery.care.models import Alert, AuditEvent, Episode, PainEntry
+from recovery.clinical.vocabulary import RedFlag
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent, Episode, PainEntry
-from recovery.vocabulary import RedFlag
 from tests import factories
 
 URL = "/api/v1/checkins"

@@ -2,9 +2,9 @@
 
 import json
 
+from recovery.care.models import Alert, Clinic, Episode, PainEntry, StaffUser
+from recovery.care.tokens import hash_token
 from recovery.extensions import db
-from recovery.models import Alert, Clinic, Episode, PainEntry, StaffUser
-from recovery.tokens import hash_token
 
 
 def test_create_clinic_staff_and_enroll(runner, client):

@@ -3,11 +3,11 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from recovery.clinics import clinic_params
-from recovery.curve import expected_pain
+from recovery.care.clinics import clinic_params
+from recovery.care.models import Episode, PainEntry, Patient
+from recovery.clinical.curve import expected_pain
+from recovery.clinical.simulate import cohort_csv_rows, simulate_cohort
 from recovery.extensions import db
-from recovery.models import Episode, PainEntry, Patient
-from recovery.simulate import cohort_csv_rows, simulate_cohort
 from tests import factories
 
 

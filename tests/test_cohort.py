@@ -9,11 +9,11 @@ from html import unescape
 
 import pytest
 
-from recovery import cohort
-from recovery.curve import expected_pain
+from recovery.care import cohort
+from recovery.care.models import Alert, PainEntry, utcnow
+from recovery.clinical.curve import expected_pain
+from recovery.clinical.schedule import DEFAULT_SCHEDULE
 from recovery.extensions import db
-from recovery.models import Alert, PainEntry, utcnow
-from recovery.schedule import DEFAULT_SCHEDULE
 from tests import factories
 
 FIGURE = re.compile(r'<script type="application/json" id="cohort-chart-data">(.*?)</script>', re.S)

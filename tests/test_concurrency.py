@@ -17,9 +17,9 @@ from functools import partial
 
 import pytest
 
-from recovery.clinics import issue_api_token
+from recovery.care.accounts import issue_api_token
+from recovery.care.models import Alert, AuditEvent, PainEntry
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent, PainEntry
 from tests import factories
 from tests.servers import gunicorn
 

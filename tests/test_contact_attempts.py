@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from jsonschema import Draft202012Validator
 
-from recovery.alerts import AlertError, Contacted, record_contact_attempt, resolve_alert
 from recovery.api.openapi import openapi_document
-from recovery.clinics import issue_api_token
+from recovery.care.accounts import issue_api_token
+from recovery.care.alerts import AlertError, Contacted, record_contact_attempt, resolve_alert
+from recovery.care.models import Alert, AlertEvent, AuditEvent
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent, AuditEvent
 from tests import factories
 
 

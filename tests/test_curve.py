@@ -1,4 +1,4 @@
-"""The expected curve, its band, clinic settings and recalibration (recovery/curve.py)."""
+"""The expected curve, its band, clinic settings and recalibration (recovery/clinical/curve.py)."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery.curve import (
+from recovery.clinical.curve import (
     DEFAULT_PARAMS,
     MIN_CALIBRATION_EPISODES,
     CalibrationPoint,
@@ -23,7 +23,7 @@ from recovery.curve import (
     normal_offsets,
     red_line,
 )
-from recovery.schedule import DEFAULT_SCHEDULE
+from recovery.clinical.schedule import DEFAULT_SCHEDULE
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,8 @@ def test_from_dict_ignores_unknown_keys_and_defaults_missing_ones():
 
 
 def test_rule_start_settings_keep_naming_the_check_in_by_its_nominal_hour():
-    # Version 2 rules start when these check-ins' windows open (recovery.rules.rule_starts);
+    # Version 2 rules start when these check-ins' windows open
+    # (recovery.clinical.rules.rule_starts);
     # the settings still hold the check-ins' hours, so a clinic's stored settings keep working.
     assert (
         DEFAULT_PARAMS.no_improvement_from_h,
@@ -239,7 +240,7 @@ def test_calibration_report_measures_a_clinic_one_point_higher():
 
 
 def test_a_simulated_cohort_calibrates_close_to_its_own_spread():
-    from recovery.simulate import simulate_cohort
+    from recovery.clinical.simulate import simulate_cohort
 
     cohort = simulate_cohort(400, seed=3)
     points = fit_calibration(

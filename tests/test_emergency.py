@@ -10,9 +10,9 @@ import csv
 import io
 from datetime import timedelta
 
-from recovery.clinics import issue_api_token
+from recovery.care.accounts import issue_api_token
+from recovery.care.models import Alert
 from recovery.extensions import db
-from recovery.models import Alert
 from tests import factories
 
 

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
+from recovery.care.models import Episode, Patient
+from recovery.care.tokens import hash_token
 from recovery.extensions import db
-from recovery.models import Episode, Patient
-from recovery.tokens import hash_token
 
 
 def enrol_data(**overrides):

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from recovery.care.episodes import EntryError, close_episode, issue_link
+from recovery.care.models import Alert, AuditEvent, Episode, PainEntry
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent, Episode, PainEntry
 from tests import factories
 
 
@@ -287,3 +288,24 @@ def test_staff_entry_form_carries_its_csrf_token(app, client, nurse, flagged, no
     }
     assert client.post(url, data=data).status_code == 302
     assert db.session.scalars(db.select(PainEntry.pain).filter_by(source="staff")).all() == [4]
+
+
+def test_closing_twice_keeps_the_first_closing_and_says_so(client, auth, nurse, flagged):
+    auth.login()
+    client.post(f"/staff/episodes/{flagged.episode.id}/close")
+    closed_dt = db.session.get(Episode, flagged.episode.id).closed_dt
+    again = client.post(f"/staff/episodes/{flagged.episode.id}/close", follow_redirects=True)
+    assert "already closed" in again.get_data(as_text=True)
+    assert db.session.get(Episode, flagged.episode.id).closed_dt == closed_dt
+    closings = db.session.scalars(
+        db.select(AuditEvent).filter_by(episode_id=flagged.episode.id, action="closed")
+    ).all()
+    assert len(closings) == 1
+
+
+def test_a_closed_episode_takes_no_new_link_whoever_asks(app, nurse, flagged):
+    close_episode(flagged.episode, staff=nurse)
+    with pytest.raises(EntryError) as refused:
+        issue_link(flagged.episode, staff=nurse)
+    assert refused.value.code == "closed"
+    assert flagged.episode.token_hash is None

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from recovery.care.models import Alert, AlertEvent, AuditEvent
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent, AuditEvent
 from tests import factories
 
 ENTRY_HEADER = [

@@ -9,10 +9,10 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from recovery import create_app
-from recovery.clinics import issue_api_token
-from recovery.exports import FhirSettings
+from recovery.care.accounts import issue_api_token
+from recovery.care.models import Alert, PainEntry
 from recovery.extensions import db
-from recovery.models import Alert, PainEntry
+from recovery.interop.fhir import FhirSettings
 from tests import factories
 
 LOINC_PAIN = "72514-3"
@@ -251,7 +251,7 @@ def test_other_clinics_episode_is_not_found(client, course):
 
 
 def test_export_is_audited(client, course, token):
-    from recovery.models import AuditEvent
+    from recovery.care.models import AuditEvent
 
     client.get(fhir_url(course.id), headers=bearer(token))
     event = db.session.scalar(db.select(AuditEvent).filter_by(action="exported_fhir"))

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from recovery.clinics import issue_api_token
+from recovery.care.accounts import issue_api_token
+from recovery.care.models import Alert
 from recovery.extensions import db
-from recovery.models import Alert
 from tests import factories
 
 ALERTS = "/api/v1/alerts"

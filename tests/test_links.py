@@ -31,7 +31,7 @@ def test_unknown_and_absurd_tokens_are_404(client, app):
 
 
 def test_link_actions_are_audited(client, auth, nurse, enrolled):
-    from recovery.models import AuditEvent
+    from recovery.care.models import AuditEvent
 
     auth.login()
     client.post(f"/staff/episodes/{enrolled.episode.id}/link/revoke")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from recovery.message import Message, join, joined_parts
-from recovery.rules import Reading, evaluate
+from recovery.clinical.message import Message, join, joined_parts
+from recovery.clinical.rules import Reading, evaluate
 from recovery.translation import render
 
 FRENCH = {"at %(time)s": "à %(time)s", "fever": "fièvre", "wound": "plaie"}

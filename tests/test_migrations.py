@@ -13,10 +13,10 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
 
 from recovery import create_app
-from recovery.alerts import notes_text
+from recovery.care.alerts import notes_text
+from recovery.care.models import Alert
+from recovery.clinical.vocabulary import EntrySource, Severity
 from recovery.extensions import db
-from recovery.models import Alert
-from recovery.vocabulary import EntrySource, Severity
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 SCHEMA = "migration_check"
@@ -61,7 +61,7 @@ def _codes(sql: str) -> set[str]:
 
 
 def test_migrated_check_constraints_hold_exactly_the_vocabulary(empty_database):
-    """Every CHECK built from `recovery.vocabulary` (the models) says the same after the
+    """Every CHECK built from `recovery.clinical.vocabulary` (the models) says the same after the
     migrations, on each engine: a new code in the vocabulary needs its migration."""
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}

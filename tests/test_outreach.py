@@ -15,13 +15,14 @@ import pytest
 import time_machine
 from sqlalchemy import event
 
-from recovery.clinics import issue_api_token, update_clinic_settings
-from recovery.episodes import close_episode
+from recovery.care.accounts import issue_api_token
+from recovery.care.clinics import update_clinic_settings
+from recovery.care.episodes import close_episode
+from recovery.care.models import Alert, AuditEvent, Notification
+from recovery.care.outreach import run_tick
+from recovery.care.senders import Senders
+from recovery.clinical.vocabulary import AlertEventKind, NotificationStatus, Rule
 from recovery.extensions import db
-from recovery.models import Alert, AuditEvent, Notification
-from recovery.outreach import run_tick
-from recovery.senders import Senders
-from recovery.vocabulary import AlertEventKind, NotificationStatus, Rule
 from tests.factories import gen_clinic, gen_episode
 from tests.servers import free_port, smtp_server, webhook_server
 

@@ -18,10 +18,10 @@ import pytest
 import time_machine
 
 from recovery import ROOT
-from recovery.clinics import update_clinic_settings
+from recovery.care.clinics import update_clinic_settings
+from recovery.care.models import Alert, Notification
+from recovery.clinical.vocabulary import NotificationStatus
 from recovery.extensions import db
-from recovery.models import Alert, Notification
-from recovery.vocabulary import NotificationStatus
 from tests.factories import gen_clinic, gen_episode
 from tests.servers import smtp_server, webhook_server
 

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from recovery.alerts import acknowledge_alert
-from recovery.clinics import update_clinic_settings
-from recovery.episodes import record_pain_entry
+from recovery.care.alerts import acknowledge_alert
+from recovery.care.clinics import update_clinic_settings
+from recovery.care.episodes import record_pain_entry
+from recovery.care.models import Alert, AlertEvent, Notification
+from recovery.care.outreach import LEASE
+from recovery.clinical.vocabulary import AlertEventKind, NotificationStatus
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent, Notification
-from recovery.outreach import LEASE
-from recovery.vocabulary import AlertEventKind, NotificationStatus
 from tests.factories import gen_clinic, gen_episode
 from tests.servers import free_port, self_signed_certificate, smtp_server, webhook_server
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from recovery.clinics import outreach_settings
+from recovery.care.clinics import outreach_settings
+from recovery.care.models import AuditEvent, Clinic
+from recovery.care.senders import target_key
 from recovery.extensions import db
-from recovery.models import AuditEvent, Clinic
-from recovery.senders import target_key
 from tests.factories import gen_staff
 
 SECRET_URL = "json://hook:s3cr3t-token@127.0.0.1:9/alerts"

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recovery.episodes import close_episode, issue_link, reminder_token, revoke_link
+from recovery.care.episodes import close_episode, issue_link, reminder_token, revoke_link
+from recovery.care.models import AuditEvent, Patient
 from recovery.extensions import db
-from recovery.models import AuditEvent, Patient
 from tests.factories import gen_episode
 
 

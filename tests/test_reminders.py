@@ -1,4 +1,4 @@
-"""The pure reminder rules (recovery/reminders.py) at every boundary, with plain numbers."""
+"""The pure reminder rules (recovery/clinical/reminders.py) at every boundary, in numbers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery.reminders import (
+from recovery.clinical.reminders import (
     Due,
     WindowRecord,
     due_now,
@@ -14,7 +14,7 @@ from recovery.reminders import (
     next_look,
     second_reminder_hour,
 )
-from recovery.schedule import DEFAULT_SCHEDULE
+from recovery.clinical.schedule import DEFAULT_SCHEDULE
 
 W2H, W6H, W24H = DEFAULT_SCHEDULE[1], DEFAULT_SCHEDULE[2], DEFAULT_SCHEDULE[3]
 NIGHT = (21 * 60, 8 * 60)

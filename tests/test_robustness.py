@@ -19,11 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recovery.clinics import issue_api_token
-from recovery.episodes import close_episode, revoke_link
+from recovery.care.accounts import issue_api_token
+from recovery.care.episodes import close_episode, revoke_link
+from recovery.care.models import (
+    Alert,
+    AlertEvent,
+    AuditEvent,
+    Episode,
+    PainEntry,
+    Patient,
+    StaffUser,
+)
+from recovery.clinical.vocabulary import RedFlag
 from recovery.extensions import db
-from recovery.models import Alert, AlertEvent, AuditEvent, Episode, PainEntry, Patient, StaffUser
-from recovery.vocabulary import RedFlag
 from tests import factories
 
 RED_FLAGS = RedFlag.codes()

@@ -1,4 +1,7 @@
-"""The alert rules at their boundaries, the patient status and alert hygiene (recovery/rules.py)."""
+"""The alert rules at their boundaries, the patient status and alert hygiene.
+
+recovery/clinical/rules.py
+"""
 
 from dataclasses import replace
 
@@ -6,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery.curve import CalibrationPoint, CurveParams, expected_pain
-from recovery.rules import (
+from recovery.clinical.curve import CalibrationPoint, CurveParams, expected_pain
+from recovery.clinical.rules import (
     Finding,
     History,
     Reading,
@@ -19,8 +22,8 @@ from recovery.rules import (
     missed_checkin_finding,
     rule_starts,
 )
-from recovery.schedule import DEFAULT_SCHEDULE, schedule_from_list
-from recovery.vocabulary import RedFlag, Rule, Severity
+from recovery.clinical.schedule import DEFAULT_SCHEDULE, schedule_from_list
+from recovery.clinical.vocabulary import RedFlag, Rule, Severity
 
 MODERATE, HIGH = Severity.MODERATE, Severity.HIGH
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from recovery.care.models import Alert
+from recovery.clinical.schedule import DEFAULT_SCHEDULE, schedule_to_list
 from recovery.extensions import db
-from recovery.models import Alert
-from recovery.schedule import DEFAULT_SCHEDULE, schedule_to_list
 from tests import factories
 
 

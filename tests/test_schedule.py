@@ -1,10 +1,10 @@
-"""The check-in schedule and its windows (recovery/schedule.py)."""
+"""The check-in schedule and its windows (recovery/clinical/schedule.py)."""
 
 import json
 
 import pytest
 
-from recovery.schedule import (
+from recovery.clinical.schedule import (
     DEFAULT_SCHEDULE,
     Window,
     closed_empty_windows,

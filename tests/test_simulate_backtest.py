@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from recovery.backtest import (
+from recovery.clinical.backtest import (
     EXIT_NO_DATA,
     EXIT_OK,
     EXIT_ROWS_SKIPPED,
@@ -16,9 +16,9 @@ from recovery.backtest import (
     run_backtest,
     summarize,
 )
-from recovery.rules import SCORE_RULES, Reading, evaluate
-from recovery.schedule import DEFAULT_SCHEDULE, schedule_from_list
-from recovery.simulate import (
+from recovery.clinical.rules import SCORE_RULES, Reading, evaluate
+from recovery.clinical.schedule import DEFAULT_SCHEDULE, schedule_from_list
+from recovery.clinical.simulate import (
     DEFAULT_MIX,
     KINDS,
     SimEpisode,

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from recovery.clinics import create_staff
+from recovery.care.accounts import create_staff
+from recovery.care.models import AuditEvent, StaffUser
+from recovery.care.tokens import hash_token
 from recovery.extensions import db
-from recovery.models import AuditEvent, StaffUser
-from recovery.tokens import hash_token
 from tests import factories
 
 

@@ -10,8 +10,8 @@ import redis
 import time_machine
 
 from recovery import create_app
+from recovery.care.models import AuditEvent
 from recovery.extensions import db
-from recovery.models import AuditEvent
 from tests import factories
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

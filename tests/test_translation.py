@@ -23,12 +23,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from recovery import ROOT
-from recovery.alerts import acknowledge_alert
-from recovery.clinics import update_clinic_settings
-from recovery.episodes import record_pain_entry
+from recovery.care.alerts import acknowledge_alert
+from recovery.care.clinics import update_clinic_settings
+from recovery.care.episodes import record_pain_entry
+from recovery.care.models import Alert, Notification
+from recovery.care.outreach import compose
 from recovery.extensions import db
-from recovery.models import Alert, Notification
-from recovery.outreach import compose
 from tests import factories
 
 PSEUDO = "eo"

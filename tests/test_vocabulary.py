@@ -1,11 +1,13 @@
-"""The clinical vocabulary: each code defined once, with its words (recovery/vocabulary.py)."""
+"""The clinical vocabulary: each code defined once, with its words.
+
+recovery/clinical/vocabulary.py
+"""
 
 import pytest
 
-from recovery.clinics import issue_api_token
-from recovery.extensions import db
-from recovery.rules import RULES
-from recovery.vocabulary import (
+from recovery.care.accounts import issue_api_token
+from recovery.clinical.rules import RULES
+from recovery.clinical.vocabulary import (
     EMERGENCY_FLAGS,
     AlertAction,
     AlertStatus,
@@ -16,6 +18,7 @@ from recovery.vocabulary import (
     label_of,
     red_flag_severity,
 )
+from recovery.extensions import db
 from tests import factories
 
 

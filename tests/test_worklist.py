@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from recovery.alerts import acknowledge_alert
+from recovery.care.alerts import acknowledge_alert
+from recovery.care.models import Alert
 from recovery.extensions import db
-from recovery.models import Alert
 from tests import factories
 
 

@@ -1,6 +1,6 @@
 """Reminders, notifications and contact attempts.
 
-The job (recovery.outreach) keeps each episode's check-in windows as it deals with them
+The job (recovery.care.outreach) keeps each episode's check-in windows as it deals with them
 (`checkin_window`: reminded, reminded again, missed) and an outbox of messages
 (`notification`, one row per message, unique by what it is for). A patient may have an
 explicit reason for no phone number and may stop reminders. An alert's history gains on-call
@@ -23,7 +23,7 @@ down_revision = "7c3a9e1f5b20"
 branch_labels = None
 depends_on = None
 
-# The vocabulary as it stands before and at this revision (recovery/vocabulary.py).
+# The vocabulary as it stands before and at this revision (recovery/clinical/vocabulary.py).
 OLD_KINDS = (
     "acknowledged",
     "escalated",

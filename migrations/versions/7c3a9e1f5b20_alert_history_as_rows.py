@@ -40,7 +40,7 @@ down_revision = "4b7e2c9d1a60"
 branch_labels = None
 depends_on = None
 
-# The vocabulary as it stands at this revision (recovery/vocabulary.py may grow later).
+# The vocabulary as it stands at this revision (recovery/clinical/vocabulary.py may grow later).
 KINDS = (
     "acknowledged",
     "escalated",

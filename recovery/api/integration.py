@@ -15,30 +15,22 @@ from datetime import UTC, date, datetime
 
 from flask import current_app, jsonify, request
 
-from ..alerts import notes_text
-from ..clinics import staff_for_api_token
-from ..exports import (
-    ALERT_FILTERS,
-    CLINIC_CSV,
+from ..care.accounts import staff_for_api_token
+from ..care.alerts import notes_text
+from ..care.audit import record_event
+from ..care.models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
+from ..clinical.vocabulary import Severity
+from ..extensions import db, writes_database
+from ..interop.csv_export import (
     EARLIEST_EXPORT_DATE,
-    EPISODE_CSV,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
-    AlertCursor,
-    FhirSettings,
-    audit_export,
-    clinic_alert,
-    clinic_alerts,
-    clinic_export_filename,
-    episode_export_filename,
-    episode_in_clinic,
-    fhir_bundle,
-    load_episode_for_export,
+    export_clinic_csv,
+    export_episode_csv,
 )
-from ..extensions import writes_database
-from ..models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
-from ..vocabulary import Severity
-from ..web import csv_attachment
+from ..interop.feed import ALERT_FILTERS, AlertCursor, clinic_alert, clinic_alerts
+from ..interop.fhir import FhirSettings, episode_in_clinic, fhir_bundle, load_episode_for_export
+from ..web.site import csv_attachment
 from . import bp
 from .serializers import iso
 from .validation import ApiError, bearer_token
@@ -86,7 +78,14 @@ def episode_fhir(episode_id: int):
     user = api_staff()
     episode = export_episode(episode_id, user, with_records=True)
     bundle = fhir_bundle(episode, FhirSettings.from_config(current_app.config))
-    audit_export("exported_fhir", user, episode=episode, address=request.remote_addr)
+    record_event(
+        "exported_fhir",
+        clinic_id=user.clinic_id,
+        episode=episode,
+        staff=user,
+        address=request.remote_addr,
+    )
+    db.session.commit()
     response = current_app.response_class(json.dumps(bundle), mimetype="application/fhir+json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -253,20 +252,18 @@ def episode_csv(episode_id: int, kind: str):
     """One episode's CSV of `kind` (EPISODE_CSV)."""
     user = api_staff()
     episode = export_episode(episode_id, user)
-    lines = EPISODE_CSV[kind](episode)
-    audit_export(f"exported_{kind}_csv", user, episode=episode, address=request.remote_addr)
-    return csv_attachment(lines, episode_export_filename(kind, episode))
+    export = export_episode_csv(kind, episode, user, address=request.remote_addr)
+    db.session.commit()
+    return csv_attachment(export.lines, export.filename)
 
 
 def clinic_csv(kind: str):
     """The clinic's CSV of `kind` (CLINIC_CSV) for the `start`..`end` query parameters."""
     user = api_staff()
     start, end = parse_range()
-    lines = CLINIC_CSV[kind](user.clinic, start, end)
-    audit_export(
-        f"exported_{kind}_csv", user, detail=f"{start}..{end}", address=request.remote_addr
-    )
-    return csv_attachment(lines, clinic_export_filename(kind, user.clinic, start, end))
+    export = export_clinic_csv(kind, user, start, end, address=request.remote_addr)
+    db.session.commit()
+    return csv_attachment(export.lines, export.filename)
 
 
 @bp.get("/episodes/<int:episode_id>/entries.csv")

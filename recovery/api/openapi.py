@@ -1,8 +1,7 @@
 """The OpenAPI 3.1 description served at /api/v1/openapi.json."""
 
-from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
-from ..exports import ALERT_FILTERS, MAX_RANGE_DAYS
-from ..vocabulary import (
+from ..care.episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
+from ..clinical.vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
@@ -13,6 +12,8 @@ from ..vocabulary import (
     Rule,
     Severity,
 )
+from ..interop.csv_export import MAX_RANGE_DAYS
+from ..interop.feed import ALERT_FILTERS
 
 ERROR = {
     "type": "object",

@@ -2,12 +2,12 @@
 
 from flask import jsonify, request
 
-from ..clinics import clinic_params
-from ..curve import chart_hours, curve_points, effective_baseline
-from ..episodes import EntryError, episode_baseline, episode_for_token, record_pain_entry
+from ..care.clinics import clinic_params
+from ..care.episodes import EntryError, episode_baseline, episode_for_token, record_pain_entry
+from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..extensions import db
-from ..patient.services import result_view
-from ..web import error_response
+from ..web.results import result_view
+from ..web.site import error_response
 from . import bp
 from .openapi import openapi_document
 from .serializers import entry_json, episode_json, result_json

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ..models import Episode, PainEntry
-from ..rules import Assessment
+from ..care.models import Episode, PainEntry
+from ..clinical.rules import Assessment
 
 
 def iso(value: datetime | None) -> str | None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Request
 
-from ..episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
-from ..text import storable_text_problem
-from ..vocabulary import RedFlag
+from ..care.episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
+from ..care.text import storable_text_problem
+from ..clinical.vocabulary import RedFlag
 
 
 class ApiError(Exception):

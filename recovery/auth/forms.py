@@ -5,8 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..clinics import MIN_PASSWORD_LENGTH
-from ..text import StorableText
+from ..care.accounts import MIN_PASSWORD_LENGTH
+from ..web.forms import StorableText
 
 
 class LoginForm(FlaskForm):

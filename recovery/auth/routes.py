@@ -1,17 +1,17 @@
 """Sign-in and sign-out views."""
 
 import hmac
-from urllib.parse import urlsplit
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import throttle
-from ..audit import record_event
+from ..care.audit import record_event
+from ..care.models import MAX_ID, StaffUser
 from ..extensions import db, login_manager
-from ..models import MAX_ID, StaffUser
+from ..web import throttle
+from ..web.site import safe_next
 from . import bp
 from .forms import LoginForm, PasswordForm
 
@@ -31,16 +31,6 @@ def load_user(session_id: str) -> StaffUser | None:
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = None
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -4,8 +4,8 @@ import uuid
 
 from flask import abort, g, redirect, render_template, request, url_for
 
-from ..clinics import emergency_number
-from ..episodes import (
+from ..care.clinics import emergency_number
+from ..care.episodes import (
     EntryError,
     answer_key,
     assess_entry,
@@ -13,12 +13,13 @@ from ..episodes import (
     episode_for_token,
     record_pain_entry,
 )
+from ..care.models import PainEntry, utcnow
+from ..care.outreach import set_reminders
 from ..extensions import csrf, db
-from ..models import PainEntry, utcnow
-from ..outreach import set_reminders
+from ..web.forms import CheckInForm
+from ..web.results import patient_chart, result_view
 from . import bp
-from .forms import CheckInForm, RemindersForm
-from .services import patient_chart, result_view
+from .forms import RemindersForm
 
 
 def episode_or_invalid(token: str):

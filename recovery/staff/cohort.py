@@ -1,6 +1,6 @@
 """The cohort view for clinical leads: the clinic against the published curve, and alert burden.
 
-The numbers come from `recovery.cohort`; this module only turns them into the strings the
+The numbers come from `recovery.care.cohort`; this module only turns them into the strings the
 template shows (templates compute nothing).
 """
 
@@ -13,10 +13,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..chart_text import chart_labels
-from ..charts import cohort_figure
-from ..clinics import clinic_params, clinic_schedule
-from ..cohort import (
+from ..care.clinics import clinic_params, clinic_schedule
+from ..care.cohort import (
     CLOSE_TO_PUBLISHED,
     FOLLOW_UP_DAYS,
     MIN_EPISODES_PER_POINT,
@@ -26,8 +24,10 @@ from ..cohort import (
     cohort_curve,
     curve_gap,
 )
-from ..models import utcnow
+from ..care.models import utcnow
 from ..translation import translate
+from ..web.chart_text import chart_labels
+from ..web.charts import cohort_figure
 from . import bp
 from .presenters import rule_label, severity_label
 

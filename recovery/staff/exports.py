@@ -12,22 +12,20 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from ..clinics import clinic_zone
-from ..exports import (
-    CLINIC_CSV,
+from ..care.clinics import clinic_zone
+from ..care.models import utcnow
+from ..extensions import db, writes_database
+from ..interop.csv_export import (
     EARLIEST_EXPORT_DATE,
-    EPISODE_CSV,
     LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
-    audit_export,
-    clinic_export_filename,
-    episode_export_filename,
+    CsvExport,
+    export_clinic_csv,
+    export_episode_csv,
 )
-from ..extensions import writes_database
-from ..models import utcnow
-from ..web import csv_attachment
+from ..web.site import csv_attachment
 from . import bp
-from .services import episode_for_staff
+from .access import episode_for_staff
 
 # The blank form offers the last 30 days.
 DEFAULT_DAYS = 30
@@ -112,16 +110,14 @@ def clinic_export(kind: str):
     form.kind.data = kind
     if not form.validate():
         return form_page(form, 400)
-    start, end, clinic = form.start.data, form.end.data, current_user.clinic
-    filename = clinic_export_filename(kind, clinic, start, end)
-    lines = CLINIC_CSV[kind](clinic, start, end)
-    audit_export(
-        f"exported_{kind}_csv",
-        current_user,
-        detail=f"{start}..{end}",
-        address=request.remote_addr,
-    )
-    return csv_attachment(lines, filename)
+    start, end = form.start.data, form.end.data
+    return download(export_clinic_csv(kind, current_user, start, end, address=request.remote_addr))
+
+
+def download(export: CsvExport):
+    """Commit the export's audit row, then stream the file."""
+    db.session.commit()
+    return csv_attachment(export.lines, export.filename)
 
 
 @bp.get("/exports/entries.csv")
@@ -141,10 +137,7 @@ def export_clinic_alerts():
 def episode_export(episode_id: int, kind: str):
     """One episode's CSV of `kind`; 404 for another clinic's episode."""
     episode = episode_for_staff(episode_id, current_user)
-    filename = episode_export_filename(kind, episode)
-    lines = EPISODE_CSV[kind](episode)
-    audit_export(f"exported_{kind}_csv", current_user, episode=episode, address=request.remote_addr)
-    return csv_attachment(lines, filename)
+    return download(export_episode_csv(kind, episode, current_user, address=request.remote_addr))
 
 
 @bp.get("/episodes/<int:episode_id>/entries.csv")

@@ -17,10 +17,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from ..patient.forms import CheckInForm, MultiCheckboxField
-from ..text import StorableText
+from ..clinical.vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
 from ..translation import choices
-from ..vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
+from ..web.forms import CheckInForm, MultiCheckboxField, StorableText
 
 INDICATION_CHOICES = choices(Indication)
 LANGUAGE_CHOICES = [SelectChoice("en", "English")]

@@ -8,14 +8,11 @@ from datetime import datetime
 from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
 
-from ..chart_text import chart_labels
-from ..charts import episode_figure
-from ..clinics import clinic_params
-from ..curve import chart_hours, curve_points, effective_baseline, expected_pain
-from ..episodes import episode_baseline
-from ..models import Alert, AlertEvent, AuditEvent, Episode, PainEntry
-from ..translation import render, translate, words
-from ..vocabulary import (
+from ..care.clinics import clinic_params
+from ..care.episodes import episode_baseline
+from ..care.models import Alert, AlertEvent, AuditEvent, Episode, PainEntry
+from ..clinical.curve import chart_hours, curve_points, effective_baseline, expected_pain
+from ..clinical.vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
@@ -27,6 +24,9 @@ from ..vocabulary import (
     Severity,
     duration,
 )
+from ..translation import render, translate, words
+from ..web.chart_text import chart_labels
+from ..web.charts import episode_figure
 from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow, PatientAlerts
 
 

@@ -1,4 +1,4 @@
-"""Staff views: thin; the work is in services and recovery.episodes."""
+"""Staff views: thin; the work is in services and recovery.care.episodes."""
 
 import uuid
 
@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from ..alerts import (
+from ..care.alerts import (
     Acknowledged,
     AlertError,
     Contacted,
@@ -16,9 +16,8 @@ from ..alerts import (
     record_contact_attempt,
     resolve_alert,
 )
-from ..auth.routes import safe_next
-from ..clinics import clinic_zone
-from ..episodes import (
+from ..care.clinics import clinic_zone
+from ..care.episodes import (
     EntryError,
     answer_key,
     close_episode,
@@ -27,10 +26,12 @@ from ..episodes import (
     record_pain_entry,
     revoke_link,
 )
+from ..care.models import utcnow
+from ..care.urls import patient_url
 from ..extensions import db
-from ..models import utcnow
-from ..web import patient_url
+from ..web.site import safe_next
 from . import bp, presenters
+from .access import alert_for_staff, episode_for_staff
 from .forms import (
     AcknowledgeForm,
     ConfirmForm,
@@ -42,10 +43,8 @@ from .forms import (
 )
 from .services import (
     PER_PAGE,
-    alert_for_staff,
     clinic_change_cursor,
     episode_detail,
-    episode_for_staff,
     worklist_alerts,
     worklist_episodes,
 )
@@ -151,7 +150,7 @@ def show_link(episode_id: int):
     new_link = session.pop(NEW_LINK_KEY, None)
     url = qr = None
     if new_link and new_link.get("episode_id") == episode.id:
-        url = patient_url(new_link["token"])
+        url = patient_url(new_link["token"], request.host_url)
         qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
     return render_template("staff/link.html", episode=episode, url=url, qr=qr, form=ConfirmForm())
 
@@ -161,10 +160,12 @@ def reissue_link(episode_id: int):
     """Issue a new link; the old one stops working."""
     episode = episode_for_staff(episode_id, current_user)
     if ConfirmForm().validate_on_submit():
-        if episode.status != "active":
+        try:
+            token = issue_link(episode, staff=current_user, address=request.remote_addr)
+        except EntryError:
+            db.session.rollback()
             flash(_("This follow-up is closed; its link cannot be re-issued."), "error")
             return redirect(url_for("staff.show_link", episode_id=episode.id))
-        token = issue_link(episode, staff=current_user, address=request.remote_addr)
         db.session.commit()
         session[NEW_LINK_KEY] = {"episode_id": episode.id, "token": token}
         flash(_("A new link was issued. The old link no longer works."), "info")
@@ -339,10 +340,15 @@ def resolve(alert_id: int):
 def close(episode_id: int):
     """Close the episode: it leaves the worklist and the patient's link stops working."""
     episode = episode_for_staff(episode_id, current_user)
-    if ConfirmForm().validate_on_submit() and episode.status == "active":
-        close_episode(episode, staff=current_user, address=request.remote_addr)
-        db.session.commit()
-        flash(_("The follow-up was closed."), "info")
+    if ConfirmForm().validate_on_submit():
+        try:
+            close_episode(episode, staff=current_user, address=request.remote_addr)
+        except EntryError:
+            db.session.rollback()
+            flash(_("This follow-up was already closed."), "info")
+        else:
+            db.session.commit()
+            flash(_("The follow-up was closed."), "info")
     return redirect(url_for("staff.episode", episode_id=episode.id))
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort
 from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
-from ..alerts import latest_acknowledgement
-from ..extensions import db
-from ..models import (
+from ..care.alerts import latest_acknowledgement
+from ..care.models import (
     Alert,
     AlertEvent,
     AuditEvent,
@@ -21,28 +19,13 @@ from ..models import (
     StaffUser,
     severity_value,
 )
+from ..extensions import db
 
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
 PER_PAGE = 50
 #: Patients listed in each alert section of the worklist (the most pressing).
 ALERT_PATIENTS_SHOWN = 200
-
-
-def episode_for_staff(episode_id: int, user: StaffUser) -> Episode:
-    """The episode if it belongs to the user's clinic, else 404 (never reveal others')."""
-    episode = db.session.get(Episode, episode_id)
-    if episode is None or episode.clinic_id != user.clinic_id:
-        abort(404)
-    return episode
-
-
-def alert_for_staff(alert_id: int, user: StaffUser) -> Alert:
-    """The alert if its episode belongs to the user's clinic, else 404."""
-    alert = db.session.get(Alert, alert_id)
-    if alert is None or alert.episode.clinic_id != user.clinic_id:
-        abort(404)
-    return alert
 
 
 @dataclass(frozen=True)

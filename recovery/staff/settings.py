@@ -13,10 +13,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..audit import record_event
-from ..clinics import SetupError, outreach_settings, update_clinic_settings
+from ..care.audit import record_event
+from ..care.clinics import SetupError, outreach_settings, update_clinic_settings
+from ..care.senders import masked_target, target_key
 from ..extensions import db
-from ..senders import masked_target, target_key
 from . import bp
 from .forms import ConfirmForm, TargetForm, TimingForm
 from .team import require_admin

@@ -13,9 +13,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..audit import record_event
-from ..clinics import (
-    SetupError,
+from ..care.accounts import (
     clinic_staff,
     create_staff,
     issue_api_token,
@@ -23,8 +21,10 @@ from ..clinics import (
     staff_in_clinic,
     temporary_password,
 )
+from ..care.audit import record_event
+from ..care.clinics import SetupError
+from ..care.models import StaffUser
 from ..extensions import db
-from ..models import StaffUser
 from . import bp
 from .forms import ConfirmForm, StaffMemberForm
 

@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from recovery import ROOT
-from recovery.alerts import acknowledge_alert
-from recovery.clinics import create_staff
+from recovery.care.accounts import create_staff
+from recovery.care.alerts import acknowledge_alert
+from recovery.care.models import Alert
 from recovery.extensions import db
-from recovery.models import Alert
 from recovery.staff.services import PER_PAGE
 from tests import factories
 from tests.servers import gunicorn

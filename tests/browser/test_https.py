@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from recovery.care.models import PainEntry
 from recovery.extensions import db
-from recovery.models import PainEntry
 from tests import factories
 from tests.browser.conftest import PHONE, PageWatch
 from tests.servers import gunicorn, self_signed_certificate

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from recovery.episodes import close_episode, reminder_token
+from recovery.care.episodes import close_episode, reminder_token
+from recovery.care.models import PainEntry, Patient
 from recovery.extensions import db
-from recovery.models import PainEntry, Patient
 from tests import factories
 
 

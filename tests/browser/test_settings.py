@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from recovery.clinics import create_staff, outreach_settings
+from recovery.care.accounts import create_staff
+from recovery.care.clinics import outreach_settings
+from recovery.care.models import Clinic
 from recovery.extensions import db
-from recovery.models import Clinic
 from tests import factories
 
 SECRET_URL = "json://hook:s3cr3t@127.0.0.1:9/alerts"

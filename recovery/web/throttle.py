@@ -16,7 +16,7 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-EXTENSION = "recovery.throttle"
+EXTENSION = "recovery.web.throttle"
 
 
 def init_app(app: Flask) -> None:

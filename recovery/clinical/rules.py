@@ -1,6 +1,7 @@
 """Alert rules over the expected curve: which readings a nurse should hear about, and why.
 
-Pure: standard library only (plus `recovery.curve`, `recovery.schedule` and the vocabulary).
+Pure: standard library only (plus the curve, the schedule and the vocabulary of
+`recovery.clinical`).
 Pain is the 0-10 NRS (integers); times are hours since the end of the procedure, hours <= 0
 being the baseline. Rules as docs/clinical.md, "Alert rules" (version 2), states them with their
 sources and boundaries, in priority order:
@@ -11,7 +12,7 @@ sources and boundaries, in priority order:
 2. First 4 h: no score-only alerts; a score >= 8 affects about 16% of patients and does not
    predict a worse outcome (Cho 2013, AJNR).
 3. ``above_expected`` from 4 h: moderate at the amber line, high at the red line (band:
-   `recovery.curve`).
+   `recovery.clinical.curve`).
 4. ``no_improvement`` from the opening of the 24 h window (18 h by default): fall from baseline
    < 2 points and < 30% of baseline (Farrar 2001, Pain 94:149; Ostelo 2008, Spine 33:90); high
    from the opening of the 48 h window (36 h).
@@ -22,7 +23,7 @@ sources and boundaries, in priority order:
 6. ``persistent`` (moderate): > 4 at or after the opening of the 1 week window (120 h) and a
    later score > 4 at or after the opening of the 1 month window (552 h) (Yang 2019, Pain
    Physician, residual back pain).
-7. ``missed_checkin`` (moderate): a check-in window closed empty (`recovery.schedule`).
+7. ``missed_checkin`` (moderate): a check-in window closed empty (`recovery.clinical.schedule`).
 
 Rule starts come from the clinic's check-in schedule (`rule_starts`): ``CurveParams`` names the
 check-in that starts each rule by its nominal hour, and the rule applies from the opening of
@@ -32,7 +33,7 @@ window or between windows, is judged by its own hour against these starts.
 Alert hygiene (`apply_findings`): at most one open alert per episode and rule; PRO-TECT (Basch
 2022, JAMA 327:2413) found alert fatigue the main failure of such systems.
 
-Every threshold is a field of `recovery.curve.CurveParams`, overridable per clinic.
+Every threshold is a field of `recovery.clinical.curve.CurveParams`, overridable per clinic.
 """
 
 from __future__ import annotations
@@ -101,9 +102,10 @@ def rule_starts(
 
     ``params.no_improvement_from_h`` (24), ``no_improvement_high_from_h`` (48),
     ``rebound_from_h`` (48), ``persistent_week_h`` (168) and ``persistent_month_h`` (720) name
-    the check-in by its nominal hour; each resolves through `recovery.schedule.window_opening`
-    to the opening of the window with that target (else the window containing that hour, else
-    the hour itself). The default schedule gives 18, 36, 36, 120 and 552 h.
+    the check-in by its nominal hour; each resolves through
+    `recovery.clinical.schedule.window_opening` to the opening of the window with that target
+    (else the window containing that hour, else the hour itself). The default schedule gives
+    18, 36, 36, 120 and 552 h.
     """
     return RuleStarts(
         no_improvement=window_opening(schedule, params.no_improvement_from_h),

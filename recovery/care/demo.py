@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..clinical.simulate import simulate_cohort
+from ..clinical.vocabulary import AlertAction, AlertStatus, Severity
+from ..extensions import db
+from .accounts import create_staff
 from .alerts import acknowledge_alert
-from .clinics import create_clinic, create_staff
+from .clinics import create_clinic
 from .episodes import enrol_patient, record_pain_entry
-from .extensions import db
 from .models import Alert, Clinic, StaffUser, utcnow
-from .simulate import simulate_cohort
-from .vocabulary import AlertAction, AlertStatus, Severity
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "nurse@demo.test"

@@ -7,11 +7,13 @@ JAMA 327:2413: 34% of weekly surveys alerted, 10% judged urgent by patients).
 
 Input CSV, one reading per row, header ``episode,hours,pain,red_flags``: ``hours`` since the end
 of the procedure (<= 0 is a baseline reading), ``pain`` a 0-10 NRS integer, ``red_flags`` empty
-or ``;``-separated codes from `recovery.vocabulary.RedFlag`. Bad rows are reported with their line
+or ``;``-separated codes from `recovery.clinical.vocabulary.RedFlag`.
+Bad rows are reported with their line
 number and skipped; nothing in the data makes this module raise.
 
 The rules start when their check-in windows open, so the replay takes the clinic's schedule
-(default: the default protocol) and runs the very code the live app does (`recovery.rules`).
+(default: the default protocol) and runs the very code the live app does
+(`recovery.clinical.rules`).
 
 In a backtest no nurse acknowledges anything, so an alert, once opened, stays open: a later
 reading breaking the same rule only escalates it (reported) or updates it (not reported).
@@ -136,7 +138,7 @@ def replay(
     The baseline is the latest reading at hours <= 0 (none: ``params.default_baseline`` is
     assumed, as the live app does). Every reading is evaluated against the readings before it
     (baseline readings can only raise red flags), with the rule starts of ``params`` and
-    ``schedule`` (the clinic's check-in windows; `recovery.rules.rule_starts`). With
+    ``schedule`` (the clinic's check-in windows; `recovery.clinical.rules.rule_starts`). With
     ``missed_checkins``, a window of ``schedule`` that closed empty before the episode's latest
     reading also raises ``missed_checkin`` at its end hour; without it (the default) attendance
     is not judged, since a CSV from another protocol would look like a string of missed

@@ -1,18 +1,15 @@
-"""Clinics and their staff: creation, settings, API tokens."""
+"""Clinics: creation, settings (curve, schedule, outreach), time zone and emergency number."""
 
 import re
-import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import update
 
-from .curve import CurveParams
-from .extensions import db
-from .models import Clinic, Episode, StaffUser
-from .schedule import DEFAULT_SCHEDULE, Window, schedule_from_list, schedule_to_list
-from .tokens import hash_token, new_token
-from .vocabulary import Role
+from ..clinical.curve import CurveParams
+from ..clinical.schedule import DEFAULT_SCHEDULE, Window, schedule_from_list, schedule_to_list
+from ..extensions import db
+from .models import Clinic, Episode
 
 
 class SetupError(ValueError):
@@ -40,9 +37,6 @@ def clinic_zone(clinic: Clinic) -> ZoneInfo:
     """The clinic's time zone, for showing times."""
     return ZoneInfo(clinic.timezone)
 
-
-#: The shortest password a staff account may have.
-MIN_PASSWORD_LENGTH = 10
 
 #: The number patients are told to call for chest pain or breathlessness, unless the clinic
 #: sets its own: 112 reaches emergency services from any mobile phone in Europe and beyond.
@@ -107,71 +101,6 @@ def get_clinic(slug: str) -> Clinic:
     if clinic is None:
         raise SetupError(f"no clinic with slug {slug!r}")
     return clinic
-
-
-def create_staff(
-    clinic: Clinic, email: str, password: str, role: str = "nurse", name: str = ""
-) -> StaffUser:
-    """Create a staff account; raises SetupError for a bad role, short password or taken email."""
-    email = email.strip().lower()
-    if role not in Role.codes():
-        raise SetupError(f"role must be one of {', '.join(Role.codes())}")
-    if "@" not in email:
-        raise SetupError("that is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise SetupError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if db.session.scalar(db.select(StaffUser).filter_by(email=email)) is not None:
-        raise SetupError(f"a staff account for {email} already exists")
-    user = StaffUser(clinic=clinic, email=email, role=role, name=name.strip())
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    return user
-
-
-def issue_api_token(user: StaffUser) -> str:
-    """Give `user` a new integration API token, returned once and stored hashed."""
-    token = new_token()
-    user.api_token_hash = hash_token(token)
-    db.session.flush()
-    return token
-
-
-def revoke_api_token(user: StaffUser) -> None:
-    """Stop `user`'s integration API token from working."""
-    user.api_token_hash = None
-    db.session.flush()
-
-
-def temporary_password() -> str:
-    """A random password for a new account, to be changed at first sign-in (16 characters)."""
-    return secrets.token_urlsafe(12)
-
-
-def staff_in_clinic(staff_id: int, clinic_id: int) -> StaffUser | None:
-    """The staff member with this id if they belong to the clinic."""
-    return db.session.scalar(
-        db.select(StaffUser).where(StaffUser.id == staff_id, StaffUser.clinic_id == clinic_id)
-    )
-
-
-def clinic_staff(clinic_id: int) -> list[StaffUser]:
-    """The clinic's staff: active first, then by name and email."""
-    return list(
-        db.session.scalars(
-            db.select(StaffUser)
-            .where(StaffUser.clinic_id == clinic_id)
-            .order_by(StaffUser.is_active.desc(), StaffUser.name, StaffUser.email)
-        )
-    )
-
-
-def staff_for_api_token(token: str) -> StaffUser | None:
-    """The active staff user whose API token is `token`, or None."""
-    if not token:
-        return None
-    user = db.session.scalar(db.select(StaffUser).filter_by(api_token_hash=hash_token(token)))
-    return user if user is not None and user.is_active else None
 
 
 def update_clinic_settings(
@@ -240,7 +169,7 @@ def clinic_settings_json(clinic: Clinic) -> dict:
     }
 
 
-# Reaching people: reminders, on-call notifications and escalation (recovery.outreach).
+# Reaching people: reminders, on-call notifications and escalation (recovery.care.outreach).
 
 #: Reminders wait outside these local hours (start-end, crossing midnight), unless changed.
 DEFAULT_QUIET_HOURS = "21:00-08:00"

@@ -8,16 +8,16 @@ from datetime import timedelta
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 
-from ..chart_text import chart_labels
-from ..charts import patient_figure
-from ..clinics import clinic_params, clinic_schedule, emergency_number, response_hours
-from ..curve import chart_hours, curve_points, effective_baseline
-from ..episodes import episode_baseline, episode_entries
-from ..models import Episode, PainEntry, utcnow
-from ..rules import Assessment
-from ..schedule import next_due
+from ..care.clinics import clinic_params, clinic_schedule, emergency_number, response_hours
+from ..care.episodes import episode_baseline, episode_entries
+from ..care.models import Episode, PainEntry, utcnow
+from ..clinical.curve import chart_hours, curve_points, effective_baseline
+from ..clinical.rules import Assessment
+from ..clinical.schedule import next_due
+from ..clinical.vocabulary import duration
 from ..translation import render, translate
-from ..vocabulary import duration
+from .chart_text import chart_labels
+from .charts import patient_figure
 
 
 @dataclass(frozen=True)

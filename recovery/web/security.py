@@ -36,7 +36,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.endpoint != "static":
             # Pages and API answers carry patient data and personal links: keep them out of
-            # every cache (static files have their own rules, recovery/assets.py).
+            # every cache (static files have their own rules, recovery/web/assets.py).
             headers.setdefault("Cache-Control", "no-store")
         max_age = app.config["HSTS_MAX_AGE"]
         # Only over HTTPS (browsers ignore it over HTTP), and not in debug: a developer who

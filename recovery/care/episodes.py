@@ -15,11 +15,22 @@ from datetime import datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..clinical.curve import amber_line, effective_baseline, expected_pain
+from ..clinical.message import N_, Message, join, joined_parts
+from ..clinical.rules import (
+    RED_FLAG,
+    Assessment,
+    Finding,
+    Reading,
+    Severity,
+    apply_findings,
+    assess,
+)
+from ..clinical.schedule import next_due
+from ..clinical.vocabulary import AlertEventKind, Indication, RedFlag, Rule
+from ..extensions import db
 from .audit import record_alert_event, record_event
 from .clinics import clinic_params, clinic_schedule
-from .curve import amber_line, effective_baseline, expected_pain
-from .extensions import db
-from .message import N_, Message, join, joined_parts
 from .models import (
     Alert,
     CheckinWindow,
@@ -31,19 +42,8 @@ from .models import (
     StaffUser,
     utcnow,
 )
-from .rules import (
-    RED_FLAG,
-    Assessment,
-    Finding,
-    Reading,
-    Severity,
-    apply_findings,
-    assess,
-)
-from .schedule import next_due
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
-from .vocabulary import AlertEventKind, Indication, RedFlag, Rule
 
 # A phone's clock may run a little ahead of the server's.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -149,7 +149,14 @@ def issue_link(
     address: str | None = None,
     action: str = "link_issued",
 ) -> str:
-    """Give the episode a new personal link; any earlier link stops working."""
+    """Give the episode a new personal link; any earlier link stops working.
+
+    Only an active episode takes a new link: EntryError ("episode", "closed") otherwise,
+    whoever asks (a page, the command line). The episode is locked first, so a nurse closing
+    it at the same moment is taken before or after, never in between.
+    """
+    lock_episode(episode)
+    require_active(episode)
     token = new_token()
     _retire_link(episode)
     episode.token_hash = hash_token(token)
@@ -168,6 +175,13 @@ def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: st
         "link_revoked", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
     )
     db.session.flush()
+
+
+def require_active(episode: Episode) -> None:
+    """EntryError ("episode", "closed") unless the episode is active: a closed follow-up takes
+    no entry, no new link, and is not closed twice."""
+    if episode.status != "active":
+        raise EntryError("episode", "closed", "this follow-up has been closed")
 
 
 def _retire_link(episode: Episode) -> None:
@@ -241,7 +255,13 @@ def episode_for_retired_token(token: str) -> Episode | None:
 
 
 def close_episode(episode: Episode, *, staff: StaffUser, address: str | None = None) -> None:
-    """Close an episode: its link stops working and it leaves the worklist."""
+    """Close an episode: its link stops working and it leaves the worklist.
+
+    EntryError ("episode", "closed") if it is closed already (a second nurse, a double
+    click): the first closing stays the one on record.
+    """
+    lock_episode(episode)
+    require_active(episode)
     episode.status = "closed"
     episode.closed_dt = utcnow()
     _retire_link(episode)
@@ -284,8 +304,7 @@ def validate_entry(
         raise EntryError(
             "idempotency_key", "invalid", f"the key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
         )
-    if episode.status != "active":
-        raise EntryError("episode", "closed", "this follow-up has been closed")
+    require_active(episode)
 
 
 def record_pain_entry(

@@ -11,12 +11,12 @@ Configuration (README, "Reminders and notifications"):
   number goes, e.g. `twilio://SID:TOKEN@+15551234567/{phone}`; without `{phone}`, the number is
   added as the URL's last path segment, which is where Apprise's SMS services take it.
 - A clinic's notification targets are Apprise URLs (`mailto://`, `msteams://`, `slack://`,
-  `ntfy://`, `json://`...), kept in its settings (recovery.clinics).
+  `ntfy://`, `json://`...), kept in its settings (recovery.care.clinics).
 - `NOTIFY_CONSOLE=1` (what `make run` sets): a channel with no URL prints its messages to
   standard output instead, so the demo shows its reminders.
 
 A sender raises `SendError` with the reason when a message could not be handed over; the job
-(recovery.outreach) records it and tries again later. Nothing here touches the database.
+(recovery.care.outreach) records it and tries again later. Nothing here touches the database.
 """
 
 from __future__ import annotations

@@ -6,12 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ..clinical.curve import (
+    MIN_CALIBRATION_EPISODES,
+    CalibrationPoint,
+    calibration_report,
+    fit_calibration,
+)
+from ..clinical.vocabulary import format_duration
+from ..extensions import db
 from .clinics import clinic_params, clinic_schedule, save_clinic_params
-from .curve import MIN_CALIBRATION_EPISODES, CalibrationPoint, calibration_report, fit_calibration
 from .episodes import episode_baseline
-from .extensions import db
 from .models import Clinic, Episode, PainEntry, utcnow
-from .vocabulary import format_duration
 
 
 class CalibrationError(ValueError):

@@ -24,8 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .vocabulary import (
+from ..clinical.vocabulary import (
     AlertAction,
     AlertEventKind,
     AlertStatus,
@@ -39,6 +38,7 @@ from .vocabulary import (
     Role,
     Severity,
 )
+from ..extensions import db
 
 #: The largest id a row can have: primary keys are INTEGER (32-bit) on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -88,7 +88,7 @@ class Clinic(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     # The number patients are told to call about a red flag.
     phone: Mapped[str] = mapped_column(String(32), default="")
-    # Curve parameters and check-in schedule overrides (see recovery/curve.py, schedule.py).
+    # Curve parameters and check-in schedule overrides (recovery/clinical/curve.py, schedule.py).
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -191,7 +191,7 @@ class Episode(db.Model):
     closed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped by every entry and alert change, so a dashboard can ask "what changed since".
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Summary of the entries, kept by recovery.episodes.refresh_summary on every entry, so the
+    # Summary of the entries, kept by recovery.care.episodes.refresh_summary on every entry, so the
     # worklist can filter and sort 10,000 episodes in SQL: the latest score and the curve
     # values at its time, and the next check-in window after it (overdue once it has closed).
     last_pain: Mapped[int | None] = mapped_column(Integer)
@@ -201,7 +201,7 @@ class Episode(db.Model):
     due_label: Mapped[str | None] = mapped_column(String(32))
     due_start_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_end_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the outreach job (recovery.outreach) should next look at this episode: a window
+    # When the outreach job (recovery.care.outreach) should next look at this episode: a window
     # opens or closes, a reminder falls due. None: never again (the protocol is over).
     outreach_due_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -283,7 +283,7 @@ class Alert(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="open")
     # Unbounded: an open red-flag alert keeps every red flag reported while it is open.
     reason: Mapped[str] = mapped_column(Text)
-    # The reason as a message (recovery.message), shown in the reader's language; `reason`
+    # The reason as a message (recovery.clinical.message), shown in the reader's language; `reason`
     # keeps the English for the API and exports.
     reason_message: Mapped[dict | None] = mapped_column(JSON)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("pain_entry.id"))
@@ -298,7 +298,7 @@ class Alert(db.Model):
     entry: Mapped[PainEntry | None] = relationship()
     acknowledged_by: Mapped[StaffUser | None] = relationship(foreign_keys=[acknowledged_by_id])
     resolved_by: Mapped[StaffUser | None] = relationship(foreign_keys=[resolved_by_id])
-    #: What happened to the alert, oldest first (recovery.alerts writes it).
+    #: What happened to the alert, oldest first (recovery.care.alerts writes it).
     events: Mapped[list[AlertEvent]] = relationship(
         back_populates="alert", order_by="[AlertEvent.created_dt, AlertEvent.id]"
     )
@@ -340,7 +340,7 @@ class AlertEvent(db.Model):
 
 
 class CheckinWindow(db.Model):
-    """A check-in window of one episode as the job (recovery.outreach) has dealt with it.
+    """A check-in window of one episode as the job (recovery.care.outreach) has dealt with it.
 
     A row appears when the job first sees the window open (or closed): when the patient was
     reminded, reminded again near its end, and when it was found missed. Each is done once.
@@ -391,7 +391,7 @@ class Notification(db.Model):
     window_id: Mapped[int | None] = mapped_column(ForeignKey("checkin_window.id"))
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
-    # A target's fingerprint (recovery.outreach.target_key), never the URL and its secrets.
+    # A target's fingerprint (recovery.care.outreach.target_key), never the URL and its secrets.
     target_key: Mapped[str | None] = mapped_column(String(64))
     # Shown in place of the target: its URL with passwords and tokens masked.
     target_label: Mapped[str] = mapped_column(String(300), default="")

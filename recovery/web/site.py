@@ -1,5 +1,7 @@
 """App-wide web pieces: locale and time zone selection, error pages, health check, home."""
 
+from urllib.parse import urlsplit
+
 from flask import (
     Flask,
     Response,
@@ -20,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .extensions import db
-from .models import MAX_ID
+from ..care.models import MAX_ID
+from ..extensions import db
 
 
 def select_locale() -> str | None:
@@ -102,14 +104,18 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        # A 405 says which methods the address takes (RFC 9110, 15.5.6), as werkzeug's own does.
+        headers = [(name, value) for name, value in exc.get_headers() if name == "Allow"]
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
-            return error_response(exc.code or 500, code, exc.description or exc.name)
+            body, status = error_response(exc.code or 500, code, exc.description or exc.name)
+            return body, status, headers
         message = {
             403: _("This page is for the clinic's administrators."),
             404: _("There is no page at this address. Check the link, or start again below."),
         }.get(exc.code or 500)
-        return error_page(exc.code or 500, error_title(exc), message)
+        page, status = error_page(exc.code or 500, error_title(exc), message)
+        return page, status, headers
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -149,28 +155,19 @@ def init_app(app: Flask) -> None:
         return jsonify({"status": "ok"})
 
 
-def external_url(path: str) -> str:
-    """The absolute URL of `path` ("/p/...", "/staff/..."), for links that leave the app.
-
-    PUBLIC_BASE_URL wins (behind a proxy, and for the command line and the job); else the
-    request's host; else the development server's address.
-    """
-    from flask import has_request_context
-
-    base = current_app.config.get("PUBLIC_BASE_URL") or (
-        request.host_url if has_request_context() else "http://127.0.0.1:5000/"
-    )
-    return base.rstrip("/") + path
-
-
-def patient_url(token: str) -> str:
-    """The absolute URL of a patient's personal check-in link."""
-    return external_url("/p/" + token)
-
-
 def csv_attachment(lines, filename: str) -> Response:
     """A streamed CSV download (`lines` an iterator of text lines) that no cache keeps."""
     response = Response(stream_with_context(lines), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

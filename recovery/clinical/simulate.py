@@ -23,8 +23,8 @@ Kinds of patient, with the evidence behind their share and shape (docs/clinical.
 The "between-patient SD 2.5" of the published band describes the whole treated population,
 these kinds together; ordinary responders scatter much less (see `SimAssumptions`).
 
-Run ``python -m recovery.simulate --episodes 1000 --seed 7 > cohort.csv`` for a backtest CSV,
-or add ``--report`` for the detection figures quoted in docs/clinical.md.
+Run ``python -m recovery.clinical.simulate --episodes 1000 --seed 7 > cohort.csv`` for a
+backtest CSV, or add ``--report`` for the detection figures quoted in docs/clinical.md.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def cohort_csv_rows(cohort: Iterable[SimEpisode]) -> Iterator[str]:
 
 
 def cohort_readings(cohort: Iterable[SimEpisode]) -> dict[str, list[Reading]]:
-    """The cohort as `recovery.backtest.replay` takes it: episode id -> readings."""
+    """The cohort as `recovery.clinical.backtest.replay` takes it: episode id -> readings."""
     return {episode.episode_id: list(episode.readings) for episode in cohort}
 
 
@@ -313,15 +313,15 @@ def detection_report(
     params: CurveParams = DEFAULT_PARAMS,
     schedule: Sequence[Window] = DEFAULT_SCHEDULE,
 ) -> dict[str, Any]:
-    """How the rules did on a simulated cohort, from `recovery.backtest.replay` events.
+    """How the rules did on a simulated cohort, from `recovery.clinical.backtest.replay` events.
 
     ``params`` and ``schedule`` must be those of the replay (and of the cohort).
 
     - ``red_flag_caught``: red-flag episodes with a red_flag alert at the reading reporting it;
     - ``non_responder_flagged_by_48h``: non-responders with a no_improvement alert by the end
       of the 48 h window; ``..._if_seen``: the same among those with a reading between the
-      rule's start (the 24 h window's opening, `recovery.rules.rule_starts`) and that end (the
-      rule had something to judge);
+      rule's start (the 24 h window's opening, `recovery.clinical.rules.rule_starts`) and that end
+      (the rule had something to judge);
       ``non_responder_any_alert_by_48h``: with any score alert by then;
     - ``rebound_caught`` / ``rebound_any_alert``: rebound episodes with a rebound alert (or any
       alert) opened or escalated at the rebound reading;
@@ -456,7 +456,9 @@ def literature_anchors(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write a simulated cohort as CSV to stdout, or with --report the backtest figures."""
-    parser = argparse.ArgumentParser(prog="python -m recovery.simulate", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m recovery.clinical.simulate", description=main.__doc__
+    )
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--report", action="store_true", help="print the backtest figures")

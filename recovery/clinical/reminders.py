@@ -1,7 +1,7 @@
 """When a patient is reminded of a check-in, and when a check-in counts as missed.
 
 Pure: standard library and the schedule only. Times are hours since the end of the procedure
-(`recovery.schedule`); clock times are minutes after local midnight in the clinic's zone.
+(`recovery.clinical.schedule`); clock times are minutes after local midnight in the clinic's zone.
 
 For each post-procedure window of the schedule (docs/clinical.md, "Reminders"):
 

@@ -3,8 +3,8 @@ own history (`AlertEvent`), which the episode page, the exports and the API read
 
 from datetime import datetime
 
-from .extensions import db
-from .message import Message
+from ..clinical.message import Message
+from ..extensions import db
 from .models import Alert, AlertEvent, AuditEvent, Episode, PainEntry, StaffUser, utcnow
 
 

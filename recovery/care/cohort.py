@@ -5,12 +5,14 @@ sit from the published curve; "Alert hygiene": alerts per 100 patient-days). Def
 full, in docs/cohort.md:
 
 - Ratio: pain / baseline (0-10 NRS over 0-10 NRS). Baseline: the episode's recorded
-  ``baseline_pain``, else its latest pre-procedure entry (as `recovery.episodes.episode_baseline`).
+  ``baseline_pain``, else its latest pre-procedure entry (as
+  `recovery.care.episodes.episode_baseline`).
   Episodes without a baseline above 0 are left out and counted: the population mean of 8 that a
   single patient's chart assumes would pull every ratio towards the published curve.
-- Time points: the post-procedure windows of the check-in schedule (`recovery.schedule`). Each
-  episode gives at most one value per window, from the entry nearest the window's target time
-  (the earlier of two equally near), so a patient who checked in twice does not count twice.
+- Time points: the post-procedure windows of the check-in schedule
+  (`recovery.clinical.schedule`). Each episode gives at most one value per window, from the
+  entry nearest the window's target time (the earlier of two equally near), so a patient who
+  checked in twice does not count twice.
 - Quantiles: linear interpolation between order statistics (Hyndman-Fan type 7).
 - Burden: alerts opened in the last 30 (90) days, per 100 patient-days of follow-up inside the
   same days; an episode is followed from its procedure until it is closed, for at most
@@ -29,12 +31,12 @@ from itertools import groupby
 
 from sqlalchemy import case, func
 
-from .curve import DEFAULT_PARAMS, CurveParams, chart_hours, expected_pain
-from .extensions import db
+from ..clinical.curve import DEFAULT_PARAMS, CurveParams, chart_hours, expected_pain
+from ..clinical.rules import RULES
+from ..clinical.schedule import DEFAULT_SCHEDULE, Window, window_for
+from ..clinical.vocabulary import Severity
+from ..extensions import db
 from .models import Alert, Episode, PainEntry
-from .rules import RULES
-from .schedule import DEFAULT_SCHEDULE, Window, window_for
-from .vocabulary import Severity
 
 #: Below this many episodes a time point's median and quartiles move with a handful of patients,
 #: so the page says so (one patient is 5% of 20).
@@ -172,7 +174,7 @@ def _episode_readings(clinic_id: int, now: datetime):
 
 
 def _baseline(recorded: int | None, rows: Sequence) -> int | None:
-    # As recovery.episodes.episode_baseline: enrolled score, else the latest entry before the
+    # As recovery.care.episodes.episode_baseline: enrolled score, else the latest entry before the
     # procedure (rows are in time order, so the last such row).
     if recorded is not None:
         return recorded

@@ -5,7 +5,7 @@ flags (code, the patient's words, the clinician's words), indications, entry sou
 statuses and staff roles. The models build their CHECK constraints from these enums, the forms
 their choices, the API its schema enums, the exports their codes, the charts and templates
 their words; nothing else spells a code or its label. Codes are stable (database, API, CSV,
-FHIR); labels are marked with `N_` for translation and shown through `recovery.message`.
+FHIR); labels are marked with `N_` for translation and shown through `recovery.clinical.message`.
 
 Red-flag codes and the severities follow docs/clinical.md, "Alert rules" (version 2: a red flag
 with chest pain or breathlessness, a possible cement embolism, is an emergency; VERTOS II,
@@ -14,7 +14,7 @@ Klazen 2010; VERTOS IV, Firanescu 2018).
 `duration` is the one formatter for a time since the procedure, used by tables, charts and
 alert reasons alike.
 
-Pure: standard library, `recovery.message` and `recovery.schedule` only.
+Pure: standard library, `recovery.clinical.message` and `recovery.clinical.schedule` only.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .vocabulary import DURATION_TEMPLATES, RedFlag, Severity, duration
+from ..clinical.vocabulary import DURATION_TEMPLATES, RedFlag, Severity, duration
 
 __all__ = [
     "BEFORE_POSITION",
@@ -117,7 +117,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "staff_entry": N_("entered by staff"),
     "baseline_assumed": N_("Baseline not recorded: assumed {baseline}/10"),
     # severities ("severity_<code>"), red flags in the clinician's words ("flag_<code>") and
-    # the duration units: from recovery.vocabulary
+    # the duration units: from recovery.clinical.vocabulary
     **{f"severity_{severity.code}": severity.label for severity in Severity},
     **{f"flag_{flag.value}": flag.label for flag in RedFlag},
     **{template: template for template in DURATION_TEMPLATES},
@@ -145,7 +145,7 @@ def axis_position(hours: float) -> float:
 
 def elapsed_label(hours: float, labels: Mapping[str, str] | None = None) -> str:
     """A short label for hours since procedure ("45 min", "24 h", "3 d", "2 wk"): the app's
-    one duration formatter (`recovery.vocabulary.duration`), in the labels' language."""
+    one duration formatter (`recovery.clinical.vocabulary.duration`), in the labels' language."""
     text = _labels(labels)
     return duration(hours).render(lambda template: text.get(template, template))
 

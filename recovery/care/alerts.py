@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from ..clinical.message import Message, join
+from ..clinical.vocabulary import AlertAction, AlertEventKind, ContactOutcome, Rule
+from ..extensions import db
 from .audit import record_alert_event, record_event
 from .episodes import lock_episode
-from .extensions import db
-from .message import Message, join
 from .models import Alert, AlertEvent, StaffUser, utcnow
-from .vocabulary import AlertAction, AlertEventKind, ContactOutcome, Rule
 
 #: The same nurse sending the same acknowledgement again within this is a double click, not a
 #: second call.

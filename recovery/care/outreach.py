@@ -5,7 +5,7 @@ systemd timer), `flask recovery worker` runs it every minute (docs/architecture.
 "Reaching people"). Each run:
 
 1. **Windows** (`check_windows`): for each active episode whose next check-in window has
-   opened, the pure rules in `recovery.reminders` say which windows to remind, remind again
+   opened, the pure rules in `recovery.clinical.reminders` say which windows to remind, remind again
    or report missed; a missed window opens a `missed_checkin` alert through the rule code the
    backtest uses (`rules.missed_checkin_finding`). What was done is kept in `checkin_window`.
 2. **Alerts** (`queue_alert_notifications`): open emergency, urgent and high alerts go to the
@@ -44,11 +44,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from ..clinical.message import N_, Message
+from ..clinical.reminders import WindowRecord, due_now, in_quiet_hours, next_look
+from ..clinical.rules import missed_checkin_finding
+from ..clinical.schedule import Window
+from ..clinical.vocabulary import (
+    AlertEventKind,
+    AlertStatus,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+    Rule,
+    Severity,
+)
+from ..extensions import db
+from ..translation import render, translate, words
 from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
 from .episodes import apply_alerts, episode_entries, reminder_token
-from .extensions import db
-from .message import N_, Message
 from .models import (
     Alert,
     AlertEvent,
@@ -59,21 +72,8 @@ from .models import (
     PainEntry,
     utcnow,
 )
-from .reminders import WindowRecord, due_now, in_quiet_hours, next_look
-from .rules import missed_checkin_finding
-from .schedule import Window
 from .senders import SendError, Senders, masked_target, target_key
-from .translation import render, translate, words
-from .vocabulary import (
-    AlertEventKind,
-    AlertStatus,
-    NotificationChannel,
-    NotificationKind,
-    NotificationStatus,
-    Rule,
-    Severity,
-)
-from .web import external_url, patient_url
+from .urls import external_url, patient_url
 
 #: A job sending a message holds it this long; if it dies, another may send it after.
 LEASE = timedelta(minutes=5)

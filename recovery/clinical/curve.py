@@ -1,8 +1,8 @@
 """Expected pain after vertebroplasty, the band around it, and per-clinic recalibration.
 
-Pure: standard library only (plus `recovery.schedule` for the calibration time bins). Numbers
-in, numbers out. Pain is the 0-10 NRS; time is hours since the end of the procedure; hours <= 0
-is the pre-procedure baseline. Model as in docs/clinical.md:
+Pure: standard library only (plus `recovery.clinical.schedule` for the calibration time bins).
+Numbers in, numbers out. Pain is the 0-10 NRS; time is hours since the end of the procedure;
+hours <= 0 is the pre-procedure baseline. Model as in docs/clinical.md:
 
     E(t) = B * (0.29 + 0.59 * exp(-t / 3 h) + 0.12 * exp(-t / 720 h))
 
@@ -90,7 +90,7 @@ class CurveParams:
     ``persistent_week_h`` / ``persistent_month_h`` name the check-in that starts each rule by its
     nominal hour (24, 48, 48, 168, 720). Since version 2 of the rules a rule applies from the
     opening of that check-in's window in the clinic's schedule (18, 36, 36, 120 and 552 h with
-    the default one): see `recovery.rules.rule_starts`. Stored settings keep their meaning.
+    the default one): see `recovery.clinical.rules.rule_starts`. Stored settings keep their meaning.
     """
 
     plateau: float = 0.29

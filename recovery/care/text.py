@@ -14,14 +14,3 @@ def storable_text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "is not valid Unicode text"
     return None
-
-
-class StorableText:
-    """WTForms validator: refuse text the database cannot store."""
-
-    def __call__(self, form, field):
-        from flask_babel import lazy_gettext as _l
-        from wtforms.validators import ValidationError
-
-        if isinstance(field.data, str) and storable_text_problem(field.data):
-            raise ValidationError(_l("This text contains characters that cannot be stored."))

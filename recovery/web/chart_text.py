@@ -1,4 +1,4 @@
-"""The charts' words in the current language (recovery.charts marks them with N_)."""
+"""The charts' words in the current language (recovery.web.charts marks them with N_)."""
 
 from flask_babel import gettext
 
