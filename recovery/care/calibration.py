@@ -1,5 +1,5 @@
-"""Recalibration: replace the published band with the clinic's own (CLINICAL.md, "Recalibration
-per clinic"), from its finished episodes."""
+"""Recalibration: replace the published band with the clinic's own (docs/clinical.md,
+"Recalibration per clinic"), from its finished episodes."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The clinic's cohort: pain relative to baseline against the published curve, and alert burden.
 
-For clinical leads (CLINICAL.md, "Recalibration per clinic": report how far the clinic's patients
-sit from the published curve; "Alert hygiene": alerts per 100 patient-days). Definitions, in
-full, in docs/cohort.md:
+For clinical leads (docs/clinical.md, "Recalibration per clinic": report how far the clinic's
+patients sit from the published curve; "Alert hygiene": alerts per 100 patient-days).
+Definitions, in full, in docs/cohort.md:
 
 - Ratio: pain / baseline (0-10 NRS over 0-10 NRS). Baseline: the episode's recorded
   ``baseline_pain``, else its latest pre-procedure entry (as

@@ -34,7 +34,7 @@ PAIN_MIN = 0
 PAIN_MAX = 10
 
 #: A clinic needs this many finished episodes before its own band replaces the published one
-#: (CLINICAL.md, "Recalibration per clinic": about 100-200).
+#: (docs/clinical.md, "Recalibration per clinic": about 100-200).
 MIN_CALIBRATION_EPISODES = 100
 #: A time bin needs this many readings: with fewer, its 90th percentile rests on fewer than
 #: five readings above it and would swing with a single patient.
@@ -216,7 +216,7 @@ def normal_offsets(sd: float) -> tuple[float, float]:
     """The (amber, red) offsets in NRS points for a between-patient SD, to 0.1 point.
 
     Normal theory: the 85th and 90th percentiles sit 1.036 and 1.282 SD above the mean;
-    SD 2.5 gives CLINICAL.md's 2.6 and 3.2.
+    SD 2.5 gives the published 2.6 and 3.2 (docs/clinical.md, "Band").
     """
     return round(Z_AMBER * sd, 1), round(Z_RED * sd, 1)
 

@@ -8,7 +8,7 @@ Default protocol (docs/clinical.md, "Check-in schedule"): baseline, then 2 h, 6 
 trials the expected curve comes from (VERTOS II, Klazen 2010; VERTOS IV, Firanescu 2018;
 INVEST, Kallmes 2009; Buchbinder 2009; VAPOUR, Clark 2016; Diamond 2003), so a clinic's data
 stay comparable with them. The windows 2 h: 1-4 h, 24 h: 18-30 h and 1 week: 5-9 days are the
-examples in CLINICAL.md; the others are this module's choice (docs/clinical.md, "Schedule").
+clinical reference's examples; the others are this module's choice (docs/clinical.md, "Schedule").
 
 Windows are closed intervals [start_h, end_h]. Two windows may touch; a reading on the shared
 hour belongs to the earlier one, so one reading never fills two check-ins. An entry outside

@@ -407,7 +407,7 @@ def format_detection(report: Mapping[str, Any]) -> str:
 def literature_anchors(
     cohort: Sequence[SimEpisode], schedule: Sequence[Window] = DEFAULT_SCHEDULE
 ) -> dict[str, float | None]:
-    """Figures of a simulated cohort to set against the published ones (CLINICAL.md).
+    """Figures of a simulated cohort to set against the published ones (docs/clinical.md).
 
     - ``high_first_4h``: share scoring >= 8 at a reading in the first 4 h (Cho 2013: 16%);
     - ``relieved_24h`` / ``relieved_48h``: share whose 24 h / 48 h check-in is >= 2 points or

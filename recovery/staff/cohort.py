@@ -31,7 +31,7 @@ from ..web.charts import cohort_figure
 from . import bp
 from .presenters import rule_label, severity_label
 
-#: The baseline the gap is also put in NRS points for (the population mean, CLINICAL.md).
+#: The baseline the gap is also put in NRS points for (the population mean, docs/clinical.md).
 REFERENCE_BASELINE = 8
 NO_VALUE = "—"
 

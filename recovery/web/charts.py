@@ -6,8 +6,7 @@ hands to ``Plotly.newPlot``. No database, no request, no plotly import: the figu
 the plotly.js 4 schema and the tests validate them with ``plotly.graph_objects.Figure``.
 
 Pain is the 0-10 NRS; time is hours since the end of the procedure, with hours <= 0 as the
-pre-procedure baseline (the clinical reference, CLINICAL.md: "Scale", "Expected curve",
-"Band").
+pre-procedure baseline (docs/clinical.md, "Expected curve" and "Band").
 The time axis is ``log2(1 + hours)`` so that the first 48 hours stay readable beside
 3 months; the baseline sits in a "Before" slot left of the procedure. See docs/charts.md.
 
@@ -50,7 +49,7 @@ TICK_HOURS: tuple[tuple[str, float], ...] = (
 )
 #: Ticks left out of the patient's phone chart, where bigger labels would touch their neighbours.
 PATIENT_SKIPPED_TICKS = frozenset({"tick_48h", "tick_2wk"})
-#: Rule 2 of CLINICAL.md: no score-only alerts before 4 h, so no call line is drawn before it.
+#: No score-only alerts before 4 h (docs/clinical.md, "Alert rules"), so no call line before it.
 RED_LINE_FROM_HOURS = 4.0
 
 PAIN_MAX = 10
