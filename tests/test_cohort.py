@@ -11,6 +11,7 @@ import pytest
 
 from recovery.care import cohort
 from recovery.care.models import Alert, PainEntry, utcnow
+from recovery.clinical import cohort as statistics
 from recovery.clinical.curve import expected_pain
 from recovery.clinical.schedule import DEFAULT_SCHEDULE
 from recovery.extensions import db
@@ -50,16 +51,16 @@ def fixed_now(monkeypatch):
 
 
 def test_quantile_interpolates_between_order_statistics():
-    assert cohort.quantile([0.2, 0.4, 0.5, 0.6, 1.0], 0.5) == 0.5
-    assert cohort.quantile([0.25, 0.6], 0.5) == pytest.approx(0.425)
-    assert cohort.quantile([0.25, 0.6], 0.25) == pytest.approx(0.3375)
-    assert cohort.quantile([3.0], 0.75) == 3.0
+    assert statistics.quantile([0.2, 0.4, 0.5, 0.6, 1.0], 0.5) == 0.5
+    assert statistics.quantile([0.25, 0.6], 0.5) == pytest.approx(0.425)
+    assert statistics.quantile([0.25, 0.6], 0.25) == pytest.approx(0.3375)
+    assert statistics.quantile([3.0], 0.75) == 3.0
     with pytest.raises(ValueError):
-        cohort.quantile([], 0.5)
+        statistics.quantile([], 0.5)
 
 
 def test_nearest_reading_per_window_earlier_wins_a_tie():
-    scores = cohort.nearest_per_window(
+    scores = statistics.nearest_per_window(
         [(-2, 9), (20, 5), (28, 6), (30, 7), (100, 1)], DEFAULT_SCHEDULE
     )
     assert scores == {"24 h": 5}  # 20 h and 28 h tie: the earlier wins
@@ -68,7 +69,7 @@ def test_nearest_reading_per_window_earlier_wins_a_tie():
 def test_follow_up_overlap_is_capped_and_clipped():
     now = utcnow()
     day = timedelta(days=1)
-    overlap = cohort.follow_up_overlap_days
+    overlap = statistics.follow_up_overlap_days
     assert overlap(now - 10 * day, None, now - 30 * day, now) == pytest.approx(10)
     assert overlap(now - 100 * day, None, now - 30 * day, now) == pytest.approx(20)
     assert overlap(now - 60 * day, now - 50 * day, now - 30 * day, now) == 0
@@ -149,7 +150,7 @@ def test_summary_says_how_far_the_clinic_sits_from_the_published_curve(
 ):
     # 20 episodes, baseline 10, 6/10 at 24 h: 60% against the published 41%.
     start = fixed_now - timedelta(days=3)
-    for _ in range(cohort.MIN_EPISODES_PER_POINT):
+    for _ in range(statistics.MIN_EPISODES_PER_POINT):
         episode = factories.gen_episode(clinic, procedure_dt=start, baseline_pain=10).episode
         db.session.add(
             PainEntry(episode_id=episode.id, pain=6, recorded_dt=start + timedelta(hours=24))

@@ -14,17 +14,16 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from ..care.clinics import clinic_params, clinic_schedule
-from ..care.cohort import (
+from ..care.cohort import alert_burden, cohort_curve
+from ..care.models import utcnow
+from ..clinical.cohort import (
     CLOSE_TO_PUBLISHED,
     FOLLOW_UP_DAYS,
     MIN_EPISODES_PER_POINT,
     AlertBurden,
     CohortCurve,
-    alert_burden,
-    cohort_curve,
     curve_gap,
 )
-from ..care.models import utcnow
 from ..translation import translate
 from ..web.chart_text import chart_labels
 from ..web.charts import cohort_figure
