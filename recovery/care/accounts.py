@@ -1,9 +1,16 @@
-"""Staff accounts and their integration API tokens."""
+"""Staff accounts and their integration API tokens.
+
+An administrator's changes to a colleague's account are services here, whoever calls them (the
+team page today), each recorded in the audit trail with who did it; one rule is theirs: no one
+turns off or resets their own account this way (someone must be left who can turn accounts on;
+one's own password changes on the Password page, with the current one).
+"""
 
 import secrets
 
 from ..clinical.vocabulary import Role
 from ..extensions import db
+from .audit import record_event
 from .clinics import SetupError
 from .models import Clinic, StaffUser
 from .tokens import hash_token, new_token
@@ -75,3 +82,86 @@ def staff_for_api_token(token: str) -> StaffUser | None:
         return None
     user = db.session.scalar(db.select(StaffUser).filter_by(api_token_hash=hash_token(token)))
     return user if user is not None and user.is_active else None
+
+
+class AccountError(ValueError):
+    """A change to an account refused; `code` says why ("own_account")."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _audit(action: str, member: StaffUser, by: StaffUser, address: str | None) -> None:
+    record_event(action, clinic_id=by.clinic_id, staff=by, detail=member.email, address=address)
+
+
+def _not_oneself(member: StaffUser, by: StaffUser) -> None:
+    if member.id == by.id:
+        raise AccountError("own_account", "not on one's own account")
+
+
+def add_staff(
+    clinic: Clinic, email: str, role: str, name: str, *, by: StaffUser, address: str | None = None
+) -> tuple[StaffUser, str]:
+    """A new account with a temporary password (returned once), audited as `staff_added`.
+
+    SetupError as `create_staff` (a taken email, a bad role).
+    """
+    password = temporary_password()
+    member = create_staff(clinic, email, password, role, name)
+    _audit("staff_added", member, by, address)
+    return member, password
+
+
+def deactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
+    """Turn an account off (it cannot sign in; its sessions and API token stop working).
+
+    False if it was off already; AccountError for one's own account.
+    """
+    _not_oneself(member, by)
+    if not member.is_active:
+        return False
+    member.is_active = False
+    _audit("staff_deactivated", member, by, address)
+    db.session.flush()
+    return True
+
+
+def reactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
+    """Turn an account back on; False if it was on already."""
+    if member.is_active:
+        return False
+    member.is_active = True
+    _audit("staff_reactivated", member, by, address)
+    db.session.flush()
+    return True
+
+
+def reset_staff_password(member: StaffUser, *, by: StaffUser, address: str | None = None) -> str:
+    """Give an account a new temporary password, returned once; its sessions end.
+
+    AccountError for one's own account.
+    """
+    _not_oneself(member, by)
+    password = temporary_password()
+    member.set_password(password)
+    _audit("staff_password_reset", member, by, address)
+    db.session.flush()
+    return password
+
+
+def issue_staff_token(member: StaffUser, *, by: StaffUser, address: str | None = None) -> str:
+    """`issue_api_token`, audited as `api_token_issued` by `by`."""
+    token = issue_api_token(member)
+    _audit("api_token_issued", member, by, address)
+    return token
+
+
+def revoke_staff_token(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
+    """`revoke_api_token`, audited as `api_token_revoked`; False if there was no token."""
+    if member.api_token_hash is None:
+        return False
+    revoke_api_token(member)
+    _audit("api_token_revoked", member, by, address)
+    return True

@@ -14,14 +14,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..care.accounts import (
+    AccountError,
+    add_staff,
     clinic_staff,
-    create_staff,
-    issue_api_token,
-    revoke_api_token,
+    deactivate_staff,
+    issue_staff_token,
+    reactivate_staff,
+    reset_staff_password,
+    revoke_staff_token,
     staff_in_clinic,
-    temporary_password,
 )
-from ..care.audit import record_event
 from ..care.clinics import SetupError
 from ..care.models import StaffUser
 from ..extensions import db
@@ -45,16 +47,6 @@ def member_or_404(staff_id: int) -> StaffUser:
     if member is None:
         abort(404)
     return member
-
-
-def audit(action: str, member: StaffUser) -> None:
-    record_event(
-        action,
-        clinic_id=current_user.clinic_id,
-        staff=current_user,
-        detail=member.email,
-        address=request.remote_addr,
-    )
 
 
 def team_page(form: StaffMemberForm, status: int = 200):
@@ -97,16 +89,19 @@ def add_member():
     form = StaffMemberForm()
     if not form.validate_on_submit():
         return team_page(form, 400)
-    password = temporary_password()
     try:
-        member = create_staff(
-            current_user.clinic, form.email.data, password, form.role.data, form.name.data or ""
+        member, password = add_staff(
+            current_user.clinic,
+            form.email.data,
+            form.role.data,
+            form.name.data or "",
+            by=current_user,
+            address=request.remote_addr,
         )
     except SetupError:
         form.email.errors.append(_("There is already an account with this email address."))
         db.session.rollback()
         return team_page(form, 400)
-    audit("staff_added", member)
     db.session.commit()
     session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
     flash(_("The account was created."), "info")
@@ -118,13 +113,14 @@ def deactivate_member(staff_id: int):
     """Turn an account off: it cannot sign in, its sessions and API token stop working."""
     member = member_or_404(staff_id)
     if ConfirmForm().validate_on_submit():
-        if member.id == current_user.id:
+        try:
+            changed = deactivate_staff(member, by=current_user, address=request.remote_addr)
+        except AccountError:
             flash(_("You cannot turn off your own account."), "error")
-        elif member.is_active:
-            member.is_active = False
-            audit("staff_deactivated", member)
-            db.session.commit()
-            flash(_("%(email)s can no longer sign in.", email=member.email), "info")
+        else:
+            if changed:
+                db.session.commit()
+                flash(_("%(email)s can no longer sign in.", email=member.email), "info")
     return redirect(url_for("staff.team"))
 
 
@@ -132,9 +128,9 @@ def deactivate_member(staff_id: int):
 def reactivate_member(staff_id: int):
     """Turn an account back on."""
     member = member_or_404(staff_id)
-    if ConfirmForm().validate_on_submit() and not member.is_active:
-        member.is_active = True
-        audit("staff_reactivated", member)
+    if ConfirmForm().validate_on_submit() and reactivate_staff(
+        member, by=current_user, address=request.remote_addr
+    ):
         db.session.commit()
         flash(_("%(email)s can sign in again.", email=member.email), "info")
     return redirect(url_for("staff.team"))
@@ -145,12 +141,11 @@ def reset_member_password(staff_id: int):
     """Give an account a new temporary password (shown once); its sessions end."""
     member = member_or_404(staff_id)
     if ConfirmForm().validate_on_submit():
-        if member.id == current_user.id:
+        try:
+            password = reset_staff_password(member, by=current_user, address=request.remote_addr)
+        except AccountError:
             flash(_("Change your own password from the Password page."), "error")
             return redirect(url_for("staff.team"))
-        password = temporary_password()
-        member.set_password(password)
-        audit("staff_password_reset", member)
         db.session.commit()
         session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
     return redirect(url_for("staff.team"))
@@ -161,8 +156,7 @@ def issue_member_token(staff_id: int):
     """Give an account a new integration API token (shown once); the old one stops working."""
     member = member_or_404(staff_id)
     if ConfirmForm().validate_on_submit():
-        token = issue_api_token(member)
-        audit("api_token_issued", member)
+        token = issue_staff_token(member, by=current_user, address=request.remote_addr)
         db.session.commit()
         session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "token", "secret": token}
     return redirect(url_for("staff.team"))
@@ -172,9 +166,9 @@ def issue_member_token(staff_id: int):
 def revoke_member_token(staff_id: int):
     """Stop an account's integration API token from working."""
     member = member_or_404(staff_id)
-    if ConfirmForm().validate_on_submit() and member.api_token_hash is not None:
-        revoke_api_token(member)
-        audit("api_token_revoked", member)
+    if ConfirmForm().validate_on_submit() and revoke_staff_token(
+        member, by=current_user, address=request.remote_addr
+    ):
         db.session.commit()
         flash(_("The API token of %(email)s no longer works.", email=member.email), "info")
     return redirect(url_for("staff.team"))
