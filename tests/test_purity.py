@@ -9,6 +9,7 @@ these tests keep what a contract cannot say.
 """
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,18 @@ def test_the_import_contracts_hold():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_contracts_catch_a_layer_crossed(tmp_path):
+    """The contracts bite: a copy of the package with three crossings is refused, each named."""
+    shutil.copytree(PACKAGE, tmp_path / "recovery", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PACKAGE.parent / "pyproject.toml", tmp_path)
+    (tmp_path / "recovery/clinical/crossing.py").write_text("import flask\n")
+    (tmp_path / "recovery/staff/crossing.py").write_text("from ..patient import routes\n")
+    (tmp_path / "recovery/care/crossing.py").write_text("from ..web import site\n")
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "recovery.clinical.crossing -> flask" in result.stdout
+    assert "recovery.staff.crossing -> recovery.patient.routes" in result.stdout
+    assert "recovery.care.crossing -> recovery.web.site" in result.stdout
