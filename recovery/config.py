@@ -114,6 +114,9 @@ def load_config(app, test_config: dict | None) -> None:
         RATELIMIT_STORAGE_URL=os.environ.get("RATELIMIT_STORAGE_URL", "memory://"),
         LOGIN_FAILURES_PER_ACCOUNT="5 per 15 minutes",
         LOGIN_FAILURES_PER_ADDRESS="50 per 15 minutes",
+        # How StaffUser.set_password hashes (werkzeug's generate_password_hash `method`):
+        # scrypt, werkzeug's default. Only the tests' configuration makes it cheap.
+        PASSWORD_HASH_METHOD="scrypt",
         TRUSTED_PROXIES=trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         FHIR_ID_NAMESPACE=fhir_id_namespace(os.environ.get("FHIR_ID_NAMESPACE")),
         FHIR_MRN_SYSTEM=os.environ.get("FHIR_MRN_SYSTEM", ""),

@@ -13,6 +13,9 @@ from recovery.care.models import Clinic, Episode, StaffUser
 from recovery.extensions import db
 
 PASSWORD = "correct horse battery"
+#: How test apps hash passwords: one round of PBKDF2 instead of scrypt (about 0.2 s a hash),
+#: which the app keeps by default (recovery.config; tests/test_auth.py checks both).
+PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
 _seq = count(1)
 
 
@@ -24,6 +27,7 @@ def app_config(database_url: str, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "PUBLIC_BASE_URL": "http://localhost",
+        "PASSWORD_HASH_METHOD": PASSWORD_HASH_METHOD,
         **extra,
     }
 

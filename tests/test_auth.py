@@ -1,8 +1,10 @@
 """Staff sign-in and sign-out through the real forms."""
 
 import pytest
+from werkzeug.security import generate_password_hash
 
-from recovery.care.models import AuditEvent
+from recovery import create_app
+from recovery.care.models import AuditEvent, StaffUser
 from recovery.extensions import db
 from tests import factories
 
@@ -40,6 +42,30 @@ def test_inactive_staff_cannot_sign_in(client, auth, nurse):
     nurse.is_active = False
     db.session.commit()
     assert auth.login().status_code == 400
+
+
+def test_the_app_hashes_passwords_with_scrypt_unless_configured_otherwise():
+    production = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert production.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    with production.app_context():
+        user = StaffUser(email="someone@example.test")
+        user.set_password(factories.PASSWORD)
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password(factories.PASSWORD)
+        assert not user.check_password("wrong password")
+
+
+def test_test_apps_hash_cheaply_and_still_sign_in(client, auth, nurse):
+    assert nurse.password_hash.startswith(factories.PASSWORD_HASH_METHOD + "$")
+    assert auth.login().status_code == 302
+    auth.logout()
+    assert auth.login(password="wrong password").status_code == 400
+
+
+def test_a_password_hashed_with_scrypt_signs_in_whatever_the_setting(client, auth, nurse):
+    nurse.password_hash = generate_password_hash(factories.PASSWORD, method="scrypt")
+    db.session.commit()
+    assert auth.login().status_code == 302
 
 
 def test_email_is_case_insensitive(client, auth, nurse):

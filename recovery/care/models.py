@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -114,8 +115,10 @@ class StaffUser(UserMixin, db.Model):
     clinic: Mapped[Clinic] = relationship(back_populates="staff")
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of `password`."""
-        self.password_hash = generate_password_hash(password)
+        """Store a salted hash of `password`, made the configured way (scrypt unless a test
+        configuration asks for a cheap one)."""
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         """Whether `password` matches the stored hash."""

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from recovery import create_app
 from recovery.extensions import db
+from tests import factories
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,17 +72,20 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_app(tmp_path):
-    """The app on a fresh SQLite file, CSRF on as in production."""
+def live_app(tmp_path, sqlite_template):
+    """The app on a fresh SQLite file (a copy of the run's empty schema), CSRF on as in
+    production, passwords hashed cheaply as in every test app."""
+    database = tmp_path / "browser.sqlite3"
+    shutil.copyfile(sqlite_template, database)
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "browser-test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "PASSWORD_HASH_METHOD": factories.PASSWORD_HASH_METHOD,
         }
     )
     with app.app_context():
-        db.create_all()
         yield app
         db.session.remove()
         db.engine.dispose()
