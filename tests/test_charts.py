@@ -321,8 +321,9 @@ def test_cohort_figure_shows_median_iqr_published_and_n():
 def test_figures_validate_against_the_plotly_schema(build):
     go = pytest.importorskip("plotly.graph_objects")
     fig = build()
-    go.Figure(fig)  # raises on any property plotly.js does not know
-    json.dumps(fig, allow_nan=False)
+    validated = go.Figure(fig)  # raises on any property plotly.js does not know
+    assert len(validated.data) == len(fig["data"])
+    assert json.loads(json.dumps(fig, allow_nan=False)) == fig  # no NaN, nothing JSON loses
 
 
 def test_config_uses_only_known_plotly_options():

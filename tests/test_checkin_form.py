@@ -4,6 +4,8 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
+
 from recovery.care.models import Alert, PainEntry
 from recovery.extensions import db
 from tests import factories
@@ -47,23 +49,29 @@ def test_double_submit_is_stored_once(client, enrolled):
     assert count_entries() == 1
 
 
-def test_missing_or_bad_pain_is_a_clear_error(client, enrolled):
-    for data in [{}, {"pain": "11"}, {"pain": "-1"}, {"pain": "abc"}, {"pain": "5.5"}]:
-        data = {**data, "idempotency_key": "k1", "note": "keep me"}
-        response = client.post(f"/p/{enrolled.token}", data=data)
-        assert response.status_code == 400, data
-        html = response.get_data(as_text=True)
-        assert "Please check your answers below." in html
-        assert "keep me" in html  # what the patient typed is not lost
+@pytest.mark.parametrize(
+    "pain", [{}, {"pain": "11"}, {"pain": "-1"}, {"pain": "abc"}, {"pain": "5.5"}], ids=repr
+)
+def test_missing_or_bad_pain_is_a_clear_error(client, enrolled, pain):
+    data = {**pain, "idempotency_key": "k1", "note": "keep me"}
+    response = client.post(f"/p/{enrolled.token}", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Please check your answers below." in html
+    assert "keep me" in html  # what the patient typed is not lost
     assert count_entries() == 0
 
 
-def test_unknown_red_flag_and_long_note_are_refused(client, enrolled):
-    for data in [{"red_flags": "bogus"}, {"note": "x" * 1001}, {"note": "a\x00b"}]:
-        response = client.post(
-            f"/p/{enrolled.token}", data={"pain": "3", "idempotency_key": "k", **data}
-        )
-        assert response.status_code == 400, data
+@pytest.mark.parametrize(
+    "data",
+    [{"red_flags": "bogus"}, {"note": "x" * 1001}, {"note": "a\x00b"}],
+    ids=["unknown red flag", "note too long", "nul in note"],
+)
+def test_unknown_red_flag_and_long_note_are_refused(client, enrolled, data):
+    response = client.post(
+        f"/p/{enrolled.token}", data={"pain": "3", "idempotency_key": "k", **data}
+    )
+    assert response.status_code == 400
     assert count_entries() == 0
 
 

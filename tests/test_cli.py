@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from recovery.care.models import Alert, Clinic, Episode, PainEntry, StaffUser
 from recovery.care.tokens import hash_token
 from recovery.extensions import db
@@ -89,61 +91,65 @@ def test_create_staff_with_api_token_prints_it_last(runner):
     assert user.api_token_hash == hash_token(token)
 
 
-def test_cli_errors_are_clear_and_store_nothing(runner):
-    cases = [
-        (["recovery", "create-clinic", "bad slug!", "--name", "X"], "slug"),
-        (["recovery", "create-clinic", "x", "--name", "X", "--timezone", "Mars/Base"], "time zone"),
-        (
-            ["recovery", "create-clinic", "x", "--name", "X", "--emergency-number", "9-1-1"],
-            "digits",
-        ),
-        (
-            [
-                "recovery",
-                "create-staff",
-                "--clinic",
-                "nope",
-                "--email",
-                "a@b.c",
-                "--password-stdin",
-            ],
-            "no clinic",
-        ),
-        (
-            [
-                "recovery",
-                "enroll",
-                "--clinic",
-                "nope",
-                "--name",
-                "A",
-                "--procedure-at",
-                "2026-01-01",
-            ],
-            "offset",
-        ),
-        (
-            [
-                "recovery",
-                "enroll",
-                "--clinic",
-                "nope",
-                "--name",
-                "A",
-                "--procedure-at",
-                "2026-01-01T00:00:00Z",
-                "--baseline",
-                "12",
-            ],
+NO_PHONE = ["--procedure-at", "2026-01-01T00:00:00Z", "--clinic", "nope", "--name", "A"]
+CLI_ERRORS = [
+    (["recovery", "create-clinic", "bad slug!", "--name", "X"], "slug"),
+    (["recovery", "create-clinic", "x", "--name", "X", "--timezone", "Mars/Base"], "time zone"),
+    (
+        ["recovery", "create-clinic", "x", "--name", "X", "--emergency-number", "9-1-1"],
+        "digits",
+    ),
+    (
+        [
+            "recovery",
+            "create-staff",
+            "--clinic",
+            "nope",
+            "--email",
+            "a@b.c",
+            "--password-stdin",
+        ],
+        "no clinic",
+    ),
+    (
+        [
+            "recovery",
+            "enroll",
+            "--clinic",
+            "nope",
+            "--name",
+            "A",
+            "--procedure-at",
+            "2026-01-01",
+        ],
+        "offset",
+    ),
+    (
+        [
+            "recovery",
+            "enroll",
+            "--clinic",
+            "nope",
+            "--name",
+            "A",
+            "--procedure-at",
+            "2026-01-01T00:00:00Z",
+            "--baseline",
             "12",
-        ),
-    ]
-    no_phone = ["--procedure-at", "2026-01-01T00:00:00Z", "--clinic", "nope", "--name", "A"]
-    cases.append((["recovery", "enroll", *no_phone], "--no-phone-reason"))
-    for args, words in cases:
-        result = runner.invoke(args=args, input="a long enough password\n")
-        assert result.exit_code != 0, args
-        assert words in result.output, (args, result.output)
+        ],
+        "12",
+    ),
+    (["recovery", "enroll", *NO_PHONE], "--no-phone-reason"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"), CLI_ERRORS, ids=lambda v: v if isinstance(v, str) else None
+)
+def test_cli_errors_are_clear_and_store_nothing(runner, args, words):
+    result = runner.invoke(args=args, input="a long enough password\n")
+    assert result.exit_code != 0
+    assert words in result.output, result.output
     assert db.session.scalar(db.select(db.func.count()).select_from(Clinic)) == 0
 
 

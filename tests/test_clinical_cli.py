@@ -3,6 +3,8 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from recovery.care.clinics import clinic_params
 from recovery.care.models import Episode, PainEntry, Patient
 from recovery.clinical.curve import expected_pain
@@ -21,16 +23,20 @@ def test_expected_prints_the_curve(runner):
     assert body["red"][1] == round(body["expected"][1] + 3.2, 2)
 
 
-def test_expected_rejects_bad_input(runner):
-    for args in (
+@pytest.mark.parametrize(
+    "args",
+    [
         ["--baseline", "8", "--hours", "two"],
         ["--baseline", "11", "--hours", "2"],
         ["--baseline", "8", "--hours", "nan"],
         ["--baseline", "8", "--hours", ","],
-    ):
-        result = runner.invoke(args=["recovery", "expected", *args])
-        assert result.exit_code == 2, args
-        assert "Error" in result.output
+    ],
+    ids=["hours two", "baseline 11", "hours nan", "hours comma"],
+)
+def test_expected_rejects_bad_input(runner, args):
+    result = runner.invoke(args=["recovery", "expected", *args])
+    assert result.exit_code == 2
+    assert "Error" in result.output
 
 
 def test_backtest_reports_alerts_and_skips_bad_rows(runner, tmp_path):
@@ -146,6 +152,15 @@ def test_calibrate_reports_then_saves_only_with_apply(runner, clinic):
     assert points and all(0 < p.amber_ratio <= p.red_ratio for p in points)
 
 
+@pytest.mark.parametrize("bad", ["amber_offset=abc", "red_offset=1.0", "amber_offset"])
+def test_settings_refuse_a_bad_value_and_change_nothing(runner, clinic, bad):
+    before = clinic_params(clinic)
+    result = runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug, "--set", bad])
+    assert result.exit_code == 1 and "Error" in result.output
+    db.session.rollback()
+    assert clinic_params(clinic) == before
+
+
 def test_settings_show_change_and_refuse_bad_values(runner, clinic, tmp_path):
     shown = json.loads(runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug]).output)
     assert shown["curve"]["amber_offset"] == 2.6 and len(shown["schedule"]) == 9
@@ -155,9 +170,6 @@ def test_settings_show_change_and_refuse_bad_values(runner, clinic, tmp_path):
     assert changed.exit_code == 0, changed.output
     db.session.rollback()
     assert clinic_params(clinic).amber_offset == 2.8
-    for bad in ["amber_offset=abc", "red_offset=1.0", "amber_offset"]:
-        result = runner.invoke(args=["recovery", "settings", "--clinic", clinic.slug, "--set", bad])
-        assert result.exit_code == 1 and "Error" in result.output, bad
     schedule = tmp_path / "schedule.json"
     schedule.write_text('[{"label": "24 h", "target_h": 24, "start_h": 30, "end_h": 18}]')
     result = runner.invoke(

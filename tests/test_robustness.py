@@ -291,15 +291,19 @@ def test_checkin_with_revoked_replaced_or_closed_link_stores_nothing(client, enr
     assert row_counts() == before
 
 
-def test_checkin_needs_no_csrf_token_and_a_forged_one_changes_nothing(app, client, nurse, enrolled):
+@pytest.mark.parametrize(
+    "extra", [{}, {"csrf_token": "garbage"}, {"csrf_token": "\x00"}], ids=["none", "garbage", "nul"]
+)
+def test_checkin_needs_no_csrf_token_and_a_forged_one_changes_nothing(
+    app, client, nurse, enrolled, extra
+):
     # The personal link is the credential, not a cookie (see patient.routes.checkin): with CSRF
     # protection on, the form carries no token, and a missing or garbage one is not looked at.
     app.config["WTF_CSRF_ENABLED"] = True
     assert "csrf_token" not in html(client.get(f"/p/{enrolled.token}"))
     before = row_counts()
-    for extra in ({}, {"csrf_token": "garbage"}, {"csrf_token": "\x00"}):
-        assert post_checkin(client, enrolled.token, **extra).status_code == 302
-    assert row_counts()["PainEntry"] == before["PainEntry"] + 3
+    assert post_checkin(client, enrolled.token, **extra).status_code == 302
+    assert row_counts()["PainEntry"] == before["PainEntry"] + 1
     # CSRF protection really was on: the staff sign-in, sent without its token, is refused.
     credentials = {"email": nurse.email, "password": factories.PASSWORD}
     assert client.post("/login", data=credentials).status_code == 400
@@ -565,20 +569,23 @@ def test_alert_feed_bad_params_are_400(client, api_token, alert, params, field):
     assert row_counts() == before
 
 
-def test_alert_feed_repeated_params_are_never_a_5xx(client, api_token, alert):
-    for query in (
-        "status=open&status=bogus",
-        "limit=1&limit=999999",
-        "cursor=x&cursor=y",
-        "limit=1&limit=1&status=all&status=all",
-    ):
-        response = client.get(f"/api/v1/alerts?{query}", headers=bearer(api_token))
-        # The first value of a repeated parameter counts, as everywhere in Flask.
-        if query.startswith("cursor"):
-            assert_api_error(response, 400, "cursor")
-        else:
-            assert response.status_code == 200, query
-            assert len(response.get_json()["alerts"]) == 1
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ("status=open&status=bogus", None),
+        ("limit=1&limit=999999", None),
+        ("cursor=x&cursor=y", "cursor"),
+        ("limit=1&limit=1&status=all&status=all", None),
+    ],
+)
+def test_alert_feed_repeated_params_are_never_a_5xx(client, api_token, alert, query, refused):
+    response = client.get(f"/api/v1/alerts?{query}", headers=bearer(api_token))
+    # The first value of a repeated parameter counts, as everywhere in Flask.
+    if refused:
+        assert_api_error(response, 400, refused)
+    else:
+        assert response.status_code == 200
+        assert len(response.get_json()["alerts"]) == 1
 
 
 @FUZZ

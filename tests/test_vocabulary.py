@@ -27,9 +27,12 @@ def test_severities_in_order_most_urgent_first():
     assert Severity.MODERATE < Severity.HIGH < Severity.URGENT < Severity.EMERGENCY
     assert Severity.from_code("high") is Severity.HIGH
     assert [Severity.rank_of(code) for code in ("emergency", "moderate", "severe")] == [0, 3, 4]
-    for bad in ("severe", "", None):
-        with pytest.raises(ValueError):
-            Severity.from_code(bad)
+
+
+@pytest.mark.parametrize("bad", ["severe", "", None])
+def test_an_unknown_severity_code_is_refused(bad):
+    with pytest.raises(ValueError):
+        Severity.from_code(bad)
 
 
 def test_rule_codes_in_priority_order():
