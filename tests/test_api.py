@@ -27,6 +27,35 @@ def test_checkin_created_then_idempotent(client, enrolled):
     assert count_entries() == 1
 
 
+def test_null_optional_fields_count_as_not_sent(client, enrolled):
+    body = {"pain": 2, "recorded_at": None, "red_flags": None, "note": None}
+    response = client.post(URL, json=body | {"idempotency_key": None}, headers=enrolled.headers)
+    assert response.status_code == 201
+    entry = response.get_json()["entry"]
+    assert (entry["red_flags"], entry["note"], entry["idempotency_key"]) == ([], "", None)
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"pain": 5.5}, "must be a whole number from 0 to 10"),
+        ({"pain": "5"}, "must be an integer from 0 to 10"),
+        ({"pain": 11}, "must be from 0 to 10"),
+        ({}, "pain is required"),
+        ({"pain": 3, "surprise": 1}, "unknown field: surprise"),
+        ({"pain": 3, "idempotency_key": ""}, "must be 1 to 64 characters"),
+        ({"pain": 3, "note": "x" * 1001}, "must be at most 1000 characters"),
+        (
+            {"pain": 3, "recorded_at": "2026-11-27T10:00:00"},
+            "must include a UTC offset, e.g. +01:00 or Z",
+        ),
+    ],
+)
+def test_refusals_say_what_is_wrong(client, enrolled, body, message):
+    response = client.post(URL, json=body, headers=enrolled.headers)
+    assert response.get_json()["error"]["message"] == message
+
+
 def test_recorded_at_is_kept_with_its_instant(client, enrolled, now):
     when = (now - timedelta(hours=3)).replace(microsecond=0)
     body = {"pain": 5, "recorded_at": when.astimezone().isoformat()}
@@ -79,6 +108,12 @@ BAD_BODIES = [
     ({"pain": 3, "recorded_at": "2999-01-01T00:00:00Z"}, 422, "in_future", "recorded_at"),
     ({"pain": 3, "recorded_at": "2001-01-01T00:00:00Z"}, 422, "too_early", "recorded_at"),
     ({"pain": 3, "surprise": 1}, 400, "unknown_field", "surprise"),
+    # The first refusal wins: an unknown field before anything else, then the fields in order.
+    ({"surprise": 1, "another": 2}, 400, "unknown_field", "another"),
+    ({"pain": 7.0}, 400, "invalid_type", "pain"),
+    ({"pain": 3, "red_flags": ["bogus", 1]}, 400, "invalid_type", "red_flags"),
+    ({"pain": 3, "analgesic": None}, 400, "invalid_type", "analgesic"),
+    ({"pain": 12, "note": 5}, 400, "out_of_range", "pain"),
 ]
 
 

@@ -31,9 +31,8 @@ from ..interop.csv_export import (
 from ..interop.feed import ALERT_FILTERS, AlertCursor, clinic_alert, clinic_alerts
 from ..interop.fhir import FhirSettings, episode_in_clinic, fhir_bundle, load_episode_for_export
 from ..web.site import csv_attachment
-from . import bp
-from .serializers import iso
-from .validation import ApiError, bearer_token
+from . import bp, schemas
+from .errors import ApiError, bearer_token
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -143,8 +142,8 @@ def parse_limit(value: str | None) -> int:
     return limit
 
 
-def alert_json(alert: Alert) -> dict:
-    """One alert for integrators: what, how bad, its state and who acted on it."""
+def alert_fields(alert: Alert) -> dict:
+    """One alert for integrators (`schemas.Alert`): what, how bad, its state, who acted."""
     return {
         "id": alert.id,
         "episode_id": alert.episode_id,
@@ -154,30 +153,30 @@ def alert_json(alert: Alert) -> dict:
         "status": alert.status,
         "reason": alert.reason,
         "entry_id": alert.entry_id,
-        "opened_at": iso(alert.opened_dt),
-        "updated_at": iso(alert.updated_dt),
-        "acknowledged_at": iso(alert.acknowledged_dt),
+        "opened_at": alert.opened_dt,
+        "updated_at": alert.updated_dt,
+        "acknowledged_at": alert.acknowledged_dt,
         "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None,
-        "resolved_at": iso(alert.resolved_dt),
+        "resolved_at": alert.resolved_dt,
         "resolved_by": alert.resolved_by.display_name if alert.resolved_by else None,
         "note": notes_text(alert.events),
     }
 
 
-def alert_event_json(event: AlertEvent) -> dict:
+def alert_event_body(event: AlertEvent) -> schemas.AlertEvent:
     """One line of an alert's history: when, what, who ("system" for the alert rules), what
     was done and the note (acknowledgements), the alert's severity then, the finding's reason
     in English and its entry (opened, updated, escalated)."""
-    return {
-        "at": iso(event.created_dt),
-        "kind": event.kind,
-        "by": event.staff.display_name if event.staff else "system",
-        "action": event.action,
-        "note": event.note,
-        "severity": event.severity,
-        "reason": event.detail or None,
-        "entry_id": event.entry_id,
-    }
+    return schemas.AlertEvent(
+        at=event.created_dt,
+        kind=event.kind,
+        by=event.staff.display_name if event.staff else "system",
+        action=event.action,
+        note=event.note,
+        severity=event.severity,
+        reason=event.detail or None,
+        entry_id=event.entry_id,
+    )
 
 
 @bp.get("/alerts")
@@ -194,12 +193,11 @@ def list_alerts():
     cursor = request.args.get("cursor")
     after = decode_cursor(cursor) if cursor is not None else None
     alerts, next_cursor = clinic_alerts(user.clinic_id, status, limit=limit, after=after)
-    return jsonify(
-        {
-            "alerts": [alert_json(a) for a in alerts],
-            "next_cursor": encode_cursor(next_cursor) if next_cursor else None,
-        }
+    page = schemas.AlertPage(
+        alerts=[schemas.Alert(**alert_fields(a)) for a in alerts],
+        next_cursor=encode_cursor(next_cursor) if next_cursor else None,
     )
+    return jsonify(page.model_dump(mode="json"))
 
 
 @bp.get("/alerts/<int:alert_id>")
@@ -210,7 +208,10 @@ def show_alert(alert_id: int):
     alert = clinic_alert(alert_id, user.clinic_id)
     if alert is None:
         raise ApiError(404, "not_found", "no alert with this id")
-    return jsonify({**alert_json(alert), "history": [alert_event_json(e) for e in alert.events]})
+    detail = schemas.AlertDetail(
+        **alert_fields(alert), history=[alert_event_body(e) for e in alert.events]
+    )
+    return jsonify(detail.model_dump(mode="json"))
 
 
 # --- CSV -----------------------------------------------------------------------------------

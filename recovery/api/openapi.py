@@ -1,226 +1,148 @@
-"""The OpenAPI 3.1 description served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 description served at /api/v1/openapi.json.
 
-from ..care.episodes import IDEMPOTENCY_KEY_MAX, NOTE_MAX
-from ..clinical.vocabulary import (
-    AlertAction,
-    AlertEventKind,
-    AlertStatus,
-    ContactOutcome,
-    EntrySource,
-    Indication,
-    RedFlag,
-    Rule,
-    Severity,
-)
-from ..interop.csv_export import MAX_RANGE_DAYS
+Only the paths and their operations are written here; every body's schema is generated from
+the models in `schemas.py` (the ones that validate and shape the bodies), and every limit is
+read from the constant the code enforces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..care.models import MAX_ID
+from ..interop.csv_export import EARLIEST_EXPORT_DATE, LATEST_EXPORT_DATE, MAX_RANGE_DAYS
 from ..interop.feed import ALERT_FILTERS
+from .integration import DEFAULT_LIMIT, MAX_LIMIT
+from .schemas import component_schemas
 
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "field"],
-            "properties": {
-                "code": {"type": "string", "examples": ["out_of_range"]},
-                "message": {"type": "string"},
-                "field": {"type": ["string", "null"]},
-            },
-        }
-    },
+#: What each refusal means, by HTTP status (the codes are in docs/api.md).
+REFUSALS = {
+    400: "refused input: `error.code` says why and `error.field` names the field or "
+    "parameter at fault",
+    401: "`unauthorized` (no or malformed `Authorization: Bearer` header) or `invalid_token` "
+    "(unknown, revoked or inactive; or a token of the other kind)",
+    404: "`not_found`: no such id in the token's clinic (another clinic's is a 404 too)",
+    409: "`idempotency_conflict`: this idempotency_key was used for a different check-in",
+    413: "`request_entity_too_large`: the body is over 64 KiB",
+    415: "`unsupported_media_type`: the body is not application/json",
+    422: "well-formed but refused: `in_future`, `too_early` (recorded_at), `closed`",
+    503: "`unavailable`: the database is down; retry later",
 }
 
-CHECKIN_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["pain"],
-    "properties": {
-        "pain": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 10,
-            "description": "0 = no pain, 10 = worst pain imaginable (LOINC 72514-3)",
-        },
-        "recorded_at": {
-            "type": "string",
-            "format": "date-time",
-            "description": "ISO 8601 with a UTC offset; default now. Not in the "
-            "future, not more than 7 days before the procedure.",
-        },
-        "red_flags": {"type": "array", "items": {"type": "string", "enum": list(RedFlag.codes())}},
-        "analgesic": {"type": "boolean", "description": "took pain medicine since last check-in"},
-        "note": {"type": "string", "maxLength": NOTE_MAX},
-        "idempotency_key": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": IDEMPOTENCY_KEY_MAX,
-            "description": "the same key again returns the first entry",
-        },
-    },
-}
-
-ENTRY = {
-    "type": "object",
-    "properties": {
-        **CHECKIN_BODY["properties"],
-        "id": {"type": "integer"},
-        "source": {"type": "string", "enum": list(EntrySource.codes())},
-        "received_at": {"type": "string", "format": "date-time"},
-        "hours_since_procedure": {"type": "number"},
-    },
-}
-
-CURVE = {
-    "type": "object",
-    "properties": {
-        k: {"type": "array", "items": {"type": "number"}}
-        for k in ("hours", "expected", "amber", "red")
-    },
+ALLOW = {
+    "description": "the methods this path takes",
+    "schema": {"type": "string", "examples": ["GET, HEAD, OPTIONS"]},
 }
 
 
-ALERT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "episode_id": {"type": "integer"},
-        "patient_name": {"type": "string"},
-        "rule": {"type": "string", "enum": list(Rule.codes())},
-        "severity": {"type": "string", "enum": list(Severity.codes())},
-        "status": {"type": "string", "enum": list(AlertStatus.codes())},
-        "reason": {"type": "string"},
-        "entry_id": {"type": ["integer", "null"]},
-        "opened_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
-        "acknowledged_by": {"type": ["string", "null"]},
-        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
-        "resolved_by": {"type": ["string", "null"]},
-        "note": {
-            "type": "string",
-            "description": "every acknowledgement, contact attempt and resolution that says "
-            "something, oldest first, one line each: the action's or outcome's code, then the note",
-        },
-    },
-}
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
 
-ALERT_EVENT = {
-    "type": "object",
-    "required": ["at", "kind", "by", "action", "note", "severity", "reason", "entry_id"],
-    "properties": {
-        "at": {"type": "string", "format": "date-time"},
-        "kind": {"type": "string", "enum": list(AlertEventKind.codes())},
-        "by": {"type": "string", "description": 'the staff member\'s name, or "system"'},
-        "action": {
-            "type": ["string", "null"],
-            "enum": [*AlertAction.codes(), *ContactOutcome.codes(), None],
-            "description": "what was done (acknowledgements), or how a contact attempt went",
-        },
-        "note": {"type": "string"},
-        "severity": {
-            "type": ["string", "null"],
-            "enum": [*Severity.codes(), None],
-            "description": "the alert's severity after this event",
-        },
-        "reason": {
-            "type": ["string", "null"],
-            "description": "the finding, in English (opened, updated, escalated)",
-        },
-        "entry_id": {"type": ["integer", "null"]},
-    },
-}
 
-ALERT_DETAIL = {
-    "allOf": [
-        {"$ref": "#/components/schemas/Alert"},
-        {
-            "type": "object",
-            "required": ["history"],
-            "properties": {
-                "history": {
-                    "type": "array",
-                    "description": "oldest first",
-                    "items": {"$ref": "#/components/schemas/AlertEvent"},
-                }
-            },
-        },
-    ]
-}
-
-EPISODE_ID = {
-    "name": "episode_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer"},
-}
-DATE_RANGE = [
-    {
-        "name": name,
-        "in": "query",
-        "required": True,
-        "description": f"{label} day, YYYY-MM-DD in the clinic's time zone (included); "
-        f"at most {MAX_RANGE_DAYS} days in all",
-        "schema": {"type": "string", "format": "date"},
+def _json(schema_name: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema_name)}},
     }
-    for name, label in (("start", "first"), ("end", "last"))
-]
+
+
+def _refusals(*statuses: int) -> dict:
+    return {str(s): _json("Error", REFUSALS[s]) for s in statuses}
 
 
 def _csv(description: str) -> dict:
     return {
         "description": description,
-        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+        "headers": {
+            "Content-Disposition": {
+                "required": True,
+                "description": 'attachment; filename="..."',
+                "schema": {"type": "string"},
+            }
+        },
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
 
 
-def _staff_get(summary: str, ok: dict, parameters: list, errors: tuple[int, ...]) -> dict:
+def _path_id(name: str, what: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"the {what}'s id; any other number answers 404",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+
+
+EPISODE_ID = _path_id("episode_id", "episode")
+DATE_RANGE = [
+    {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "description": f"the {label} day, YYYY-MM-DD in the clinic's time zone (included), from "
+        f"{EARLIEST_EXPORT_DATE} to {LATEST_EXPORT_DATE}; `end` not before `start`, and at most "
+        f"{MAX_RANGE_DAYS} days in all (else 400 `invalid_range`, `range_too_long`)",
+        "schema": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+    }
+    for name, label in (("start", "first"), ("end", "last"))
+]
+ALERT_QUERY = [
+    {
+        "name": "status",
+        "in": "query",
+        "schema": {"type": "string", "enum": list(ALERT_FILTERS), "default": "open"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "alerts per page, a whole number written in ASCII digits",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "the `next_cursor` of the previous page, passed back as it came: an "
+        "opaque string, not to be built or changed; anything else (even a string of the same "
+        "alphabet) is refused with 400 `invalid_cursor`",
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+    },
+]
+
+
+def _staff_get(summary: str, ok: dict, parameters: list, refusals: tuple[int, ...]) -> dict:
+    description = "Any query parameter not listed is refused (400 `unknown_parameter`)."
     return {
         "get": {
             "summary": summary,
+            "description": description,
             "security": [{"staffToken": []}],
             "parameters": parameters,
-            "responses": {"200": ok, **_error_responses(*errors)},
+            "responses": {"200": ok, **_refusals(*refusals, 401, 503)},
         }
     }
 
 
 def integration_paths() -> dict:
     """The staff-token endpoints (recovery/api/integration.py); see docs/api.md."""
+    episode_csv = (EPISODE_ID,)
     return {
         "/alerts": _staff_get(
             "The clinic's alerts: most severe first, then longest open",
             _json("AlertPage", "one page of alerts"),
-            [
-                {
-                    "name": "status",
-                    "in": "query",
-                    "schema": {
-                        "type": "string",
-                        "enum": list(ALERT_FILTERS),
-                        "default": "open",
-                    },
-                },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-                },
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "description": "next_cursor of the previous page",
-                    "schema": {"type": "string"},
-                },
-            ],
-            (400, 401),
+            ALERT_QUERY,
+            (400,),
         ),
         "/alerts/{alert_id}": _staff_get(
             "One alert of the clinic with its history",
             _json("AlertDetail", "the alert and its history, oldest first"),
-            [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            (400, 401, 404),
+            [_path_id("alert_id", "alert")],
+            (400, 404),
         ),
         "/episodes/{episode_id}/fhir": _staff_get(
             "The episode as a FHIR R4 Bundle (type collection)",
@@ -228,61 +150,74 @@ def integration_paths() -> dict:
                 "description": "Patient, Procedure, Observation per entry, Flag per alert",
                 "content": {"application/fhir+json": {"schema": {"type": "object"}}},
             },
-            [EPISODE_ID],
-            (401, 404),
+            [*episode_csv],
+            (404,),
         ),
         "/episodes/{episode_id}/entries.csv": _staff_get(
             "Every pain entry of the episode as CSV",
             _csv("one row per entry"),
-            [EPISODE_ID],
-            (401, 404),
+            [*episode_csv],
+            (404,),
         ),
         "/episodes/{episode_id}/alerts.csv": _staff_get(
             "Every alert of the episode as CSV",
             _csv("one row per alert"),
-            [EPISODE_ID],
-            (401, 404),
+            [*episode_csv],
+            (404,),
         ),
         "/entries.csv": _staff_get(
             "The clinic's entries recorded in a date range, as CSV",
             _csv("one row per entry"),
             DATE_RANGE,
-            (400, 401),
+            (400,),
         ),
         "/alerts.csv": _staff_get(
             "The clinic's alerts opened in a date range, as CSV",
             _csv("one row per alert"),
             DATE_RANGE,
-            (400, 401),
+            (400,),
         ),
     }
 
 
-def _error_responses(*codes: int) -> dict:
+def patient_paths() -> dict:
+    """The patient-token endpoints (recovery/api/routes.py)."""
     return {
-        str(c): {
-            "description": "error",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-        for c in codes
+        "/checkins": {
+            "post": {
+                "summary": "Record a pain check-in",
+                "security": [{"patientToken": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("CheckIn")}},
+                },
+                "responses": {
+                    "201": _json("CheckInResult", "stored"),
+                    "200": _json("CheckInResult", "already stored under this idempotency key"),
+                    **_refusals(400, 401, 409, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/episode": {
+            "get": {
+                "summary": "The patient's episode, entries and expected curve",
+                "security": [{"patientToken": []}],
+                "responses": {"200": _json("Episode", "the episode"), **_refusals(401, 503)},
+            }
+        },
     }
 
 
-def _json(schema_ref: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
-    }
-
-
-def openapi_document() -> dict:
+def openapi_document() -> dict[str, Any]:
     """The whole document, as a dict."""
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Recovery API",
             "version": "1",
-            "description": "Pain check-ins after vertebroplasty, and exports for integrations.",
+            "description": "Pain check-ins after vertebroplasty, and exports for integrations. "
+            "Every refusal is an `Error` body. A method a path does not take answers 405 with "
+            "an `Allow` header (`MethodNotAllowed`); an unknown path answers 404 `not_found`.",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
@@ -298,95 +233,27 @@ def openapi_document() -> dict:
                     "description": "a staff API token (create-staff --api-token)",
                 },
             },
-            "schemas": {
-                "Error": ERROR,
-                "CheckIn": CHECKIN_BODY,
-                "Entry": ENTRY,
-                "Curve": CURVE,
-                "Alert": ALERT,
-                "AlertEvent": ALERT_EVENT,
-                "AlertDetail": ALERT_DETAIL,
-                "AlertPage": {
-                    "type": "object",
-                    "properties": {
-                        "alerts": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Alert"},
-                        },
-                        "next_cursor": {"type": ["string", "null"]},
-                    },
-                },
-                "CheckInResult": {
-                    "type": "object",
-                    "properties": {
-                        "entry": {"$ref": "#/components/schemas/Entry"},
-                        "result": {
-                            "type": "object",
-                            "properties": {
-                                "status": {
-                                    "type": "string",
-                                    "enum": [
-                                        "emergency",
-                                        "call_clinic",
-                                        "early_high",
-                                        "higher",
-                                        "on_track",
-                                    ],
-                                },
-                                "expected": {"type": "number"},
-                                "headline": {"type": "string"},
-                                "message": {"type": "string"},
-                                "actions": {"type": "array", "items": {"type": "string"}},
-                                "clinic_phone": {"type": "string"},
-                                "emergency_number": {"type": "string"},
-                                "next_checkin": {"type": ["string", "null"]},
-                            },
-                        },
-                    },
-                },
-                "Episode": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "procedure_at": {"type": "string", "format": "date-time"},
-                        "levels": {"type": "string"},
-                        "indication": {"type": "string", "enum": list(Indication.codes())},
-                        "status": {"type": "string"},
-                        "baseline_pain": {"type": ["integer", "null"]},
-                        "curve_baseline": {"type": "number"},
-                        "curve_baseline_assumed": {"type": "boolean"},
-                        "entries": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Entry"},
-                        },
-                        "expected_curve": {"$ref": "#/components/schemas/Curve"},
-                    },
+            "schemas": component_schemas(),
+            "responses": {
+                "MethodNotAllowed": {
+                    "description": "`method_not_allowed`: the path does not take this method",
+                    "headers": {"Allow": {"required": True, **ALLOW}},
+                    "content": {"application/json": {"schema": _ref("Error")}},
                 },
             },
         },
         "paths": {
-            "/checkins": {
-                "post": {
-                    "summary": "Record a pain check-in",
-                    "security": [{"patientToken": []}],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/CheckIn"}}
-                        },
-                    },
-                    "responses": {
-                        "201": _json("CheckInResult", "stored"),
-                        "200": _json("CheckInResult", "already stored under this idempotency key"),
-                        **_error_responses(400, 401, 409, 413, 415, 422),
-                    },
-                }
-            },
-            "/episode": {
+            **patient_paths(),
+            "/openapi.json": {
                 "get": {
-                    "summary": "The patient's episode, entries and expected curve",
-                    "security": [{"patientToken": []}],
-                    "responses": {"200": _json("Episode", "the episode"), **_error_responses(401)},
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
                 }
             },
             **integration_paths(),

@@ -1,31 +1,63 @@
-"""API views: parse, authenticate, call one service, serialise."""
+"""API views: parse, authenticate, call one service, answer with a schema's body."""
 
 from flask import jsonify, request
 
 from ..care.clinics import clinic_params
 from ..care.episodes import EntryError, episode_baseline, episode_for_token, record_pain_entry
+from ..care.models import Episode, PainEntry
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
+from ..clinical.rules import Assessment
 from ..extensions import db
-from ..web.results import result_view
+from ..web.results import ResultView, result_view
 from ..web.site import error_response
-from . import bp
+from . import bp, schemas
+from .errors import ApiError, bearer_token, json_object
 from .openapi import openapi_document
-from .serializers import entry_json, episode_json, result_json
-from .validation import ApiError, bearer_token, json_object, parse_checkin
+from .schemas import CheckIn, CheckInResult, Entry, Result, parse_body
 
 
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
-    """Every refusal has the same JSON shape."""
+    """Every refusal has the same JSON shape (`schemas.Error`)."""
     return error_response(exc.status, exc.code, exc.message, exc.field)
 
 
-def patient_episode():
+def patient_episode() -> Episode:
     """The active episode of the patient token in the Authorization header."""
     episode = episode_for_token(bearer_token(request))
     if episode is None or episode.status != "active":
         raise ApiError(401, "invalid_token", "the token is unknown, revoked or its episode closed")
     return episode
+
+
+def entry_body(episode: Episode, entry: PainEntry) -> Entry:
+    """One entry: the check-in body's fields plus id, source and times."""
+    return Entry(
+        id=entry.id,
+        pain=entry.pain,
+        recorded_at=entry.recorded_dt,
+        red_flags=list(entry.red_flags or []),
+        analgesic=entry.is_analgesic_taken,
+        note=entry.note,
+        idempotency_key=entry.idempotency_key,
+        source=entry.source,
+        received_at=entry.received_dt,
+        hours_since_procedure=round(episode.hours_since_procedure(entry.recorded_dt), 2),
+    )
+
+
+def result_body(assessment: Assessment, view: ResultView) -> Result:
+    """What the patient is told after a check-in (no staff-facing alert reasons)."""
+    return Result(
+        status=assessment.status,
+        expected=round(assessment.expected, 1),
+        headline=view.headline,
+        message=view.comparison,
+        actions=list(view.actions),
+        clinic_phone=view.clinic_phone,
+        emergency_number=view.emergency_number,
+        next_checkin=view.next_checkin,
+    )
 
 
 @bp.post("/checkins")
@@ -36,20 +68,18 @@ def create_checkin():
     are on track on the strength of an earlier, different answer.
     """
     episode = patient_episode()
-    values = parse_checkin(json_object(request))
+    checkin = parse_body(CheckIn, json_object(request))
     try:
-        result = record_pain_entry(episode, address=request.remote_addr, **values)
+        result = record_pain_entry(episode, address=request.remote_addr, **checkin.entry_values())
     except EntryError as exc:
         status = 409 if exc.code == "idempotency_conflict" else 422
         raise ApiError(status, exc.code, exc.message, exc.field) from None
     db.session.commit()
-    body = {
-        "entry": entry_json(episode, result.entry),
-        "result": result_json(
-            result.assessment, result_view(episode, result.entry, result.assessment)
-        ),
-    }
-    return jsonify(body), 201 if result.created else 200
+    view = result_view(episode, result.entry, result.assessment)
+    body = CheckInResult(
+        entry=entry_body(episode, result.entry), result=result_body(result.assessment, view)
+    )
+    return jsonify(body.model_dump(mode="json")), 201 if result.created else 200
 
 
 @bp.get("/episode")
@@ -57,15 +87,24 @@ def get_episode():
     """The patient's episode, entries and the expected curve."""
     episode = patient_episode()
     entries = episode.entries
-    baseline, assumed = effective_baseline(
-        episode_baseline(episode, entries), clinic_params(episode.clinic)
+    params = clinic_params(episode.clinic)
+    baseline, assumed = effective_baseline(episode_baseline(episode, entries), params)
+    body = schemas.Episode(
+        id=episode.id,
+        procedure_at=episode.procedure_dt,
+        levels=episode.levels,
+        indication=episode.indication,
+        status=episode.status,
+        baseline_pain=episode.baseline_pain,
+        curve_baseline=baseline,
+        curve_baseline_assumed=assumed,
+        entries=[entry_body(episode, e) for e in entries],
+        expected_curve=curve_points(baseline, chart_hours(), params),
     )
-    curve = curve_points(baseline, chart_hours(), clinic_params(episode.clinic))
-    body = episode_json(episode, entries, baseline, assumed, curve)
-    return jsonify(body)
+    return jsonify(body.model_dump(mode="json"))
 
 
 @bp.get("/openapi.json")
 def openapi():
-    """The OpenAPI 3 description of this API."""
+    """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_document())
