@@ -18,7 +18,8 @@ from functools import partial
 import pytest
 
 from recovery.care.accounts import issue_api_token
-from recovery.care.models import Alert, AuditEvent, PainEntry
+from recovery.care.models import Alert, AuditEvent, PainEntry, RetiredLink
+from recovery.care.tokens import hash_token
 from recovery.extensions import db
 from tests import factories
 from tests.servers import gunicorn
@@ -263,3 +264,38 @@ def test_a_check_in_while_a_nurse_resolves_its_alert_is_stored(app, client, clin
         # one after: never lost, never two unresolved.
         assert rules.count("resolved") == 1
         assert rules.count("open") <= 1
+
+
+LINK_ACTIONS = {"revoke": "link/revoke", "reissue": "link/reissue", "close": "close"}
+
+
+@pytest.mark.parametrize(
+    "pair", [("revoke", "revoke"), ("revoke", "close"), ("revoke", "reissue"), ("close", "close")]
+)
+def test_two_nurses_changing_one_link_at_once_are_taken_one_after_the_other(
+    app, client, clinic, now, pair
+):
+    """A double click, or two nurses at once, on one patient's link: each is taken whole under
+    the episode's lock; no error, the old link retired once, the episode closed once."""
+    *_people, nurses = two_signed_in_nurses(app, clinic)
+    for attempt in range(3):
+        enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+        episode_id = enrolled.episode.id
+        answers = at_once(
+            app,
+            *(
+                partial(nurse.post, f"/staff/episodes/{episode_id}/{LINK_ACTIONS[action]}")
+                for nurse, action in zip(nurses, pair, strict=True)
+            ),
+        )
+        assert [r.status_code for r in answers] == [302, 302], attempt
+        db.session.rollback()
+        retired = db.session.scalars(
+            db.select(RetiredLink.token_hash).where(RetiredLink.episode_id == episode_id)
+        ).all()
+        assert hash_token(enrolled.token) in retired and len(retired) == len(set(retired))
+        closings = db.session.scalars(
+            db.select(AuditEvent).filter_by(episode_id=episode_id, action="closed")
+        ).all()
+        assert len(closings) == min(1, pair.count("close")), attempt
+        assert client.get(f"/p/{enrolled.token}").status_code == 404, attempt

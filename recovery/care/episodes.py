@@ -167,7 +167,12 @@ def issue_link(
 
 
 def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: str | None = None):
-    """Make the patient's link stop working (a link already revoked is left as it is)."""
+    """Make the patient's link stop working (a link already revoked is left as it is).
+
+    Under the episode's lock, as a re-issue or a closing is: a second nurse (or a double
+    click) then finds the link already revoked, instead of retiring it twice.
+    """
+    lock_episode(episode)
     if episode.token_hash is None:
         return
     _retire_link(episode)
@@ -475,12 +480,14 @@ def lock_episode(episode: Episode) -> None:
     to commit, then sees its entry and alerts. On SQLite the writing request's transaction
     already holds the database's write lock (recovery.extensions), and FOR UPDATE is dropped.
     """
+    # The row must be fetched for populate_existing to refresh `episode` with what the
+    # transaction we waited for committed (its status, its link).
     db.session.execute(
         db.select(Episode)
         .where(Episode.id == episode.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).scalar_one()
 
 
 def _same_answer(
