@@ -330,3 +330,21 @@ def test_openapi_lists_the_integration_endpoints(client):
         "/alerts.csv",
     ):
         assert document["paths"][path]["get"]["security"] == [{"staffToken": []}]
+
+
+def test_codes_older_than_the_vocabulary_still_answer(client, clinic, token, now):
+    """A row stored before a code was retired (a red flag, a rule) is served as stored, in the
+    feed, an alert's detail and the patient's episode: one old row never takes an answer down."""
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30))
+    entry = factories.gen_entry(enrolled.episode, 5, 20).entry
+    entry.red_flags = ["retired_flag"]
+    alert = gen_alert(enrolled.episode, "retired_rule", "moderate", now - timedelta(hours=1))
+    db.session.commit()
+    feed = client.get(ALERTS, query_string={"status": "all"}, headers=bearer(token))
+    assert feed.status_code == 200
+    assert [a["rule"] for a in feed.get_json()["alerts"]] == ["retired_rule"]
+    detail = client.get(f"{ALERTS}/{alert.id}", headers=bearer(token))
+    assert detail.status_code == 200 and detail.get_json()["rule"] == "retired_rule"
+    episode = client.get("/api/v1/episode", headers=bearer(enrolled.token))
+    assert episode.status_code == 200
+    assert episode.get_json()["entries"][0]["red_flags"] == ["retired_flag"]

@@ -262,7 +262,27 @@ def to_utc(value: datetime) -> datetime:
 #: A time as the API writes it: ISO 8601 in UTC with a Z suffix.
 UtcTime = Annotated[datetime, AfterValidator(to_utc)]
 
+
 #: `Severity` (an IntEnum) by its codes, as it is stored and sent.
+def stored_code(vocabulary: Any) -> Any:
+    """A code read back from the database, in an answer: any string, so a row older than the
+    vocabulary (a code since retired) still answers instead of failing; the document lists
+    the vocabulary's codes, as every new row has one of them."""
+    return Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": list(vocabulary.codes()),
+                "description": "a code of the vocabulary (rows older than it keep theirs)",
+            }
+        ),
+    ]
+
+
+StoredRedFlag = stored_code(RedFlag)
+StoredRule = stored_code(Rule)
+
 SeverityCode = StrEnum("Severity", [(c.upper(), c) for c in Severity.codes()])
 SeverityCode.__doc__ = "How soon a nurse should act, most urgent first."
 
@@ -291,7 +311,7 @@ class Entry(Answer):
     id: int
     pain: int = Field(ge=0, le=10)
     recorded_at: UtcTime
-    red_flags: list[RedFlag]
+    red_flags: list[StoredRedFlag]
     analgesic: bool
     note: str
     idempotency_key: str | None = Field(description="null when the check-in sent none")
@@ -352,7 +372,7 @@ class Alert(Answer):
     id: int
     episode_id: int
     patient_name: str
-    rule: Rule
+    rule: StoredRule
     severity: SeverityCode
     status: AlertStatus
     reason: str = Field(description="the one-line reason, in English")
