@@ -82,10 +82,19 @@ def _request_writes() -> bool:
     """
     if not has_request_context():
         return has_app_context() and bool(g.get("database_writer"))
+    if g.get("database_writes_done"):
+        return False
     if request.method in WRITING_METHODS:
         return True
     view = current_app.view_functions.get(request.endpoint or "")
     return getattr(view, "writes_database", False)
+
+
+def writes_done() -> None:
+    """This request has committed what it writes; what it still runs only reads (a CSV that
+    streams after its audit row). On SQLite that read then begins as a reader (WAL), so a slow
+    download holds no write lock while check-ins wait."""
+    g.database_writes_done = True
 
 
 def writes_database(view):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from recovery.care.models import Alert, AlertEvent, AuditEvent
 from recovery.extensions import db
@@ -284,6 +286,37 @@ def test_downloads_are_audited(client, auth, nurse, course, now):
         ("exported_entries_csv", course.id, nurse.id),
         ("exported_alerts_csv", None, nurse.id),
     ]
+
+
+def test_a_download_being_read_keeps_no_check_in_waiting(client, auth, nurse, course):
+    """A slow client reading a CSV holds no lock a check-in needs: the download's audit row is
+    committed before the file streams, and the stream then reads as a reader (on SQLite, no
+    write lock; on PostgreSQL, no lock on the episode's row)."""
+    auth.login()
+    response = client.get(f"/staff/episodes/{course.id}/entries.csv", buffered=False)
+    lines = (chunk.decode() for chunk in response.response)
+    try:
+        assert next(lines).startswith("entry_id,")
+        assert next(lines).startswith(str(course.entries[0].id))  # the query is open
+        url = db.engine.url
+        if url.get_backend_name() == "sqlite":
+            other = sqlite3.connect(url.database, timeout=0, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if the stream held it
+            other.execute("ROLLBACK")
+            other.close()
+        else:
+            engine = create_engine(url)
+            with engine.begin() as other:
+                other.execute(text("SET LOCAL lock_timeout = '1s'"))
+                locked = other.execute(
+                    text("SELECT id FROM episode WHERE id = :id FOR UPDATE NOWAIT"),
+                    {"id": course.id},
+                )
+                assert locked.scalar() == course.id
+            engine.dispose()
+        assert sum(1 for _line in lines) == 3  # the rest of the file still arrives
+    finally:
+        response.close()
 
 
 # --- access --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from ..care.models import MAX_ID
-from ..extensions import db
+from ..extensions import db, writes_done
 
 
 def select_locale() -> str | None:
@@ -156,7 +156,11 @@ def init_app(app: Flask) -> None:
 
 
 def csv_attachment(lines, filename: str) -> Response:
-    """A streamed CSV download (`lines` an iterator of text lines) that no cache keeps."""
+    """A streamed CSV download (`lines` an iterator of text lines) that no cache keeps.
+
+    The caller has committed (the download's audit row): the stream only reads.
+    """
+    writes_done()
     response = Response(stream_with_context(lines), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
