@@ -329,7 +329,7 @@ def export_episode_csv(
 ) -> CsvExport:
     """One episode's CSV of `kind` ("entries" or "alerts"), recorded in the audit trail.
 
-    The one service behind the staff page's and the API's downloads. Flushes the audit row;
+    The one service behind the staff page's and the API's downloads. Adds the audit row;
     the caller commits before the lines stream.
     """
     record_event(
@@ -347,7 +347,8 @@ def export_clinic_csv(
 ) -> CsvExport:
     """The staff member's clinic's CSV of `kind` from `start` to `end` (clinic days, both
     included), recorded in the audit trail. The caller has checked the range against
-    MAX_RANGE_DAYS and the export dates. Flushes; the caller commits before the lines stream."""
+    MAX_RANGE_DAYS and the export dates. Adds the audit row; the caller commits before the
+    lines stream."""
     clinic = staff.clinic
     record_event(
         f"exported_{kind}_csv",
