@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +43,7 @@ from ..clinical.vocabulary import (
     EntrySource,
     EpisodeStatus,
     Indication,
+    PatientStatus,
     RedFlag,
     Rule,
     Severity,
@@ -323,9 +324,7 @@ class Entry(Answer):
 class Result(Answer):
     """What the patient is told after a check-in (no staff-facing alert reasons)."""
 
-    status: Literal["emergency", "call_clinic", "early_high", "higher", "on_track"] = Field(
-        description="`recovery.clinical.rules.assess`"
-    )
+    status: PatientStatus = Field(description="`recovery.clinical.rules.assess`")
     expected: float = Field(description="the expected score now, 1 decimal")
     headline: str
     message: str

@@ -57,6 +57,7 @@ from .schedule import DEFAULT_SCHEDULE, HOURS_PER_DAY, Window, window_opening
 from .vocabulary import (
     HOURS_SHOWN_UP_TO,
     SCORE_RULES,
+    PatientStatus,
     RedFlag,
     Rule,
     Severity,
@@ -161,7 +162,7 @@ class Assessment:
     ``findings``: from `evaluate`, in priority order. ``expected``, ``amber``, ``red``: the
     curve and lines at the reading's time (0-10 NRS, lines not capped). ``baseline``: the
     baseline used; ``baseline_assumed``: True when it is the population default. ``status``:
-    "emergency", "call_clinic", "early_high", "higher" or "on_track" (see `assess`).
+    what the patient is told (`PatientStatus`, see `assess`).
     """
 
     findings: tuple[Finding, ...]
@@ -170,7 +171,7 @@ class Assessment:
     red: float
     baseline: float
     baseline_assumed: bool
-    status: str
+    status: PatientStatus
 
 
 def _at(hours: float) -> Message:
@@ -468,15 +469,15 @@ def assess(
     b, assumed = effective_baseline(baseline, params)
     hours = reading.hours
     if red_flag_severity(reading.red_flags) is Severity.EMERGENCY:
-        status = "emergency"
+        status = PatientStatus.EMERGENCY
     elif reading.red_flags:
-        status = "call_clinic"
+        status = PatientStatus.CALL_CLINIC
     elif 0 < hours < params.quiet_hours and reading.pain >= params.early_high_pain - _EPSILON:
-        status = "early_high"
+        status = PatientStatus.EARLY_HIGH
     elif any(f.rule in SCORE_RULES for f in findings):
-        status = "higher"
+        status = PatientStatus.HIGHER
     else:
-        status = "on_track"
+        status = PatientStatus.ON_TRACK
     return Assessment(
         findings=tuple(findings),
         expected=expected_pain(b, hours, params),

@@ -192,6 +192,18 @@ def red_flag_severity(codes: tuple[str, ...] | list[str]) -> Severity | None:
     return Severity.EMERGENCY if EMERGENCY_FLAGS.intersection(codes) else Severity.URGENT
 
 
+class PatientStatus(Term):
+    """What the patient is told after a check-in (`rules.assess`; first match wins, in this
+    order). The labels name each for staff and integrators; the patient's page has its own
+    words (recovery.web.results)."""
+
+    EMERGENCY = "emergency", N_("Call emergency services")
+    CALL_CLINIC = "call_clinic", N_("Call the clinic")
+    EARLY_HIGH = "early_high", N_("High soon after the procedure")
+    HIGHER = "higher", N_("Higher than expected")
+    ON_TRACK = "on_track", N_("On track")
+
+
 class AlertStatus(Term):
     """Where an alert is in the nurse's workflow."""
 

@@ -14,7 +14,7 @@ from ..care.models import Episode, PainEntry, utcnow
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
 from ..clinical.schedule import next_due
-from ..clinical.vocabulary import duration
+from ..clinical.vocabulary import PatientStatus, duration
 from ..translation import render, translate
 from .chart_text import chart_labels
 from .charts import patient_figure
@@ -49,7 +49,7 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
             expected=expected,
         )
     status = assessment.status
-    if status == "emergency":
+    if status is PatientStatus.EMERGENCY:
         tone, headline = "urgent", _("Call emergency services now.")
         actions = [
             _(
@@ -58,19 +58,19 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
             ),
             _("Then tell the clinic. The clinic has also been alerted."),
         ]
-    elif status == "call_clinic":
+    elif status is PatientStatus.CALL_CLINIC:
         tone, headline = "urgent", _("Call the clinic now.")
         actions = [
             _("The symptom you ticked needs to be checked today. Call the clinic now."),
             _("If you cannot reach the clinic, call emergency services."),
         ]
-    elif status == "early_high":
+    elif status is PatientStatus.EARLY_HIGH:
         tone, headline = "info", _("Pain is often high in the first hours.")
         actions = [
             _("Take the pain medicine you were prescribed, as directed."),
             _("Check in again at your next time. If the pain gets much worse, call the clinic."),
         ]
-    elif status == "higher":
+    elif status is PatientStatus.HIGHER:
         tone, headline = "warning", _("Your pain is higher than expected.")
         actions = [
             ngettext(
@@ -93,7 +93,7 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
         actions=actions,
         clinic_phone=episode.clinic.phone,
         emergency_number=emergency_number(episode.clinic),
-        show_emergency=status == "emergency",
+        show_emergency=status is PatientStatus.EMERGENCY,
         next_checkin=next_checkin_text(episode),
     )
 
