@@ -17,7 +17,6 @@ from flask import current_app, jsonify, request
 
 from ..care.accounts import staff_for_api_token
 from ..care.alerts import notes_text
-from ..care.audit import record_event
 from ..care.models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
 from ..clinical.vocabulary import Severity
 from ..extensions import db, writes_database
@@ -29,7 +28,12 @@ from ..interop.csv_export import (
     export_episode_csv,
 )
 from ..interop.feed import ALERT_FILTERS, AlertCursor, clinic_alert, clinic_alerts
-from ..interop.fhir import FhirSettings, episode_in_clinic, fhir_bundle, load_episode_for_export
+from ..interop.fhir import (
+    FhirSettings,
+    episode_in_clinic,
+    export_episode_fhir,
+    load_episode_for_export,
+)
 from ..web.site import csv_attachment
 from . import bp, schemas
 from .errors import ApiError, bearer_token
@@ -76,14 +80,8 @@ def episode_fhir(episode_id: int):
     """The episode as a FHIR R4 Bundle (collection) of Patient, Procedure, Observations, Flags."""
     user = api_staff()
     episode = export_episode(episode_id, user, with_records=True)
-    bundle = fhir_bundle(episode, FhirSettings.from_config(current_app.config))
-    record_event(
-        "exported_fhir",
-        clinic_id=user.clinic_id,
-        episode=episode,
-        staff=user,
-        address=request.remote_addr,
-    )
+    settings = FhirSettings.from_config(current_app.config)
+    bundle = export_episode_fhir(episode, user, settings, address=request.remote_addr)
     db.session.commit()
     response = current_app.response_class(json.dumps(bundle), mimetype="application/fhir+json")
     response.headers["Cache-Control"] = "no-store"

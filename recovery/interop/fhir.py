@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import joinedload, selectinload
 
+from ..care.audit import record_event
 from ..care.models import (
     Alert,
     Clinic,
     Episode,
     PainEntry,
     Patient,
+    StaffUser,
 )
 from ..clinical.vocabulary import Indication, RedFlag, Severity, label_of
 from ..extensions import db
@@ -323,3 +325,18 @@ def fhir_bundle(
         "timestamp": utc_text(now),
         "entry": entries,
     }
+
+
+def export_episode_fhir(
+    episode: Episode, staff: StaffUser, settings: FhirSettings, *, address: str | None = None
+) -> dict:
+    """The episode's Bundle for `staff`, recorded in the audit trail (`exported_fhir`), as the
+    CSV exports are (`csv_export.export_episode_csv`). Adds the audit row; the caller commits."""
+    record_event(
+        "exported_fhir",
+        clinic_id=staff.clinic_id,
+        episode=episode,
+        staff=staff,
+        address=address,
+    )
+    return fhir_bundle(episode, settings)
