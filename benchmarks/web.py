@@ -311,7 +311,7 @@ class Bench:
             figures.append(
                 Figure(
                     "page_weight",
-                    f"  total: page + {len(assets)} assets",
+                    f"  total with {len(assets)} assets: {name}",
                     raw_bytes=total_raw,
                     gzip_bytes=total_gz,
                 )

@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from .extensions import babel, csrf, db, login_manager, migrate
-    from .web import assets, security, site, throttle
+    from .web import assets, compression, security, site, throttle
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=site.select_locale, timezone_selector=site.select_timezone)
     assets.init_app(app)
+    compression.init_app(app)
     security.init_app(app)
     throttle.init_app(app)
     site.init_app(app)

@@ -4,6 +4,7 @@ import sqlite3
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -33,6 +34,9 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Pages, CSS and JS compressed by the app itself (zstd, brotli or gzip, as the browser
+# accepts): `make run` and small clinics have no proxy in front to do it.
+compress = Compress()
 
 
 #: Requests that may write: on SQLite their transactions take the write lock when they begin.

@@ -267,16 +267,6 @@ def test_figures_are_small_rounded_and_untemplated():
     assert fig["config"]["responsive"] is True
 
 
-def test_patient_figure_is_static_with_points_and_range_only():
-    fig = charts.patient_figure(entries=ENTRIES, curve=make_curve())
-    assert [item["uid"] for item in fig["data"]] == ["band", "observed"]
-    assert fig["config"]["staticPlot"] is True
-    assert fig["config"]["displayModeBar"] is False
-    assert fig["layout"]["xaxis"]["fixedrange"] is True
-    assert fig["layout"]["yaxis"]["fixedrange"] is True
-    assert trace(fig, "observed")["marker"]["size"] >= 12
-
-
 def cohort(**overrides):
     hours = [2, 6, 24, 48, 168, 720, 2160]
     published_hours = [0, 2, 6, 24, 48, 168, 720, 2160]
@@ -314,7 +304,6 @@ def test_cohort_figure_shows_median_iqr_published_and_n():
     [
         episode,
         lambda: episode(baseline_assumed=True, alerts=(), title="T"),
-        lambda: charts.patient_figure(entries=ENTRIES, curve=make_curve()),
         cohort,
     ],
 )
@@ -328,6 +317,43 @@ def test_figures_validate_against_the_plotly_schema(build):
 
 def test_config_uses_only_known_plotly_options():
     # plotly.graph_objects does not validate config, so check it against plotly.js's names.
-    known = {"displaylogo", "responsive", "displayModeBar", "scrollZoom", "staticPlot"}
-    for fig in (episode(), cohort(), charts.patient_figure(entries=ENTRIES, curve=make_curve())):
+    known = {"displaylogo", "responsive", "displayModeBar", "scrollZoom"}
+    for fig in (episode(), cohort()):
         assert set(fig["config"]) <= known
+
+
+# --- The patient's SVG chart (recovery.web.phone_chart) ------------------------------------
+
+
+def test_phone_chart_places_scores_on_a_0_to_10_box():
+    from recovery.web.phone_chart import VIEW, phone_chart
+
+    chart = phone_chart(entries=ENTRIES, curve=make_curve())
+    # The baseline sits in the "Before" slot; every later score is a dot, in time order.
+    assert chart.baseline_dot is not None and chart.baseline_dot[1] == 200  # pain 8 of 10
+    assert len(chart.dots) == len(ENTRIES) - 1
+    xs = [x for x, _ in chart.dots]
+    assert xs == sorted(xs) and chart.baseline_dot[0] < chart.divider < xs[0]
+    assert [y for _, y in chart.dots] == [VIEW - pain * 100 for pain in (6, 4, 7, 5, 3, 2, 6, 2)]
+    assert chart.gridlines == [VIEW, 500, 0]
+    assert all(0 <= x <= VIEW for x in xs)
+
+
+def test_phone_chart_band_is_capped_at_10_and_starts_at_the_procedure():
+    from recovery.web.phone_chart import phone_chart
+
+    chart = phone_chart(entries=[], curve=make_curve(baseline=10.0))
+    band = [tuple(map(float, point.split(","))) for point in chart.band.split()]
+    assert min(y for _, y in band) == 0  # amber above 10 is drawn at 10, never off the box
+    assert min(x for x, _ in band) == float(chart.expected.split()[0].split(",")[0])
+    assert chart.dots == [] and chart.baseline_dot is None and chart.observed == ""
+
+
+def test_phone_chart_keeps_a_late_score_inside_the_box_and_labels_at_its_edges():
+    from recovery.web.phone_chart import VIEW, phone_chart
+
+    chart = phone_chart(entries=[entry(24 * 200, 1)], curve=make_curve())
+    assert chart.dots == [(VIEW, 900)]
+    first, *_middle, last = chart.ticks
+    assert (first.anchor, first.percent, last.anchor, last.percent) == ("start", 0, "end", 100)
+    assert sorted({tick.level for tick in chart.ticks}) == [0, 1, 2]

@@ -9,7 +9,7 @@ from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
 from ..extensions import db
 from ..web.results import ResultView, result_view
-from ..web.site import error_response
+from ..web.site import error_response, speak_to_patient
 from . import bp, schemas
 from .errors import ApiError, bearer_token, json_object
 from .openapi import openapi_document
@@ -27,6 +27,7 @@ def patient_episode() -> Episode:
     episode = episode_for_token(bearer_token(request))
     if episode is None or episode.status != "active":
         raise ApiError(401, "invalid_token", "the token is unknown, revoked or its episode closed")
+    speak_to_patient(episode)
     return episode
 
 

@@ -2,7 +2,7 @@
 
 import uuid
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 
 from ..care.clinics import emergency_number
 from ..care.episodes import (
@@ -15,9 +15,12 @@ from ..care.episodes import (
 )
 from ..care.models import PainEntry, utcnow
 from ..care.outreach import set_reminders
+from ..care.urls import patient_url
 from ..extensions import csrf, db
 from ..web.forms import CheckInForm
-from ..web.results import patient_chart, result_view
+from ..web.handout import handout
+from ..web.results import checkin_intro, patient_chart, result_view
+from ..web.site import speak_to_patient
 from . import bp
 from .forms import RemindersForm
 
@@ -27,8 +30,7 @@ def episode_or_invalid(token: str):
     episode = episode_for_token(token)
     if episode is None or episode.status != "active":
         abort(404)
-    g.locale = episode.patient.preferred_language
-    g.timezone = episode.clinic.timezone
+    speak_to_patient(episode)
     return episode
 
 
@@ -43,8 +45,7 @@ def invalid_link(_exc):
     episode = episode_for_token(token) or episode_for_retired_token(token)
     clinic = None
     if episode is not None:
-        g.locale = episode.patient.preferred_language
-        g.timezone = episode.clinic.timezone
+        speak_to_patient(episode)
         clinic = episode.clinic
     return render_template(
         "patient/invalid.html",
@@ -81,7 +82,13 @@ def checkin(token: str):
             db.session.commit()
             return redirect(url_for("patient.result", token=token, entry_id=result.entry.id))
     status = 400 if form.errors else 200
-    return render_template("patient/checkin.html", form=form, episode=episode), status
+    return render_template(
+        "patient/checkin.html",
+        form=form,
+        episode=episode,
+        token=token,
+        intro=checkin_intro(episode),
+    ), status
 
 
 @bp.route("/<token>/reminders", methods=["GET", "POST"])
@@ -123,5 +130,13 @@ def result(token: str, entry_id: int):
         episode=episode,
         view=view,
         token=token,
-        figure=patient_chart(episode),
+        chart=patient_chart(episode),
     )
+
+
+@bp.get("/<token>/handout")
+def handout_page(token: str):
+    """The printable handout for this link: how to check in, when, and the warning signs."""
+    episode = episode_or_invalid(token)
+    sheet = handout(episode, patient_url(token, request.host_url), utcnow())
+    return render_template("patient/handout.html", h=sheet, token=token, episode=episode)

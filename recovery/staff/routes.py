@@ -2,7 +2,6 @@
 
 import uuid
 
-import segno
 from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -29,6 +28,7 @@ from ..care.episodes import (
 from ..care.models import utcnow
 from ..care.urls import patient_url
 from ..extensions import db
+from ..web.handout import printable_handout
 from ..web.site import safe_next
 from . import bp, presenters
 from .access import alert_for_staff, episode_for_staff
@@ -148,11 +148,13 @@ def show_link(episode_id: int):
     """The patient's new link and QR code, shown once right after it is issued."""
     episode = episode_for_staff(episode_id, current_user)
     new_link = session.pop(NEW_LINK_KEY, None)
-    url = qr = None
+    url = sheet = None
     if new_link and new_link.get("episode_id") == episode.id:
         url = patient_url(new_link["token"], request.host_url)
-        qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
-    return render_template("staff/link.html", episode=episode, url=url, qr=qr, form=ConfirmForm())
+        sheet = printable_handout(episode, url)
+    return render_template(
+        "staff/link.html", episode=episode, url=url, handout=sheet, form=ConfirmForm()
+    )
 
 
 @bp.post("/episodes/<int:episode_id>/link/reissue")

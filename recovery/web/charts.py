@@ -30,7 +30,6 @@ __all__ = [
     "cohort_figure",
     "elapsed_label",
     "episode_figure",
-    "patient_figure",
 ]
 
 #: x position of the pre-procedure baseline slot ("Before"), left of the procedure (x = 0).
@@ -47,8 +46,6 @@ TICK_HOURS: tuple[tuple[str, float], ...] = (
     ("tick_1mo", 720.0),
     ("tick_3mo", 2160.0),
 )
-#: Ticks left out of the patient's phone chart, where bigger labels would touch their neighbours.
-PATIENT_SKIPPED_TICKS = frozenset({"tick_48h", "tick_2wk"})
 #: No score-only alerts before 4 h (docs/clinical.md, "Alert rules"), so no call line before it.
 RED_LINE_FROM_HOURS = 4.0
 
@@ -64,7 +61,6 @@ AXIS_TEXT_PX = 52
 LEGEND_ROW_PX = 24
 NOTE_LINE_PX = 18
 EPISODE_HEIGHT_PX = 400
-PATIENT_HEIGHT_PX = 320
 COHORT_HEIGHT_PX = 380
 COHORT_Y_RANGE = (0.0, 1.25)
 
@@ -267,53 +263,7 @@ def episode_figure(
         note_line=baseline_assumed,
     )
     layout["annotations"] = annotations
-    return {"data": data, "layout": layout, "config": _config(static=False)}
-
-
-def patient_figure(
-    *,
-    entries: Sequence[Mapping[str, Any]],
-    curve: Mapping[str, Sequence[float]],
-    labels: Mapping[str, str] | None = None,
-) -> dict:
-    """Build the patient's phone chart: their scores and the expected range only.
-
-    Same inputs as ``episode_figure``. Static (no zoom, pan, hover or modebar) so the chart
-    never captures the scroll of a phone page; big markers. Trace ``uid``s: band, observed.
-    """
-    text = _labels(labels)
-    ordered = sorted(entries, key=lambda entry: entry["hours"])
-    curve_hours, expected, amber, _red = _curve_columns(curve)
-    data = [
-        _band_trace(curve_hours, expected, amber, text["band"]),
-        {
-            "type": "scatter",
-            "uid": "observed",
-            "name": text["observed"],
-            "mode": "lines+markers",
-            "x": _positions(entry["hours"] for entry in ordered),
-            "y": [entry["pain"] for entry in ordered],
-            "line": {"color": COLOURS["observed"], "width": 3},
-            "marker": {
-                "size": 14,
-                "color": COLOURS["observed"],
-                "line": {"color": "#ffffff", "width": 2},
-            },
-        },
-    ]
-    last_hours = max([*curve_hours, *(entry["hours"] for entry in ordered), 0.0])
-    layout = _time_layout(
-        text,
-        None,
-        last_hours,
-        height=PATIENT_HEIGHT_PX,
-        legend_items=2,
-        skip_ticks=PATIENT_SKIPPED_TICKS,
-        tick_font_size=13,
-    )
-    layout["font"]["size"] = 14
-    layout["annotations"] = _scale_notes(text)
-    return {"data": data, "layout": layout, "config": _config(static=True)}
+    return {"data": data, "layout": layout, "config": _config()}
 
 
 def cohort_figure(
@@ -406,7 +356,7 @@ def cohort_figure(
         "zeroline": False,
         "gridcolor": COLOURS["grid"],
     }
-    return {"data": data, "layout": layout, "config": _config(static=False)}
+    return {"data": data, "layout": layout, "config": _config()}
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
@@ -566,10 +516,8 @@ def _time_layout(
     height: int,
     legend_items: int,
     note_line: bool = False,
-    skip_ticks: frozenset[str] = frozenset(),
-    tick_font_size: int = 10,
 ) -> dict:
-    ticks = [(key, hours) for key, hours in TICK_HOURS if key not in skip_ticks]
+    ticks = TICK_HOURS
     margin_top = (36 if title else 12) + (NOTE_LINE_PX if note_line else 0)
     layout: dict[str, Any] = {
         "height": height,
@@ -592,7 +540,7 @@ def _time_layout(
             "ticktext": [text[key] for key, _ in ticks],
             # Never rotated: the log axis keeps neighbouring labels apart at phone width.
             "tickangle": 0,
-            "tickfont": {"size": tick_font_size},
+            "tickfont": {"size": 10},
             "fixedrange": True,
             "zeroline": False,
             "showgrid": True,
@@ -626,14 +574,11 @@ def _time_layout(
     return layout
 
 
-def _config(*, static: bool) -> dict:
+def _config() -> dict:
     # No modebar: the axes are fixed, and the page's text table is the export.
-    config: dict[str, Any] = {
+    return {
         "displaylogo": False,
         "responsive": True,
         "displayModeBar": False,
         "scrollZoom": False,
     }
-    if static:
-        config["staticPlot"] = True
-    return config

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..care.clinics import clinic_params, clinic_schedule, emergency_number, response_hours
 from ..care.episodes import episode_baseline, episode_entries
 from ..care.models import Episode, PainEntry, utcnow
-from ..clinical.curve import chart_hours, curve_points, effective_baseline
+from ..clinical.curve import (
+    amber_line,
+    chart_hours,
+    curve_points,
+    effective_baseline,
+    expected_pain,
+)
 from ..clinical.rules import Assessment
-from ..clinical.schedule import next_due
-from ..clinical.vocabulary import PatientStatus, duration
-from ..translation import render, translate
-from .chart_text import chart_labels
-from .charts import patient_figure
+from ..clinical.schedule import Window, filled_windows, next_due, window_for
+from ..clinical.vocabulary import PatientStatus
+from .charts import PAIN_MAX
+from .phone_chart import PhoneChart, Tick, phone_chart
+from .when import after_procedure, between, span
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,9 @@ class ResultView:
     next_checkin: str | None
 
 
-def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> ResultView:
+def result_view(
+    episode: Episode, entry: PainEntry, assessment: Assessment, now: datetime | None = None
+) -> ResultView:
     """Turn an assessment into the sentences a patient reads after checking in."""
     hours = episode.hours_since_procedure(entry.recorded_dt)
     expected = round(assessment.expected)
@@ -42,10 +50,10 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
         comparison = _("You reported %(pain)s out of 10 before your procedure.", pain=entry.pain)
     else:
         comparison = _(
-            "You reported %(pain)s out of 10, %(when)s after your procedure. "
+            "You reported %(pain)s out of 10, %(when)s. "
             "At this time most people report about %(expected)s out of 10.",
             pain=entry.pain,
-            when=render(duration(hours)),
+            when=after_procedure(hours),
             expected=expected,
         )
     status = assessment.status
@@ -94,44 +102,147 @@ def result_view(episode: Episode, entry: PainEntry, assessment: Assessment) -> R
         clinic_phone=episode.clinic.phone,
         emergency_number=emergency_number(episode.clinic),
         show_emergency=status is PatientStatus.EMERGENCY,
-        next_checkin=next_checkin_text(episode),
+        next_checkin=next_checkin_text(episode, now),
     )
 
 
-def next_checkin_text(episode: Episode) -> str | None:
-    """ "Next check-in: <time>" for the first unfilled window still open, or None."""
-    now = utcnow()
-    entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in episode.entries]
+def next_checkin_text(episode: Episode, now: datetime | None = None) -> str | None:
+    """ "Your next check-in: between 05:00 and 09:00 today." for the first unfilled window
+    still open, in the clinic's time zone; None once the last check-in is done."""
+    now = now or utcnow()
     window = next_due(
-        clinic_schedule(episode.clinic), entry_hours, episode.hours_since_procedure(now)
+        clinic_schedule(episode.clinic), _entry_hours(episode), episode.hours_since_procedure(now)
     )
     if window is None:
         return None
-    start = episode.procedure_dt + timedelta(hours=max(window.start_h, 0))
-    when = max(start, now)
-    return _(
-        "Next check-in: %(label)s after your procedure, from %(when)s.",
-        label=translate(window.label),
-        when=format_datetime(when, "EEEE d MMMM, HH:mm"),
+    start, end = _window_times(episode, window)
+    return _("Your next check-in: %(when)s.", when=between(start, end, now))
+
+
+@dataclass(frozen=True)
+class CheckinIntro:
+    """What the check-in page says first: which check-in this is, and when the next one is."""
+
+    this_checkin: str
+    next_checkin: str | None
+
+
+def checkin_intro(episode: Episode, now: datetime | None = None) -> CheckinIntro:
+    """Which check-in the patient is about to make (check-in 3 of 8, about 1 day after the
+    procedure), or that none is due now and when the next one is."""
+    now = now or utcnow()
+    schedule = [w for w in clinic_schedule(episode.clinic) if not w.is_pre_procedure]
+    hours_now = episode.hours_since_procedure(now)
+    entry_hours = _entry_hours(episode)
+    window = window_for(schedule, hours_now)
+    # The one after this check-in: as if the patient answered now.
+    upcoming = next_due(schedule, [*entry_hours, hours_now], hours_now)
+    following = None
+    if upcoming is not None:
+        start, end = _window_times(episode, upcoming)
+        when = between(start, end, now)
+        if window is not None and window not in filled_windows(schedule, entry_hours):
+            following = _("After this one, your next check-in: %(when)s.", when=when)
+        else:
+            following = _("Your next check-in: %(when)s.", when=when)
+    if window is None:
+        return CheckinIntro(
+            _("No check-in is due right now. You can still tell us how you are at any time."),
+            following,
+        )
+    number, total = schedule.index(window) + 1, len(schedule)
+    if window in filled_windows(schedule, entry_hours):
+        return CheckinIntro(
+            _(
+                "You have already done check-in %(number)d of %(total)d. If your pain has "
+                "changed, you can tell us again.",
+                number=number,
+                total=total,
+            ),
+            following,
+        )
+    return CheckinIntro(
+        _(
+            "This is check-in %(number)d of %(total)d: %(when)s.",
+            number=number,
+            total=total,
+            when=after_procedure(window.target_h),
+        ),
+        following,
     )
 
 
-def patient_chart(episode: Episode) -> dict:
-    """The patient's own chart for a phone: their scores and the expected range."""
+def _entry_hours(episode: Episode) -> list[float]:
+    return [episode.hours_since_procedure(e.recorded_dt) for e in episode.entries]
+
+
+def _window_times(episode: Episode, window: Window) -> tuple[datetime, datetime]:
+    start = episode.procedure_dt + timedelta(hours=max(window.start_h, 0))
+    return start, episode.procedure_dt + timedelta(hours=window.end_h)
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """The patient's chart (`phone_chart.PhoneChart`) and the same in words."""
+
+    shapes: PhoneChart
+    summary: str
+    scores: list[str]
+    ticks: list[tuple[Tick, str]]
+
+
+def patient_chart(episode: Episode) -> ChartView:
+    """The patient's own chart for a phone: their scores and the usual range, drawn as SVG,
+    with a sentence and a list that say the same in words."""
     entries = episode_entries(episode)
     params = clinic_params(episode.clinic)
     baseline, _assumed = effective_baseline(episode_baseline(episode, entries), params)
-    return patient_figure(
-        entries=[
-            {
-                "hours": episode.hours_since_procedure(e.recorded_dt),
-                "pain": e.pain,
-                "red_flags": list(e.red_flags or []),
-                "source": e.source,
-                "recorded_label": format_datetime(e.recorded_dt, "EEE d MMM HH:mm"),
-            }
-            for e in entries
-        ],
-        curve=curve_points(baseline, [0.0, *chart_hours()], params),
-        labels=chart_labels(),
+    points = [
+        {"hours": episode.hours_since_procedure(e.recorded_dt), "pain": e.pain} for e in entries
+    ]
+    if episode.baseline_pain is not None and not any(p["hours"] <= 0 for p in points):
+        # The score taken at enrolment, before the procedure: the patient's starting point.
+        points.insert(0, {"hours": 0.0, "pain": episode.baseline_pain})
+    shapes = phone_chart(
+        entries=points, curve=curve_points(baseline, [0.0, *chart_hours()], params)
     )
+    scores = []
+    for point in points:
+        if point["hours"] <= 0:
+            scores.append(
+                _(
+                    "%(when)s: %(pain)s out of 10",
+                    when=capitalised(after_procedure(point["hours"])),
+                    pain=point["pain"],
+                )
+            )
+            continue
+        low = round(min(expected_pain(baseline, point["hours"], params), PAIN_MAX))
+        high = round(min(amber_line(baseline, point["hours"], params), PAIN_MAX))
+        scores.append(
+            _(
+                "%(when)s: %(pain)s out of 10. Usual range then: %(low)s to %(high)s.",
+                when=capitalised(after_procedure(point["hours"])),
+                pain=point["pain"],
+                low=low,
+                high=high,
+            )
+        )
+    if points:
+        last = points[-1]
+        summary = ngettext(
+            "Your %(num)d score so far, the latest %(pain)s out of 10, beside the usual range.",
+            "Your %(num)d scores so far, the latest %(pain)s out of 10, beside the usual range.",
+            len(points),
+            pain=last["pain"],
+        )
+    else:
+        summary = _("No scores yet. The shaded area is the usual range.")
+    labels = {0.0: _("Before")}
+    ticks = [(tick, labels.get(tick.hours) or span(tick.hours)) for tick in shapes.ticks]
+    return ChartView(shapes=shapes, summary=summary, scores=scores, ticks=ticks)
+
+
+def capitalised(text: str) -> str:
+    """`text` with its first letter upper case (a phrase that starts a line)."""
+    return text[:1].upper() + text[1:]

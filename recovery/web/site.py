@@ -34,6 +34,13 @@ def select_locale() -> str | None:
     return request.accept_languages.best_match(languages)
 
 
+def speak_to_patient(episode) -> None:
+    """Words, dates and times of this request in the patient's language and the clinic's time
+    zone: their pages, and the API their phone (or a clinic's app) calls with their link."""
+    g.locale = episode.patient.preferred_language
+    g.timezone = episode.clinic.timezone
+
+
 def select_timezone() -> str | None:
     """Show times in the clinic's time zone (the patient's, or the signed-in staff member's)."""
     if g.get("timezone"):

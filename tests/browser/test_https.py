@@ -97,11 +97,14 @@ def test_patient_checks_in_over_https(app, https_server, tls_context):
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("h1")).to_have_text("You are on track.")
     assert re.search(r"/entries/\d+$", page.url)
-    page.wait_for_selector('[data-chart-ready="1"]')
+    expect(page.locator(".pchart__scores")).to_contain_text("3 out of 10")
+    # Compressed by the app itself, as gunicorn serves it (no proxy in front).
+    [result] = [r for r in tls_context.requests if r.url == page.url]
+    assert result.response().all_headers()["content-encoding"] in {"br", "zstd", "gzip"}
 
     db.session.rollback()  # see what the server processes committed
     assert db.session.scalars(db.select(PainEntry.pain)).all() == [3]
-    # The result page loads scripts, styles and the chart: none may learn the link.
+    # The result page loads its styles and icons: none may learn the link.
     sent = referers(tls_context)
     assert sent and not any(enrolled.token in value for value in sent)
     assert sent == {f"{https_server}/"}

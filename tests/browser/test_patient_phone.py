@@ -16,11 +16,24 @@ def touch_targets_too_small(page, selector):
     return [b for b in boxes if b[0] < 44 or b[1] < 44]
 
 
+def transferred_bytes(page) -> int:
+    """What the browser received for the page and everything it loaded (headers and the
+    encoded, i.e. compressed, bodies), from the Resource Timing entries."""
+    return page.evaluate(
+        "performance.getEntriesByType('navigation').concat("
+        "performance.getEntriesByType('resource')).reduce((n, e) => n + e.transferSize, 0)"
+    )
+
+
 def test_patient_checks_in_on_a_phone(live_server, phone):
     clinic = factories.gen_clinic(phone="+44 20 7946 0002")
     enrolled = factories.gen_episode(clinic, procedure_dt=datetime.now(UTC) - timedelta(hours=24))
     phone.goto(f"{live_server.url}/p/{enrolled.token}")
     assert phone.locator("h1").inner_text() == "How is your pain?"
+    assert phone.locator(".checkin-intro").inner_text() == (
+        "This is check-in 3 of 8: about 1 day after your procedure."
+    )
+    assert transferred_bytes(phone) <= 60_000
     labels = phone.locator(".pain-choice__label")
     assert labels.count() == 11
     assert touch_targets_too_small(phone, ".pain-choice__label, .check__input, button") == []
@@ -33,30 +46,41 @@ def test_patient_checks_in_on_a_phone(live_server, phone):
     assert "Please choose a number from 0 to 10." in phone.content()
     assert db.session.scalar(db.select(db.func.count()).select_from(PainEntry)) == 0
 
-    phone.locator("label[for=pain-3]").click()
-    phone.get_by_label("I took pain medicine since my last check-in").check()
+    phone.locator("label[for=pain-6]").click()
     phone.get_by_role("button", name="Submit").click()
     phone.wait_for_url("**/entries/*")
-    assert phone.locator("h1").inner_text() == "You are on track."
-    phone.wait_for_selector('[data-chart-ready="1"]')
-    uids = phone.evaluate("document.querySelector('[data-chart]').data.map(t => t.uid)")
-    assert {"band", "observed"} <= set(uids)
+    # What to do now, then when the next check-in is, come before the chart.
+    order = phone.eval_on_selector_all(
+        "h1, .next-checkin, .pchart", "els => els.map(e => e.className || e.tagName)"
+    )
+    assert order == ["H1", "next-checkin", "pchart"]
+    next_checkin = phone.locator(".next-checkin").inner_text()
+    assert next_checkin.startswith("Your next check-in: between ")
+    assert phone.locator(".pchart__dot").count() == 2  # the score before the procedure, and 6
+    assert phone.locator("script[src]").count() == 0  # no JavaScript to draw the chart
+    assert "6 out of 10" in phone.locator(".pchart__scores").inner_text()
+    assert transferred_bytes(phone) <= 100_000
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.watch.problems == []
     db.session.rollback()
     entry = db.session.scalar(db.select(PainEntry))
-    assert (entry.pain, entry.is_analgesic_taken) == (3, True)
+    assert (entry.pain, entry.red_flags) == (6, [])
 
 
-def test_red_flag_shows_what_to_do_now(live_server, phone):
+def test_chest_pain_puts_the_emergency_instructions_first(live_server, phone):
     clinic = factories.gen_clinic(phone="+44 20 7946 0002")
     enrolled = factories.gen_episode(clinic)
     phone.goto(f"{live_server.url}/p/{enrolled.token}")
     phone.locator("label[for=pain-2]").click()
-    phone.get_by_label("Shortness of breath").check()
+    phone.get_by_label("Chest pain").check()
     phone.get_by_role("button", name="Submit").click()
     phone.wait_for_url("**/entries/*")
     assert phone.locator("h1").inner_text() == "Call emergency services now."
-    assert phone.get_by_role("link", name="Call emergency services").is_visible()
+    first_link = phone.locator("main a").first
+    assert first_link.inner_text().startswith("Call emergency services")
+    assert first_link.get_attribute("href").startswith("tel:")
+    box, heading = first_link.bounding_box(), phone.locator("h1").bounding_box()
+    assert box["y"] < 844 and box["y"] > heading["y"]  # on the first screen, under the heading
     assert phone.watch.problems == []
 
 

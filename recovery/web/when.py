@@ -1,0 +1,88 @@
+"""Times in words for patients: "about 2 days after your procedure", "between 05:00 and 09:00
+today", never "3.2 h".
+
+Staff pages keep the compact `recovery.clinical.vocabulary.duration` ("2.5 h", "3 d"); what
+a patient reads (the check-in page, the result page, the handout) goes through here. Clock
+times are in the request's time zone (the clinic's, set with the patient's link), as 24-hour
+"HH:mm"; days are "today", "tomorrow" or the weekday and date in the reader's language.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from flask_babel import format_date, format_time, ngettext, to_user_timezone
+from flask_babel import gettext as _
+
+HOURS_PER_DAY = 24
+HOURS_PER_WEEK = 7 * HOURS_PER_DAY
+HOURS_PER_MONTH = 30 * HOURS_PER_DAY
+
+
+def span(hours: float) -> str:
+    """A length of time as a patient says it: "2 hours", "1 day", "1 week", "3 months".
+
+    Hours below a day, days below two weeks, weeks below two months, then months; rounded
+    half up to a whole unit, at least 1 ("about 1 day" from 24 to 35 hours).
+    """
+    if hours < HOURS_PER_DAY - 0.5:
+        return ngettext("%(num)d hour", "%(num)d hours", _whole(hours))
+    if hours < 2 * HOURS_PER_WEEK - HOURS_PER_DAY / 2:
+        return ngettext("%(num)d day", "%(num)d days", _whole(hours / HOURS_PER_DAY))
+    if hours < 2 * HOURS_PER_MONTH - HOURS_PER_WEEK / 2:
+        return ngettext("%(num)d week", "%(num)d weeks", _whole(hours / HOURS_PER_WEEK))
+    return ngettext("%(num)d month", "%(num)d months", _whole(hours / HOURS_PER_MONTH))
+
+
+def _whole(value: float) -> int:
+    return max(1, math.floor(value + 0.5))
+
+
+def after_procedure(hours: float) -> str:
+    """When something happened, counted from the procedure: "before your procedure", "less
+    than an hour after your procedure", "about 2 days after your procedure"."""
+    if hours <= 0:
+        return _("before your procedure")
+    if hours < 1:
+        return _("less than an hour after your procedure")
+    return _("about %(span)s after your procedure", span=span(hours))
+
+
+def _day(moment: datetime, now: datetime | None) -> str:
+    if now is None:
+        return _("on %(date)s", date=format_date(moment, "EEEE d MMMM"))
+    days = (to_user_timezone(moment).date() - to_user_timezone(now).date()).days
+    if days == 0:
+        return _("today")
+    if days == 1:
+        return _("tomorrow")
+    if days == -1:
+        return _("yesterday")
+    return _("on %(date)s", date=format_date(moment, "EEEE d MMMM"))
+
+
+def _clock(moment: datetime) -> str:
+    return format_time(moment, "HH:mm")
+
+
+def at(moment: datetime, now: datetime | None) -> str:
+    """A moment as a patient reads it: "09:00 today", "17:30 on Monday 7 December". With
+    `now` None (a printed page, read on another day), always the date."""
+    return _("%(time)s %(day)s", time=_clock(moment), day=_day(moment, now))
+
+
+def between(start: datetime, end: datetime, now: datetime | None) -> str:
+    """A check-in window: "between 05:00 and 09:00 today"; "now, until 21:00 today" once it
+    has opened; across days, "between 21:00 today and 09:00 tomorrow". With `now` None (a
+    printed page), dates only: "between 05:00 and 09:00 on Thursday 3 December"."""
+    if now is not None and start <= now:
+        return _("now, until %(end)s", end=at(end, now))
+    if _day(start, now) == _day(end, now):
+        return _(
+            "between %(start)s and %(end)s %(day)s",
+            start=_clock(start),
+            end=_clock(end),
+            day=_day(start, now),
+        )
+    return _("between %(start)s and %(end)s", start=at(start, now), end=at(end, now))
