@@ -227,9 +227,10 @@ class Episode(db.Model):
 
 
 class RetiredLink(db.Model):
-    """A patient's or caregiver's link that stopped working (replaced, revoked or its episode closed).
+    """A patient's or caregiver's link that stopped working (replaced, revoked or its episode
+    closed).
 
-    Only its hash is kept, as for live links, so that a patient who opens an old link is told
+    Only its hash is kept, as for live links, so that whoever opens an old link is told
     which clinic to call instead of meeting a dead end.
     """
 

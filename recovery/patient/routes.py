@@ -11,10 +11,12 @@ from ..care.episodes import (
     assess_entry,
     episode_for_retired_token,
     episode_for_token,
+    link_for_token,
     record_pain_entry,
 )
 from ..care.models import PainEntry, utcnow
 from ..care.outreach import set_reminders
+from ..clinical.vocabulary import EntrySource
 from ..extensions import csrf, db
 from ..web.forms import CheckInForm
 from ..web.results import patient_chart, result_view
@@ -22,14 +24,20 @@ from . import bp
 from .forms import RemindersForm
 
 
+def link_or_invalid(token: str):
+    """The live link `token` (the patient's or their caregiver's) of an active episode, or the
+    "link not valid" page (404)."""
+    link = link_for_token(token)
+    if link is None or link.episode.status != "active":
+        abort(404)
+    g.locale = link.episode.patient.preferred_language
+    g.timezone = link.episode.clinic.timezone
+    return link
+
+
 def episode_or_invalid(token: str):
     """The active episode behind `token`, or the "link not valid" page (404)."""
-    episode = episode_for_token(token)
-    if episode is None or episode.status != "active":
-        abort(404)
-    g.locale = episode.patient.preferred_language
-    g.timezone = episode.clinic.timezone
-    return episode
+    return link_or_invalid(token).episode
 
 
 @bp.errorhandler(404)
@@ -62,7 +70,8 @@ def checkin(token: str):
     request would have to know it, and a patient whose browser dropped its cookies keeps
     their answer. The page's idempotency key makes a re-sent answer count once.
     """
-    episode = episode_or_invalid(token)
+    link = link_or_invalid(token)
+    episode = link.episode
     form = CheckInForm()
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
@@ -72,6 +81,7 @@ def checkin(token: str):
             result = record_pain_entry(
                 episode,
                 idempotency_key=answer_key(form.idempotency_key.data, **answer),
+                source=link.holder,
                 address=request.remote_addr,
                 **answer,
             )
@@ -81,7 +91,12 @@ def checkin(token: str):
             db.session.commit()
             return redirect(url_for("patient.result", token=token, entry_id=result.entry.id))
     status = 400 if form.errors else 200
-    return render_template("patient/checkin.html", form=form, episode=episode), status
+    return render_template(
+        "patient/checkin.html",
+        form=form,
+        episode=episode,
+        caregiver=link.holder == EntrySource.CAREGIVER,
+    ), status
 
 
 @bp.route("/<token>/reminders", methods=["GET", "POST"])
@@ -92,7 +107,11 @@ def reminders(token: str):
     Stopping takes a button press (a POST), so a mail scanner opening the link stops nothing.
     Exempt from CSRF for the reason the check-in is: the link is the credential.
     """
-    episode = episode_or_invalid(token)
+    link = link_or_invalid(token)
+    if link.holder != EntrySource.PATIENT:
+        # Reminders go to the patient, and only the patient stops them.
+        abort(404)
+    episode = link.episode
     form = RemindersForm()
     changed = False
     if form.validate_on_submit():
