@@ -19,9 +19,11 @@ from .care.clinics import (
     get_clinic,
     update_clinic_settings,
 )
-from .care.episodes import EntryError, enrol_patient
+from .care.episodes import EntryError, enrol_patient, issue_link
+from .care.models import Episode
 from .care.urls import patient_url
 from .clinical.curve import DEFAULT_PARAMS, curve_points
+from .clinical.vocabulary import EntrySource
 from .extensions import db
 
 recovery_cli = AppGroup("recovery", help="Recovery administration and clinical tools.")
@@ -157,6 +159,40 @@ def enroll_command(
                 "patient_id": result.episode.patient_id,
                 "token": result.token,
                 "patient_url": patient_url(result.token),
+            }
+        )
+    )
+
+
+@recovery_cli.command("issue-link")
+@click.option("--episode", "episode_id", type=int, required=True, help="The episode's id.")
+@click.option(
+    "--caregiver",
+    is_flag=True,
+    help="A link for the patient's caregiver; the patient's own link keeps working.",
+)
+def issue_link_command(episode_id: int, caregiver: bool) -> None:
+    """Issue a new personal link; prints one JSON object with the link, as `enroll` does.
+
+    The holder's earlier link (the patient's, or with --caregiver the caregiver's) stops
+    working; the other holder's link is left as it is. A closed follow-up takes no new link.
+    """
+    holder = EntrySource.CAREGIVER if caregiver else EntrySource.PATIENT
+    episode = db.session.get(Episode, episode_id)
+    if episode is None:
+        fail(f"no episode with id {episode_id}")
+    try:
+        token = issue_link(episode, holder=holder)
+    except EntryError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(
+        json.dumps(
+            {
+                "episode_id": episode.id,
+                "holder": holder.value,
+                "token": token,
+                "patient_url": patient_url(token),
             }
         )
     )

@@ -10,6 +10,8 @@ STAFF_URLS = [
     ("get", "/staff/episodes/{id}/link"),
     ("post", "/staff/episodes/{id}/link/revoke"),
     ("post", "/staff/episodes/{id}/link/reissue"),
+    ("post", "/staff/episodes/{id}/caregiver-link/issue"),
+    ("post", "/staff/episodes/{id}/caregiver-link/revoke"),
     ("get", "/staff/episodes/{id}"),
     ("post", "/staff/episodes/{id}/entries"),
     ("post", "/staff/episodes/{id}/close"),

@@ -325,3 +325,121 @@ def test_alert_notes_become_history_rows_and_come_back(empty_database):
             assert len(read_history(conn)[1]) == 7
         downgrade(revision="base")
         db.engine.dispose()
+
+
+# --- caregiver links (3f6d2a8c9e41) -----------------------------------------------------------
+
+BEFORE_CAREGIVERS = "55a93bd09843"
+
+
+def seed_entries_before_caregivers(conn) -> dict[str, sa.Table]:
+    """A clinic, a patient, an episode with a live link, and an entry an alert points at."""
+    meta = sa.MetaData()
+    meta.reflect(conn)
+    t = meta.tables
+    assert "caregiver_token_hash" not in t["episode"].c
+    conn.execute(
+        t["clinic"].insert(),
+        {"id": 1, "slug": "north", "name": "North", "timezone": "UTC", "phone": "", "settings": {}}
+        | {"created_dt": T0},
+    )
+    conn.execute(
+        t["patient"].insert(),
+        {"id": 1, "clinic_id": 1, "display_name": "Ann", "preferred_language": "en"}
+        | {"created_dt": T0},
+    )
+    conn.execute(
+        t["episode"].insert(),
+        {
+            "id": 1,
+            "clinic_id": 1,
+            "patient_id": 1,
+            "procedure_dt": T0 - timedelta(hours=26),
+            "levels": "",
+            "indication": "osteoporosis",
+            "status": "active",
+            "token_hash": "a" * 64,
+            "created_dt": T0,
+            "updated_dt": T0,
+        },
+    )
+    entry = {
+        "episode_id": 1,
+        "recorded_dt": T0,
+        "received_dt": T0,
+        "red_flags": [],
+        "is_analgesic_taken": False,
+        "note": "",
+    }
+    conn.execute(t["pain_entry"].insert(), {**entry, "id": 1, "pain": 9, "source": "patient"})
+    conn.execute(
+        t["alert"].insert(),
+        {
+            "id": 1,
+            "episode_id": 1,
+            "rule": "above_expected",
+            "severity": "high",
+            "status": "open",
+            "reason": "9/10 at 26 h",
+            "entry_id": 1,
+            "opened_dt": T0,
+            "updated_dt": T0,
+        },
+    )
+    return t
+
+
+def test_caregiver_links_migrate_up_and_down_with_data(empty_database):
+    """Up: the episode gains a caregiver link and entries may come from a caregiver, the rows
+    (and the alert pointing at an entry) intact. Down: a caregiver's entry is the patient's,
+    the caregiver link is gone, and nothing else changes."""
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
+    with app.app_context():
+        upgrade(revision=BEFORE_CAREGIVERS)
+        with db.engine.begin() as conn:
+            seed_entries_before_caregivers(conn)
+        upgrade()
+        meta = sa.MetaData()
+        with db.engine.begin() as conn:
+            meta.reflect(conn)
+            t = meta.tables
+            conn.execute(
+                t["episode"]
+                .update()
+                .values(caregiver_token_hash="b" * 64, caregiver_token_issued_dt=T0)
+            )
+            conn.execute(
+                t["pain_entry"].insert(),
+                {
+                    "id": 2,
+                    "episode_id": 1,
+                    "pain": 4,
+                    "recorded_dt": at(60),
+                    "received_dt": at(60),
+                    "red_flags": [],
+                    "is_analgesic_taken": False,
+                    "note": "",
+                    "source": "caregiver",
+                },
+            )
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(
+                t["pain_entry"].update().where(t["pain_entry"].c.id == 2).values(source="friend")
+            )
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.select(t["alert"].c.entry_id)).scalar_one() == 1
+        downgrade(revision=BEFORE_CAREGIVERS)
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("episode")}
+            sources = conn.execute(text("SELECT id, source FROM pain_entry ORDER BY id")).all()
+            alert_entry = conn.execute(text("SELECT entry_id FROM alert")).scalar_one()
+            token_hash = conn.execute(text("SELECT token_hash FROM episode")).scalar_one()
+        assert "caregiver_token_hash" not in columns
+        assert [tuple(row) for row in sources] == [(1, "patient"), (2, "patient")]
+        assert alert_entry == 1
+        assert token_hash == "a" * 64
+        upgrade()  # and up again, from what the downgrade left
+        downgrade(revision="base")
+        db.engine.dispose()

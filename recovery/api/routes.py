@@ -3,7 +3,13 @@
 from flask import jsonify, request
 
 from ..care.clinics import clinic_params
-from ..care.episodes import EntryError, episode_baseline, episode_for_token, record_pain_entry
+from ..care.episodes import (
+    EntryError,
+    PersonalLink,
+    episode_baseline,
+    link_for_token,
+    record_pain_entry,
+)
 from ..care.models import Episode, PainEntry
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
@@ -22,13 +28,19 @@ def api_error(exc: ApiError):
     return error_response(exc.status, exc.code, exc.message, exc.field)
 
 
-def patient_episode() -> Episode:
-    """The active episode of the patient token in the Authorization header."""
-    episode = episode_for_token(bearer_token(request))
-    if episode is None or episode.status != "active":
+def patient_link() -> PersonalLink:
+    """The live link (the patient's or their caregiver's) of an active episode whose token is
+    in the Authorization header."""
+    link = link_for_token(bearer_token(request))
+    if link is None or link.episode.status != "active":
         raise ApiError(401, "invalid_token", "the token is unknown, revoked or its episode closed")
-    speak_to_patient(episode)
-    return episode
+    speak_to_patient(link.episode)
+    return link
+
+
+def patient_episode() -> Episode:
+    """The active episode of the patient (or caregiver) token in the Authorization header."""
+    return patient_link().episode
 
 
 def entry_body(episode: Episode, entry: PainEntry) -> Entry:
@@ -68,10 +80,13 @@ def create_checkin():
     The same key with a different answer is refused (409): a patient must never be told they
     are on track on the strength of an earlier, different answer.
     """
-    episode = patient_episode()
+    link = patient_link()
+    episode = link.episode
     checkin = parse_body(CheckIn, json_object(request))
     try:
-        result = record_pain_entry(episode, address=request.remote_addr, **checkin.entry_values())
+        result = record_pain_entry(
+            episode, source=link.holder, address=request.remote_addr, **checkin.entry_values()
+        )
     except EntryError as exc:
         status = 409 if exc.code == "idempotency_conflict" else 422
         raise ApiError(status, exc.code, exc.message, exc.field) from None

@@ -316,7 +316,10 @@ class Entry(Answer):
     analgesic: bool
     note: str
     idempotency_key: str | None = Field(description="null when the check-in sent none")
-    source: EntrySource
+    source: EntrySource = Field(
+        description="who reported it: the patient, their caregiver (through the caregiver's "
+        "own link) or staff"
+    )
     received_at: UtcTime
     hours_since_procedure: float = Field(description="2 decimals; negative before it")
 

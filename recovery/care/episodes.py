@@ -1,4 +1,5 @@
-"""Episodes: enrolment, the patient's link, pain entries and the alerts they raise.
+"""Episodes: enrolment, the personal links (the patient's and a caregiver's), pain entries and
+the alerts they raise.
 
 Every way an entry arrives (the phone form, the JSON API, staff on the phone) goes through
 `record_pain_entry`, so the rules are evaluated once, in the same transaction.
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_
 
 from ..clinical.curve import amber_line, effective_baseline, expected_pain
 from ..clinical.message import N_, Message, join, joined_parts
@@ -27,7 +29,7 @@ from ..clinical.rules import (
     assess,
 )
 from ..clinical.schedule import next_due
-from ..clinical.vocabulary import AlertEventKind, Indication, RedFlag, Rule
+from ..clinical.vocabulary import AlertEventKind, EntrySource, Indication, RedFlag, Rule
 from ..extensions import db
 from .audit import record_alert_event, record_event
 from .clinics import clinic_params, clinic_schedule
@@ -142,42 +144,80 @@ def enrol_patient(
     return EnrolmentResult(episode=episode, token=token)
 
 
+#: A personal link's columns on `Episode` and its audit actions, by who holds it.
+_LINK_HOLDERS = {
+    EntrySource.PATIENT: ("token_hash", "token_issued_dt", "link_issued", "link_revoked"),
+    EntrySource.CAREGIVER: (
+        "caregiver_token_hash",
+        "caregiver_token_issued_dt",
+        "caregiver_link_issued",
+        "caregiver_link_revoked",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PersonalLink:
+    """A live personal link: its episode and who holds it (`EntrySource.PATIENT` or
+    `EntrySource.CAREGIVER`), which is also the source of the entries made through it."""
+
+    episode: Episode
+    holder: EntrySource
+
+
 def issue_link(
     episode: Episode,
     *,
+    holder: EntrySource = EntrySource.PATIENT,
     staff: StaffUser | None = None,
     address: str | None = None,
-    action: str = "link_issued",
+    action: str | None = None,
 ) -> str:
-    """Give the episode a new personal link; any earlier link stops working.
+    """Give the patient (or, `holder`, their caregiver) a new personal link; that holder's
+    earlier link stops working, the other holder's link is left as it is.
 
     Only an active episode takes a new link: EntryError ("episode", "closed") otherwise,
     whoever asks (a page, the command line). The episode is locked first, so a nurse closing
     it at the same moment is taken before or after, never in between.
     """
+    hash_column, issued_column, issued_action, _revoked = _LINK_HOLDERS[holder]
     lock_episode(episode)
     require_active(episode)
     token = new_token()
-    _retire_link(episode)
-    episode.token_hash = hash_token(token)
-    episode.token_issued_dt = utcnow()
-    record_event(action, clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address)
+    _retire_link(episode, holder)
+    setattr(episode, hash_column, hash_token(token))
+    setattr(episode, issued_column, utcnow())
+    record_event(
+        action or issued_action,
+        clinic_id=episode.clinic_id,
+        episode=episode,
+        staff=staff,
+        address=address,
+    )
     db.session.flush()
     return token
 
 
-def revoke_link(episode: Episode, *, staff: StaffUser | None = None, address: str | None = None):
-    """Make the patient's link stop working (a link already revoked is left as it is).
+def revoke_link(
+    episode: Episode,
+    *,
+    holder: EntrySource = EntrySource.PATIENT,
+    staff: StaffUser | None = None,
+    address: str | None = None,
+):
+    """Make the patient's (or, `holder`, the caregiver's) link stop working; the other
+    holder's link keeps working, and a link already revoked is left as it is.
 
     Under the episode's lock, as a re-issue or a closing is: a second nurse (or a double
     click) then finds the link already revoked, instead of retiring it twice.
     """
+    hash_column, _issued, _issued_action, revoked_action = _LINK_HOLDERS[holder]
     lock_episode(episode)
-    if episode.token_hash is None:
+    if getattr(episode, hash_column) is None:
         return
-    _retire_link(episode)
+    _retire_link(episode, holder)
     record_event(
-        "link_revoked", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
+        revoked_action, clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
     )
     db.session.flush()
 
@@ -189,12 +229,14 @@ def require_active(episode: Episode) -> None:
         raise EntryError("episode", "closed", "this follow-up has been closed")
 
 
-def _retire_link(episode: Episode) -> None:
-    """Stop the episode's live link, keeping its hash to recognise it later (no-op if none)."""
-    if episode.token_hash is None:
+def _retire_link(episode: Episode, holder: EntrySource) -> None:
+    """Stop `holder`'s live link, keeping its hash to recognise it later (no-op if none)."""
+    hash_column = _LINK_HOLDERS[holder][0]
+    token_hash = getattr(episode, hash_column)
+    if token_hash is None:
         return
-    db.session.add(RetiredLink(token_hash=episode.token_hash, episode_id=episode.id))
-    episode.token_hash = None
+    db.session.add(RetiredLink(token_hash=token_hash, episode_id=episode.id))
+    setattr(episode, hash_column, None)
     # The old hash must be gone from `episode` before a new one can take its unique slot.
     db.session.flush()
 
@@ -236,15 +278,34 @@ def _reminder_reference(token: str) -> tuple[Episode, bool] | None:
     return episode, live
 
 
-def episode_for_token(token: str) -> Episode | None:
-    """The episode whose live link is `token` (or a reminder token made from it), or None
-    (unknown or revoked)."""
+def link_for_token(token: str) -> PersonalLink | None:
+    """The live link `token` is (the patient's, the caregiver's, or a reminder token made from
+    the patient's), or None (unknown or revoked)."""
     if not token or len(token) > 200:
         return None
     if "." in token:
         reference = _reminder_reference(token)
-        return reference[0] if reference and reference[1] else None
-    return db.session.scalar(db.select(Episode).filter_by(token_hash=hash_token(token)))
+        if reference and reference[1]:
+            return PersonalLink(reference[0], EntrySource.PATIENT)
+        return None
+    token_hash = hash_token(token)
+    episode = db.session.scalar(
+        db.select(Episode).where(
+            or_(Episode.token_hash == token_hash, Episode.caregiver_token_hash == token_hash)
+        )
+    )
+    if episode is None:
+        return None
+    if episode.token_hash == token_hash:
+        return PersonalLink(episode, EntrySource.PATIENT)
+    return PersonalLink(episode, EntrySource.CAREGIVER)
+
+
+def episode_for_token(token: str) -> Episode | None:
+    """The episode whose live link (the patient's or the caregiver's, or a reminder token) is
+    `token`, or None (unknown or revoked)."""
+    link = link_for_token(token)
+    return link.episode if link else None
 
 
 def episode_for_retired_token(token: str) -> Episode | None:
@@ -260,7 +321,7 @@ def episode_for_retired_token(token: str) -> Episode | None:
 
 
 def close_episode(episode: Episode, *, staff: StaffUser, address: str | None = None) -> None:
-    """Close an episode: its link stops working and it leaves the worklist.
+    """Close an episode: its links stop working and it leaves the worklist.
 
     EntryError ("episode", "closed") if it is closed already (a second nurse, a double
     click): the first closing stays the one on record.
@@ -269,7 +330,8 @@ def close_episode(episode: Episode, *, staff: StaffUser, address: str | None = N
     require_active(episode)
     episode.status = "closed"
     episode.closed_dt = utcnow()
-    _retire_link(episode)
+    for holder in _LINK_HOLDERS:
+        _retire_link(episode, holder)
     episode.updated_dt = utcnow()
     record_event(
         "closed", clinic_id=episode.clinic_id, episode=episode, staff=staff, address=address
@@ -321,7 +383,7 @@ def record_pain_entry(
     is_analgesic_taken: bool = False,
     note: str = "",
     idempotency_key: str | None = None,
-    source: str = "patient",
+    source: str = EntrySource.PATIENT,
     staff: StaffUser | None = None,
     address: str | None = None,
     now: datetime | None = None,
@@ -330,6 +392,8 @@ def record_pain_entry(
 
     The same idempotency key with the same answer returns the first entry unchanged
     (`created` False); with a different answer it is refused (code "idempotency_conflict").
+    `source` is who reported it (`EntrySource`): the holder of the link it came through, or
+    staff; the rules treat every source alike, as the patient's report.
     Raises EntryError, having stored nothing, when the entry is refused. Check-ins to one
     episode are serialised (`lock_episode`), so simultaneous ones each see the one before.
     """
@@ -391,7 +455,8 @@ def record_pain_entry(
         clinic_id=episode.clinic_id,
         episode=episode,
         staff=staff,
-        actor=None if staff else "patient",
+        # "patient" or "caregiver": who reported it through their link.
+        actor=None if staff else source,
         detail=f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else ""),
         detail_message=_entry_words(pain, flags),
         address=address,

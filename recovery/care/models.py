@@ -177,6 +177,7 @@ class Episode(db.Model):
         Index("ix_episode_clinic_status", "clinic_id", "status"),
         Index("ix_episode_clinic_updated", "clinic_id", "updated_dt"),
         Index("ix_episode_status_outreach_due", "status", "outreach_due_dt"),
+        Index("uq_episode_caregiver_token_hash", "caregiver_token_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +191,11 @@ class Episode(db.Model):
     # Only a hash of the patient's link is kept; None means the link is revoked.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The caregiver's own link, beside the patient's and independent of it (None: none issued,
+    # or revoked; `caregiver_token_issued_dt` tells which). Unique through an index, which a
+    # migration can add to SQLite's `episode` without rebuilding the table.
+    caregiver_token_hash: Mapped[str | None] = mapped_column(String(64))
+    caregiver_token_issued_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped by every entry and alert change, so a dashboard can ask "what changed since".
@@ -221,9 +227,10 @@ class Episode(db.Model):
 
 
 class RetiredLink(db.Model):
-    """A patient link that stopped working (replaced, revoked or its episode closed).
+    """A patient's or caregiver's link that stopped working (replaced, revoked or its episode
+    closed).
 
-    Only its hash is kept, as for live links, so that a patient who opens an old link is told
+    Only its hash is kept, as for live links, so that whoever opens an old link is told
     which clinic to call instead of meeting a dead end.
     """
 
@@ -236,7 +243,8 @@ class RetiredLink(db.Model):
 
 
 class PainEntry(db.Model):
-    """One pain report: a 0-10 score, red flags and context, from the patient or staff."""
+    """One pain report: a 0-10 score, red flags and context, from the patient, their caregiver
+    or staff."""
 
     __table_args__ = (
         CheckConstraint("pain BETWEEN 0 AND 10", name="pain_range"),

@@ -293,10 +293,12 @@ class Indication(Term):
 
 
 class EntrySource(Term):
-    """Who recorded a pain entry."""
+    """Who recorded a pain entry: the patient or their caregiver (each through their own
+    personal link), or staff on their behalf."""
 
     PATIENT = "patient", N_("Patient")
     STAFF = "staff", N_("Staff")
+    CAREGIVER = "caregiver", N_("Caregiver")
 
 
 class EpisodeStatus(Term):

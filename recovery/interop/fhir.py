@@ -1,6 +1,6 @@
-"""An episode as a FHIR R4 Bundle: Patient, Procedure, an Observation per entry, a Flag per
-alert (the mapping: docs/api.md). The Bundle loads the episode with its patient, clinic,
-entries and alerts in three queries."""
+"""An episode as a FHIR R4 Bundle: Patient, Procedure, the caregiver (RelatedPerson) if they
+reported, an Observation per entry, a Flag per alert (the mapping: docs/api.md). The Bundle
+loads the episode with its patient, clinic, entries and alerts in three queries."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..care.models import (
     Patient,
     StaffUser,
 )
-from ..clinical.vocabulary import Indication, RedFlag, Severity, label_of
+from ..clinical.vocabulary import EntrySource, Indication, RedFlag, Severity, label_of
 from ..extensions import db
 from .csv_export import utc_text
 
@@ -209,7 +209,7 @@ def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings)
     resource = _pain_observation(settings, episode, entry.pain)
     resource["effectiveDateTime"] = utc_text(entry.recorded_dt)
     resource["issued"] = utc_text(entry.received_dt)
-    resource["performer"] = [_reference(settings, "Patient", episode.patient_id)]
+    resource["performer"] = [_performer(entry, episode, settings)]
     components = [
         {
             "code": {
@@ -239,6 +239,25 @@ def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings)
     if entry.note:
         resource["note"] = [{"text": entry.note}]
     return resource
+
+
+def _performer(entry: PainEntry, episode: Episode, settings: FhirSettings) -> dict:
+    """Who reported the score: the Patient (also when staff typed in what the patient said), or
+    the episode's caregiver (a RelatedPerson in the Bundle) for an entry through their link."""
+    if entry.source == EntrySource.CAREGIVER:
+        return {**_reference(settings, "RelatedPerson", episode.id), "display": "caregiver"}
+    return _reference(settings, "Patient", episode.patient_id)
+
+
+def fhir_caregiver(episode: Episode, settings: FhirSettings) -> dict:
+    """RelatedPerson: the patient's caregiver, who reported entries through their own link
+    (no name is kept; one per episode)."""
+    return {
+        "resourceType": "RelatedPerson",
+        "active": episode.caregiver_token_hash is not None,
+        "patient": _reference(settings, "Patient", episode.patient_id),
+        "relationship": [{"text": "caregiver"}],
+    }
 
 
 def fhir_baseline_observation(episode: Episode, settings: FhirSettings) -> dict:
@@ -295,8 +314,9 @@ def fhir_bundle(
 ) -> dict:
     """The episode as a FHIR R4 Bundle of type "collection" (a JSON-ready dict).
 
-    Holds the Patient, the Procedure, one Observation per entry (plus one for an enrolment
-    baseline), and one Flag per alert. fullUrls are urn:uuid from uuid5 of
+    Holds the Patient, the Procedure, a RelatedPerson for the caregiver when they reported
+    any entry, one Observation per entry (plus one for an enrolment baseline), and one Flag
+    per alert. fullUrls are urn:uuid from uuid5 of
     "recovery/<resource>/<id>", so references resolve inside the Bundle and stay the same
     between exports. Touches only the episode's patient, clinic, entries and alerts: load it
     with `load_episode_for_export` for a fixed number of queries.
@@ -312,6 +332,8 @@ def fhir_bundle(
         entries.append(
             _entry(settings, f"baseline-{episode.id}", fhir_baseline_observation(episode, settings))
         )
+    if any(entry.source == EntrySource.CAREGIVER for entry in episode.entries):
+        entries.append(_entry(settings, episode.id, fhir_caregiver(episode, settings)))
     entries += [
         _entry(settings, entry.id, fhir_observation(entry, episode, settings))
         for entry in episode.entries

@@ -11,11 +11,13 @@ from ..care.episodes import (
     assess_entry,
     episode_for_retired_token,
     episode_for_token,
+    link_for_token,
     record_pain_entry,
 )
 from ..care.models import PainEntry, utcnow
 from ..care.outreach import set_reminders
 from ..care.urls import patient_url
+from ..clinical.vocabulary import EntrySource
 from ..extensions import csrf, db
 from ..web.forms import CheckInForm
 from ..web.handout import handout
@@ -25,13 +27,19 @@ from . import bp
 from .forms import RemindersForm
 
 
+def link_or_invalid(token: str):
+    """The live link `token` (the patient's or their caregiver's) of an active episode, or the
+    "link not valid" page (404)."""
+    link = link_for_token(token)
+    if link is None or link.episode.status != "active":
+        abort(404)
+    speak_to_patient(link.episode)
+    return link
+
+
 def episode_or_invalid(token: str):
     """The active episode behind `token`, or the "link not valid" page (404)."""
-    episode = episode_for_token(token)
-    if episode is None or episode.status != "active":
-        abort(404)
-    speak_to_patient(episode)
-    return episode
+    return link_or_invalid(token).episode
 
 
 @bp.errorhandler(404)
@@ -63,7 +71,8 @@ def checkin(token: str):
     request would have to know it, and a patient whose browser dropped its cookies keeps
     their answer. The page's idempotency key makes a re-sent answer count once.
     """
-    episode = episode_or_invalid(token)
+    link = link_or_invalid(token)
+    episode = link.episode
     form = CheckInForm()
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
@@ -73,6 +82,7 @@ def checkin(token: str):
             result = record_pain_entry(
                 episode,
                 idempotency_key=answer_key(form.idempotency_key.data, **answer),
+                source=link.holder,
                 address=request.remote_addr,
                 **answer,
             )
@@ -88,6 +98,7 @@ def checkin(token: str):
         episode=episode,
         token=token,
         intro=checkin_intro(episode),
+        caregiver=link.holder == EntrySource.CAREGIVER,
     ), status
 
 
@@ -99,7 +110,11 @@ def reminders(token: str):
     Stopping takes a button press (a POST), so a mail scanner opening the link stops nothing.
     Exempt from CSRF for the reason the check-in is: the link is the credential.
     """
-    episode = episode_or_invalid(token)
+    link = link_or_invalid(token)
+    if link.holder != EntrySource.PATIENT:
+        # Reminders go to the patient, and only the patient stops them.
+        abort(404)
+    episode = link.episode
     form = RemindersForm()
     changed = False
     if form.validate_on_submit():

@@ -89,6 +89,8 @@ def event_label(action: str) -> str:
         "enrolled": _("enrolled the patient"),
         "link_issued": _("issued a new link"),
         "link_revoked": _("revoked the link"),
+        "caregiver_link_issued": _("issued a caregiver link"),
+        "caregiver_link_revoked": _("revoked the caregiver link"),
         "entry_recorded": _("recorded an entry"),
         "alert_opened": _("alert opened"),
         "alert_escalated": _("alert escalated"),
@@ -111,10 +113,13 @@ def event_label(action: str) -> str:
 
 
 def actor_label(event: AuditEvent) -> str:
-    """Who did it: the staff member's name, the patient, or the system (the alert rules)."""
+    """Who did it: the staff member's name, the patient, their caregiver, or the system (the
+    alert rules)."""
     if event.staff:
         return event.staff.display_name
-    return {"patient": _("Patient"), "system": _("System")}.get(event.actor, event.actor)
+    return {"patient": _("Patient"), "caregiver": _("Caregiver"), "system": _("System")}.get(
+        event.actor, event.actor
+    )
 
 
 def indication_label(indication: str) -> str:
@@ -269,8 +274,17 @@ def entry_dict(episode: Episode, entry: PainEntry) -> dict:
         "pain": entry.pain,
         "red_flags": list(entry.red_flags or []),
         "source": entry.source,
-        "recorded_label": format_datetime(entry.recorded_dt, "EEE d MMM HH:mm"),
+        "recorded_label": _recorded_label(entry),
     }
+
+
+def _recorded_label(entry: PainEntry) -> str:
+    """The chart's hover line for an entry: its time, and who reported it when a caregiver did
+    (the chart marks staff entries itself)."""
+    when = format_datetime(entry.recorded_dt, "EEE d MMM HH:mm")
+    if entry.source == EntrySource.CAREGIVER:
+        return _("%(when)s (reported by caregiver)", when=when)
+    return when
 
 
 def episode_chart(detail: EpisodeDetail) -> dict:
@@ -314,14 +328,20 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
                 "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
                 "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
                 "note": entry.note,
-                "source": (
-                    _("staff (%(name)s)", name=entry.recorded_by.display_name)
-                    if entry.source == EntrySource.STAFF and entry.recorded_by
-                    else translate(EntrySource.PATIENT.label)
-                ),
+                "source": source_text(entry),
             }
         )
     return rows
+
+
+def source_text(entry: PainEntry) -> str:
+    """Who reported an entry, for staff: the patient, "reported by caregiver", or the staff
+    member who typed it in."""
+    if entry.source == EntrySource.CAREGIVER:
+        return _("reported by caregiver")
+    if entry.source == EntrySource.STAFF and entry.recorded_by:
+        return _("staff (%(name)s)", name=entry.recorded_by.display_name)
+    return translate(EntrySource.PATIENT.label)
 
 
 def alert_event_label(kind: str) -> str:
@@ -466,4 +486,20 @@ def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:
             if episode.status == "active"
             else _("ended with the follow-up")
         ),
+        "caregiver_link": caregiver_link_text(episode),
+        "has_caregiver_link": episode.caregiver_token_hash is not None,
+        "caregiver_issue_label": (
+            _("Issue a new caregiver link")
+            if episode.caregiver_token_issued_dt
+            else _("Issue a caregiver link")
+        ),
     }
+
+
+def caregiver_link_text(episode: Episode) -> str:
+    """The caregiver's link in words: working, revoked, ended, or none issued."""
+    if episode.caregiver_token_hash:
+        return _("working")
+    if episode.caregiver_token_issued_dt is None:
+        return _("none issued")
+    return _("revoked") if episode.status == "active" else _("ended with the follow-up")

@@ -27,6 +27,7 @@ from ..care.episodes import (
 )
 from ..care.models import utcnow
 from ..care.urls import patient_url
+from ..clinical.vocabulary import EntrySource
 from ..extensions import db
 from ..web.handout import printable_handout
 from ..web.site import safe_next
@@ -145,15 +146,22 @@ def enrol():
 
 @bp.get("/episodes/<int:episode_id>/link")
 def show_link(episode_id: int):
-    """The patient's new link and QR code, shown once right after it is issued."""
+    """A new link (the patient's or the caregiver's) and its QR code, shown once right after
+    it is issued."""
     episode = episode_for_staff(episode_id, current_user)
     new_link = session.pop(NEW_LINK_KEY, None)
-    url = sheet = None
+    url = sheet = holder = None
     if new_link and new_link.get("episode_id") == episode.id:
         url = patient_url(new_link["token"], request.host_url)
         sheet = printable_handout(episode, url)
+        holder = new_link.get("holder", EntrySource.PATIENT)
     return render_template(
-        "staff/link.html", episode=episode, url=url, handout=sheet, form=ConfirmForm()
+        "staff/link.html",
+        episode=episode,
+        url=url,
+        handout=sheet,
+        holder=holder,
+        form=ConfirmForm(),
     )
 
 
@@ -183,6 +191,47 @@ def revoke(episode_id: int):
         db.session.commit()
         flash(_("The link was revoked. The patient can no longer check in with it."), "info")
     return redirect(url_for("staff.show_link", episode_id=episode.id))
+
+
+@bp.post("/episodes/<int:episode_id>/caregiver-link/issue")
+def issue_caregiver_link(episode_id: int):
+    """Issue a link for the patient's caregiver; an earlier caregiver link stops working, the
+    patient's own link keeps working."""
+    episode = episode_for_staff(episode_id, current_user)
+    if ConfirmForm().validate_on_submit():
+        try:
+            token = issue_link(
+                episode,
+                holder=EntrySource.CAREGIVER,
+                staff=current_user,
+                address=request.remote_addr,
+            )
+        except EntryError:
+            db.session.rollback()
+            flash(_("This follow-up is closed; a caregiver link cannot be issued."), "error")
+            return redirect(url_for("staff.episode", episode_id=episode.id))
+        db.session.commit()
+        session[NEW_LINK_KEY] = {
+            "episode_id": episode.id,
+            "token": token,
+            "holder": EntrySource.CAREGIVER.value,
+        }
+        flash(_("A caregiver link was issued. The patient's own link still works."), "info")
+        return redirect(url_for("staff.show_link", episode_id=episode.id))
+    return redirect(url_for("staff.episode", episode_id=episode.id))
+
+
+@bp.post("/episodes/<int:episode_id>/caregiver-link/revoke")
+def revoke_caregiver_link(episode_id: int):
+    """Revoke the caregiver's link; the patient's own link keeps working."""
+    episode = episode_for_staff(episode_id, current_user)
+    if ConfirmForm().validate_on_submit():
+        revoke_link(
+            episode, holder=EntrySource.CAREGIVER, staff=current_user, address=request.remote_addr
+        )
+        db.session.commit()
+        flash(_("The caregiver link was revoked. The patient's own link still works."), "info")
+    return redirect(url_for("staff.episode", episode_id=episode.id))
 
 
 def episode_page(episode, *, entry_form=None, status=200):
