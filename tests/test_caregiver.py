@@ -204,8 +204,14 @@ def test_a_closed_follow_up_refuses_a_caregiver_link_and_ends_both(
 
 
 def test_reminders_stay_with_the_patient(client, enrolled, caregiver_token):
-    assert client.get(f"/p/{caregiver_token}/reminders").status_code == 404
-    assert client.post(f"/p/{caregiver_token}/reminders", data={"wanted": "off"}).status_code == 404
+    page = client.get(f"/p/{caregiver_token}/reminders")
+    assert page.status_code == 403
+    assert "can stop or restart them." in page.get_data(as_text=True)
+    refused = client.post(f"/p/{caregiver_token}/reminders", data={"wanted": "off"})
+    assert refused.status_code == 403
+    assert 'name="wanted"' not in refused.get_data(as_text=True)
+    db.session.refresh(enrolled.episode.patient)
+    assert enrolled.episode.patient.reminders_stopped_dt is None
     assert client.get(f"/p/{enrolled.token}/reminders").status_code == 200
     # A reminder's link is the patient's: it opens as the patient's, not the caregiver's.
     reminder = reminder_token(enrolled.episode)

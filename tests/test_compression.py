@@ -1,6 +1,7 @@
 """Responses are compressed by the app itself, as the browser asks: pages, JSON, CSS, JS."""
 
 import gzip
+import json
 import re
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import brotli
 import pytest
 
 from recovery import ROOT
+from recovery.care.accounts import issue_api_token
+from recovery.extensions import db
 from tests import factories
 
 
@@ -47,6 +50,36 @@ def test_static_files_are_compressed_and_still_cached_for_a_year(client, enrolle
     assert "immutable" in response.headers["Cache-Control"]
     assert decoded(response) == Path(ROOT, "static/css/app.css").read_bytes()
     response.close()
+
+
+@pytest.mark.parametrize("accept", ["br", "gzip"])
+def test_a_static_file_is_compressed_once_and_revalidated(client, accept):
+    url = "/static/css/app.css"
+    first = client.get(url, headers={"Accept-Encoding": accept})
+    second = client.get(url, headers={"Accept-Encoding": accept})
+    assert first.headers["Content-Encoding"] == accept
+    assert first.get_data() == second.get_data()
+    assert "Accept-Ranges" not in first.headers  # a range would count uncompressed bytes
+    assert "Accept-Encoding" in first.headers["Vary"]
+    etag = first.headers["ETag"]
+    assert etag.endswith(f':{accept}"')
+    again = client.get(url, headers={"Accept-Encoding": accept, "If-None-Match": etag})
+    assert again.status_code == 304
+    for response in (first, second, again):
+        response.close()
+
+
+def test_the_fhir_export_is_compressed(client, enrolled, nurse):
+    token = issue_api_token(nurse)
+    db.session.commit()
+    response = client.get(
+        f"/api/v1/episodes/{enrolled.episode.id}/fhir",
+        headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "br"},
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/fhir+json"
+    assert response.headers["Content-Encoding"] == "br"
+    assert json.loads(decoded(response))["resourceType"] == "Bundle"
 
 
 def test_json_is_compressed(client):

@@ -131,6 +131,8 @@ def test_the_last_check_in_says_there_are_no_more(client, episode_ny):
         (23.5, "about 1 day after your procedure"),
         (35.9, "about 1 day after your procedure"),
         (36.0, "about 2 days after your procedure"),
+        (7 * 24, "about 1 week after your procedure"),  # the check-in's own name
+        (10 * 24, "about 10 days after your procedure"),
         (13 * 24 + 11.9, "about 13 days after your procedure"),
         (13 * 24 + 12, "about 2 weeks after your procedure"),
         (56 * 24 + 11.9, "about 8 weeks after your procedure"),
@@ -157,6 +159,8 @@ def test_the_handout_speaks_to_the_patient_with_dates_in_full(client, episode_ny
     assert "<strong>About 3 months after your procedure:</strong>" in html
     assert "today" not in html and "tomorrow" not in html
     assert "Call emergency services (112) straight away if you have:" in html
+    assert "Call the clinic straight away if you have:" in html
+    assert '<article class="handout" aria-labelledby="handout-title" lang="en">' in html
     assert "<li>Chest pain</li>" in html and "<li>New weakness in my legs</li>" in html
     assert f'href="tel:{PHONE}"' in html
 

@@ -111,10 +111,13 @@ def reminders(token: str):
     Exempt from CSRF for the reason the check-in is: the link is the credential.
     """
     link = link_or_invalid(token)
-    if link.holder != EntrySource.PATIENT:
-        # Reminders go to the patient, and only the patient stops them.
-        abort(404)
     episode = link.episode
+    if link.holder != EntrySource.PATIENT:
+        # Reminders go to the patient, and only the patient stops them: a caregiver is told
+        # so (403), not that their link does not work.
+        return render_template(
+            "patient/reminders.html", episode=episode, token=token, caregiver=True
+        ), 403
     form = RemindersForm()
     changed = False
     if form.validate_on_submit():

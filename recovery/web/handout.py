@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import segno
 from flask import current_app, render_template_string
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from markupsafe import Markup
 
 from ..care.clinics import clinic_schedule, emergency_number
@@ -28,6 +28,7 @@ from .when import after_procedure, between
 class Handout:
     """Ready-to-print text for `templates/patient/_handout.html`."""
 
+    language: str  # the page's language code, for the lang attribute
     clinic_name: str
     clinic_phone: str
     emergency_number: str
@@ -35,7 +36,7 @@ class Handout:
     qr: str  # an SVG data: URI
     times: list[tuple[str, str]]  # (about 1 day after your procedure, between ... on ...)
     call_emergency: list[str]  # warning signs: call emergency services
-    call_clinic: list[str]  # warning signs: call the clinic today
+    call_clinic: list[str]  # warning signs: call the clinic straight away
 
 
 def handout(episode: Episode, url: str, now: datetime) -> Handout:
@@ -54,6 +55,7 @@ def handout(episode: Episode, url: str, now: datetime) -> Handout:
             translate(flag.patient_label)
         )
     return Handout(
+        language=str(get_locale() or "en"),
         clinic_name=episode.clinic.name,
         clinic_phone=episode.clinic.phone,
         emergency_number=emergency_number(episode.clinic),

@@ -66,8 +66,8 @@ def _x(hours: float) -> float:
 
 
 def _curve_x(hours: float) -> float:
-    # The curve starts at the procedure, not in the baseline slot.
-    return _x(max(hours, 1e-9)) if hours > 0 else round((0 - X_MIN) / (X_MAX - X_MIN) * VIEW, 1)
+    # The curve starts at the procedure (log2(1 + 0) = 0), not in the baseline slot.
+    return _x(hours) if hours > 0 else round((0 - X_MIN) / (X_MAX - X_MIN) * VIEW, 1)
 
 
 def _y(pain: float) -> float:

@@ -192,7 +192,7 @@ class ChartView:
 
 
 def patient_chart(episode: Episode) -> ChartView:
-    """The patient's own chart for a phone: their scores and the usual range, drawn as SVG,
+    """The patient's own chart for a phone: their scores beside most people's, drawn as SVG,
     with a sentence and a list that say the same in words."""
     entries = episode_entries(episode)
     params = clinic_params(episode.clinic)
@@ -217,27 +217,28 @@ def patient_chart(episode: Episode) -> ChartView:
                 )
             )
             continue
-        low = round(min(expected_pain(baseline, point["hours"], params), PAIN_MAX))
-        high = round(min(amber_line(baseline, point["hours"], params), PAIN_MAX))
+        expected = round(min(expected_pain(baseline, point["hours"], params), PAIN_MAX))
+        usual_top = round(min(amber_line(baseline, point["hours"], params), PAIN_MAX))
         scores.append(
             _(
-                "%(when)s: %(pain)s out of 10. Usual range then: %(low)s to %(high)s.",
+                "%(when)s: %(pain)s out of 10. Most people then: about %(expected)s, and up "
+                "to %(top)s is still common.",
                 when=capitalised(after_procedure(point["hours"])),
                 pain=point["pain"],
-                low=low,
-                high=high,
+                expected=expected,
+                top=usual_top,
             )
         )
     if points:
         last = points[-1]
         summary = ngettext(
-            "Your %(num)d score so far, the latest %(pain)s out of 10, beside the usual range.",
-            "Your %(num)d scores so far, the latest %(pain)s out of 10, beside the usual range.",
+            "Your %(num)d score so far, the latest %(pain)s out of 10, beside most people's.",
+            "Your %(num)d scores so far, the latest %(pain)s out of 10, beside most people's.",
             len(points),
             pain=last["pain"],
         )
     else:
-        summary = _("No scores yet. The shaded area is the usual range.")
+        summary = _("No scores yet. The dashed line shows most people's scores.")
     labels = {0.0: _("Before")}
     ticks = [(tick, labels.get(tick.hours) or span(tick.hours)) for tick in shapes.ticks]
     return ChartView(shapes=shapes, summary=summary, scores=scores, ticks=ticks)

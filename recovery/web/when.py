@@ -20,33 +20,63 @@ HOURS_PER_WEEK = 7 * HOURS_PER_DAY
 HOURS_PER_MONTH = 30 * HOURS_PER_DAY
 
 
-def span(hours: float) -> str:
-    """A length of time as a patient says it: "2 hours", "1 day", "1 week", "3 months".
-
-    Hours below a day, days below two weeks, weeks below two months, then months; rounded
-    half up to a whole unit, at least 1 ("about 1 day" from 24 to 35 hours).
-    """
+def _unit(hours: float) -> tuple[str, int]:
+    """The unit a patient counts `hours` in, and how many: hours below a day, days below two
+    weeks (but whole weeks in weeks: "1 week", the check-in's name), weeks below two months,
+    then months; rounded half up to a whole unit, at least 1 ("1 day" from 23.5 to 35.9 h)."""
+    weeks = hours / HOURS_PER_WEEK
     if hours < HOURS_PER_DAY - 0.5:
-        return ngettext("%(num)d hour", "%(num)d hours", _whole(hours))
-    if hours < 2 * HOURS_PER_WEEK - HOURS_PER_DAY / 2:
-        return ngettext("%(num)d day", "%(num)d days", _whole(hours / HOURS_PER_DAY))
+        return "hour", _whole(hours)
+    if hours < 2 * HOURS_PER_WEEK - HOURS_PER_DAY / 2 and not (
+        weeks >= 1 and math.isclose(weeks, round(weeks))
+    ):
+        return "day", _whole(hours / HOURS_PER_DAY)
     if hours < 2 * HOURS_PER_MONTH - HOURS_PER_WEEK / 2:
-        return ngettext("%(num)d week", "%(num)d weeks", _whole(hours / HOURS_PER_WEEK))
-    return ngettext("%(num)d month", "%(num)d months", _whole(hours / HOURS_PER_MONTH))
+        return "week", _whole(weeks)
+    return "month", _whole(hours / HOURS_PER_MONTH)
 
 
 def _whole(value: float) -> int:
     return max(1, math.floor(value + 0.5))
 
 
+def span(hours: float) -> str:
+    """A length of time as a patient says it, standing alone (a chart's time label): "6 hours",
+    "1 day", "1 week", "3 months"."""
+    unit, n = _unit(hours)
+    if unit == "hour":
+        return ngettext("%(num)d hour", "%(num)d hours", n)
+    if unit == "day":
+        return ngettext("%(num)d day", "%(num)d days", n)
+    if unit == "week":
+        return ngettext("%(num)d week", "%(num)d weeks", n)
+    return ngettext("%(num)d month", "%(num)d months", n)
+
+
 def after_procedure(hours: float) -> str:
     """When something happened, counted from the procedure: "before your procedure", "less
-    than an hour after your procedure", "about 2 days after your procedure"."""
+    than an hour after your procedure", "about 2 days after your procedure". Whole sentences
+    per unit, so that a language can give the noun the form it takes after "about"."""
     if hours <= 0:
         return _("before your procedure")
     if hours < 1:
         return _("less than an hour after your procedure")
-    return _("about %(span)s after your procedure", span=span(hours))
+    unit, n = _unit(hours)
+    if unit == "hour":
+        return ngettext(
+            "about %(num)d hour after your procedure", "about %(num)d hours after your procedure", n
+        )
+    if unit == "day":
+        return ngettext(
+            "about %(num)d day after your procedure", "about %(num)d days after your procedure", n
+        )
+    if unit == "week":
+        return ngettext(
+            "about %(num)d week after your procedure", "about %(num)d weeks after your procedure", n
+        )
+    return ngettext(
+        "about %(num)d month after your procedure", "about %(num)d months after your procedure", n
+    )
 
 
 def _day(moment: datetime, now: datetime | None) -> str:
@@ -57,8 +87,6 @@ def _day(moment: datetime, now: datetime | None) -> str:
         return _("today")
     if days == 1:
         return _("tomorrow")
-    if days == -1:
-        return _("yesterday")
     return _("on %(date)s", date=format_date(moment, "EEEE d MMMM"))
 
 
