@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from flask_babel import gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
@@ -45,3 +46,17 @@ def choices(terms: Iterable[Any], words: str = "label") -> list[SelectChoice]:
     """Form choices for vocabulary members (`recovery.clinical.vocabulary`): code and words, lazily
     translated; ``words="patient_label"`` gives the patient's words for red flags."""
     return [SelectChoice(term.value, lazy_gettext(getattr(term, words))) for term in terms]
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language ("English", "Español"): what its readers look for."""
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:]
+
+
+def language_choices(codes: Iterable[str]) -> list[SelectChoice]:
+    """Form choices for the offered languages (LANGUAGES), each named in its own language."""
+    return [SelectChoice(code, language_name(code)) for code in codes]

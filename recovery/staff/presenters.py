@@ -104,6 +104,7 @@ def event_label(action: str) -> str:
         "reminder_failed": _("could not send a reminder"),
         "reminders_stopped": _("stopped reminders"),
         "reminders_resumed": _("asked for reminders again"),
+        "language_changed": _("chose a language"),
         "exported_entries_csv": _("downloaded the entries"),
         "exported_alerts_csv": _("downloaded the alerts"),
         "exported_fhir": _("exported the record (FHIR)"),

@@ -24,6 +24,7 @@ from werkzeug.routing import IntegerConverter
 
 from ..care.models import MAX_ID
 from ..extensions import db, writes_done
+from ..translation import language_name
 
 
 def select_locale() -> str | None:
@@ -32,6 +33,17 @@ def select_locale() -> str | None:
     if g.get("locale") in languages:
         return g.locale
     return request.accept_languages.best_match(languages)
+
+
+def language_options() -> list[dict[str, str]]:
+    """The offered languages other than the page's, each named in its own language: what a
+    patient page's language buttons offer (templates/patient/_language.html)."""
+    current = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return [
+        {"code": code, "name": language_name(code)}
+        for code in current_app.config["LANGUAGES"]
+        if code != current
+    ]
 
 
 def select_timezone() -> str | None:
@@ -137,7 +149,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def page_globals():
-        return {"html_lang": str(get_locale() or "en")}
+        return {"html_lang": str(get_locale() or "en"), "language_options": language_options}
 
     @app.get("/")
     def index():
