@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from flask_babel import gettext, lazy_gettext
+from flask_babel import format_decimal, gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
 from .clinical.message import Message
@@ -60,3 +60,9 @@ def language_name(code: str) -> str:
 def language_choices(codes: Iterable[str]) -> list[SelectChoice]:
     """Form choices for the offered languages (LANGUAGES), each named in its own language."""
     return [SelectChoice(code, language_name(code)) for code in codes]
+
+
+def format_number(value: float, decimals: int = 1) -> str:
+    """`value` with `decimals` decimal places in the reader's locale: "3.3", in Spanish "3,3"."""
+    pattern = "0." + "0" * decimals if decimals else "0"
+    return format_decimal(value, format=pattern)

@@ -139,6 +139,12 @@ def test_every_page_in_spanish_shows_no_english(client, clinic, nurse, now):
     problems = {url: english_on(page, phrases, english) for url, page in pages.items()}
     assert {url: words for url, words in problems.items() if words} == {}
     assert '<html lang="es">' in pages["/staff/"] and "Lista de trabajo" in pages["/staff/"]
+    # Numbers in the Spanish way: the expected score in the entries table is "3,3", not "3.3".
+    episode_pages = [
+        page for url, page in pages.items() if re.fullmatch(r"/staff/episodes/\d+", url)
+    ]
+    assert all(re.search(r">\d,\d<", page) for page in episode_pages)
+    assert not any(re.search(r">\d\.\d<", page) for page in episode_pages)
     checkin = next(page for url, page in pages.items() if url.count("/") == 2 and "/p/" in url)
     assert "¿Cómo está su dolor?" in checkin and "10 = el peor dolor que pueda imaginar" in checkin
 
