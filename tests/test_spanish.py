@@ -21,6 +21,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from recovery import ROOT
+from recovery.care.episodes import revoke_link
 from recovery.care.models import AuditEvent, Patient
 from recovery.extensions import db
 from tests import factories
@@ -298,3 +299,22 @@ def test_a_spanish_patient_gets_their_reminder_email_in_spanish(runner, app, mai
     assert "Para dejar de recibir estos recordatorios:" in body
     text = re.sub(r"http://\S+", " ", body)
     assert english_on(text, {"Spine Clinic"}, english_only_words()) == []
+
+
+def test_a_link_that_does_not_work_is_shown_in_the_language_chosen_on_it(client, clinic):
+    page = client.get("/p/not-a-link").get_data(as_text=True)
+    assert "This link does not work" in page
+    assert '<a href="?lang=es" lang="es" hreflang="es"' in page and "/language" not in page
+    response = client.get("/p/not-a-link?lang=es")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and '<html lang="es">' in page
+    assert "Este enlace no funciona" in page and '<a href="?lang=en"' in page
+    # A revoked link's page names the clinic, in the patient's language unless asked otherwise.
+    enrolled = factories.gen_episode(clinic)
+    enrolled.episode.patient.preferred_language = "es"
+    revoke_link(enrolled.episode)
+    db.session.commit()
+    assert "Este enlace no funciona" in client.get(f"/p/{enrolled.token}").get_data(as_text=True)
+    page = client.get(f"/p/{enrolled.token}?lang=en").get_data(as_text=True)
+    assert "This link does not work" in page and clinic.name in page
+    assert "?lang=xx" not in page and client.get("/p/not-a-link?lang=xx").status_code == 404

@@ -28,8 +28,14 @@ from ..translation import language_name
 
 
 def select_locale() -> str | None:
-    """The patient's own language on patient pages, else the browser's best match."""
+    """The patient's own language on patient pages, else the browser's best match.
+
+    A patient page asked for with `?lang=` (the buttons of the "link does not work" page,
+    which has no patient to keep a choice) is shown in that language, if offered.
+    """
     languages = current_app.config["LANGUAGES"]
+    if request.path.startswith("/p/") and request.args.get("lang") in languages:
+        return request.args["lang"]
     if g.get("locale") in languages:
         return g.locale
     return request.accept_languages.best_match(languages)
