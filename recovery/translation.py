@@ -5,11 +5,15 @@ Through Flask-Babel; the reminders the job writes use it too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from flask_babel import format_decimal, gettext, lazy_gettext
+from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import match_skeleton
+from flask_babel import format_decimal, get_locale, get_timezone, gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
 from .clinical.message import Message
@@ -66,3 +70,27 @@ def format_number(value: float, decimals: int = 1) -> str:
     """`value` with `decimals` decimal places in the reader's locale: "3.3", in Spanish "3,3"."""
     pattern = "0." + "0" * decimals if decimals else "0"
     return format_decimal(value, format=pattern)
+
+
+#: The app's English is British: "Wednesday 10 June".
+ENGLISH_DAY_TIME = "EEEE d MMMM, HH:mm"
+
+
+def day_time_pattern(locale: Locale) -> str:
+    """A Babel pattern for a day and a time: the weekday in full, the day and the month in
+    the locale's order and words, a 24-hour time."""
+    if locale.language == "en":
+        return ENGLISH_DAY_TIME
+    skeleton = match_skeleton("MMMMEd", locale.datetime_skeletons)
+    day = str(locale.datetime_skeletons[skeleton].pattern)
+    day = re.sub(r"(?<![E'])E{1,3}(?!E)", "EEEE", day)  # the weekday in full, for patients
+    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", "HH:mm")
+
+
+def format_day_time(when: datetime, zone: tzinfo | None = None) -> str:
+    """A day and a time for patients, in the reader's language: "Wednesday 10 June, 14:00",
+    in Spanish "miércoles, 10 de junio, 14:00"; in `zone`, else the page's time zone."""
+    locale = get_locale() or Locale.parse("en")
+    return babel_format_datetime(
+        when, day_time_pattern(locale), tzinfo=zone or get_timezone(), locale=locale
+    )

@@ -148,6 +148,9 @@ def test_every_page_in_spanish_shows_no_english(client, clinic, nurse, now):
     assert not any(re.search(r">\d\.\d<", page) for page in episode_pages)
     checkin = next(page for url, page in pages.items() if url.count("/") == 2 and "/p/" in url)
     assert "¿Cómo está su dolor?" in checkin and "10 = el peor dolor que pueda imaginar" in checkin
+    result = next(page for url, page in pages.items() if "/entries/" in url)
+    # Dates in the Spanish way, the weekday in full: "miércoles, 10 de junio, 14:00".
+    assert re.search(r"Próximo registro: .* a partir del \w+, \d+ de \w+, \d\d:\d\d\.", result)
 
 
 # The patient's language: at enrolment, on their pages, in their reminders.
@@ -294,7 +297,7 @@ def test_a_spanish_patient_gets_their_reminder_email_in_spanish(runner, app, mai
     assert email["Subject"] == "Spine Clinic: es la hora de su registro de 2 h"
     body = email.get_content()
     assert "Es la hora de su registro del dolor de 2 h. Solo le llevará un minuto:" in body
-    assert "Puede responder hasta el miércoles 10 junio, 14:00." in body
+    assert "Puede responder hasta el miércoles, 10 de junio, 14:00." in body
     assert "¿Tiene preguntas? Llame a la clínica al +44 20 7946 0000." in body
     assert "Para dejar de recibir estos recordatorios:" in body
     text = re.sub(r"http://\S+", " ", body)

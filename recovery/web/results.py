@@ -15,7 +15,7 @@ from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
 from ..clinical.schedule import next_due
 from ..clinical.vocabulary import PatientStatus, duration
-from ..translation import render, translate
+from ..translation import format_day_time, render, translate
 from .chart_text import chart_labels
 from .charts import patient_figure
 
@@ -112,7 +112,7 @@ def next_checkin_text(episode: Episode) -> str | None:
     return _(
         "Next check-in: %(label)s after your procedure, from %(when)s.",
         label=translate(window.label),
-        when=format_datetime(when, "EEEE d MMMM, HH:mm"),
+        when=format_day_time(when),
     )
 
 
