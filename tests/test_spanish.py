@@ -26,7 +26,13 @@ from recovery.care.models import AuditEvent, Patient
 from recovery.extensions import db
 from tests import factories
 from tests.servers import smtp_server
-from tests.test_translation import DATA_WORDS, VisibleText, locale_words, sample_pages
+from tests.test_translation import (
+    DATA_WORDS,
+    VisibleText,
+    fresh_translations,
+    locale_words,
+    sample_pages,
+)
 
 SPANISH_PO = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 HOW_TO_FIX = (
@@ -60,20 +66,27 @@ def mail():
         yield mailbox, port
 
 
-@pytest.fixture
-def extra_config(tmp_path, mail) -> dict:
-    """English and Spanish, the Spanish catalogue compiled from its .po into tmp_path; email
-    reminders to a real SMTP server."""
-    target = tmp_path / "es" / "LC_MESSAGES"
+def compile_spanish(directory: Path) -> Path:
+    """The Spanish .po compiled into `directory` (as `pybabel compile` does: fuzzy entries
+    left out); returns `directory`, a translation directory."""
+    target = directory / "es" / "LC_MESSAGES"
     target.mkdir(parents=True)
     with (target / "messages.mo").open("wb") as file:
-        write_mo(file, spanish_catalogue())  # fuzzy entries left out, as pybabel compile does
-    return {
-        "LANGUAGES": ["en", "es"],
-        "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path),
-        "SMTP_URL": f"smtp://127.0.0.1:{mail[1]}",
-        "MAIL_FROM": "clinic@example.test",
-    }
+        write_mo(file, spanish_catalogue())
+    return directory
+
+
+@pytest.fixture
+def extra_config(tmp_path, mail) -> dict:
+    """English and Spanish, the Spanish catalogue compiled into tmp_path; email reminders to a
+    real SMTP server."""
+    with fresh_translations():
+        yield {
+            "LANGUAGES": ["en", "es"],
+            "BABEL_TRANSLATION_DIRECTORIES": str(compile_spanish(tmp_path)),
+            "SMTP_URL": f"smtp://127.0.0.1:{mail[1]}",
+            "MAIL_FROM": "clinic@example.test",
+        }
 
 
 def test_the_spanish_catalogue_translates_every_message(tmp_path):

@@ -12,6 +12,7 @@ import html
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,7 +29,7 @@ from recovery.care.clinics import update_clinic_settings
 from recovery.care.episodes import record_pain_entry
 from recovery.care.models import Alert, Notification
 from recovery.care.outreach import compose
-from recovery.extensions import db
+from recovery.extensions import babel, db
 from tests import factories
 
 PSEUDO = "eo"
@@ -134,11 +135,30 @@ def locale_words(code: str = PSEUDO) -> set[str]:
     return {w.strip(".") for w in words}
 
 
+@contextmanager
+def fresh_translations():
+    """Flask-Babel keeps the catalogues it loaded per process, by language, whichever app
+    asked: start and end with none, so this test reads its own catalogue and no other test
+    reads it."""
+
+    def forget():
+        domain = vars(babel).get("domain_instance")  # a cached property, made on first use
+        if domain is not None:
+            domain.cache.clear()
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
+
+
 @pytest.fixture
 def extra_config(tmp_path) -> dict:
     """The pseudo-language catalogue, offered beside English."""
     pseudo_catalogue(tmp_path)
-    return {"LANGUAGES": ["en", PSEUDO], "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)}
+    with fresh_translations():
+        yield {"LANGUAGES": ["en", PSEUDO], "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)}
 
 
 def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, str], set[str]]:
