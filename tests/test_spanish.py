@@ -23,6 +23,8 @@ from babel.messages.pofile import read_po
 from recovery import ROOT
 from recovery.care.episodes import revoke_link
 from recovery.care.models import AuditEvent, Patient
+from recovery.clinical.schedule import DEFAULT_SCHEDULE
+from recovery.clinical.vocabulary import DURATION_TEMPLATES, RedFlag, Severity, Term
 from recovery.extensions import db
 from tests import factories
 from tests.servers import smtp_server
@@ -104,6 +106,24 @@ def test_the_spanish_catalogue_translates_every_message(tmp_path):
     assert gaps == [], f"{len(gaps)} messages have no Spanish: {HOW_TO_FIX}"
     problems = [(m.id, [str(e) for e in errors]) for m, errors in spanish.check()]
     assert problems == [], "placeholders must match the English"
+
+
+def subclasses(cls) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *subclasses(direct))]
+
+
+def test_every_word_of_the_clinical_core_has_spanish():
+    """The vocabulary's labels, the durations and the schedule's windows, which the pages,
+    reminders and alert reasons show: each has its Spanish (a label not marked with N_ would
+    escape the extracted catalogue)."""
+    texts = {member.label for terms in subclasses(Term) for member in terms}
+    texts |= {member.patient_label for member in RedFlag}
+    texts |= {severity.label for severity in Severity}
+    texts |= set(DURATION_TEMPLATES) | {window.label for window in DEFAULT_SCHEDULE}
+    assert len(texts) > 80
+    spanish = spanish_catalogue()
+    missing = [text for text in sorted(texts) if not getattr(spanish.get(text), "string", "")]
+    assert missing == [], HOW_TO_FIX
 
 
 def words_of(text: str) -> set[str]:
