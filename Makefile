@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: install install-dev run test lint format bench messages clean
+.PHONY: install install-dev run test lint format bench messages catalogues clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -25,7 +25,16 @@ install: $(VENV)/.installed          ## create .venv and install the app's depen
 
 install-dev: $(VENV)/.installed-dev  ## the same, with the test dependencies
 
-run: install                         ## set up the database, seed the demo clinic, serve with the worker
+# The translators' catalogues (translations/<lang>/LC_MESSAGES/messages.po) compiled for the app;
+# a .mo is rebuilt when its .po changes and never committed (docs/translation.md).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile -l $* -i $< -o $@
+
+catalogues: $(CATALOGUES)            ## compile the translations (run and test do it first)
+
+run: install catalogues              ## set up the database, seed the demo clinic, serve with the worker
 	$(FLASK) db upgrade
 	$(FLASK) recovery demo --if-empty
 	@echo "Recovery is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
@@ -35,7 +44,7 @@ run: install                         ## set up the database, seed the demo clini
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install-dev                    ## lint, check the layers, then every test (PostgreSQL too with TEST_DATABASE_URL)
+test: install-dev catalogues         ## lint, check the layers, then every test (PostgreSQL too with TEST_DATABASE_URL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -53,8 +62,9 @@ format: install-dev
 bench: install-dev                   ## measure speed and size; figures go to docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
-messages: install-dev                ## extract translatable text into translations/messages.pot
+messages: install-dev                ## extract the text into translations/messages.pot, update each language's .po
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

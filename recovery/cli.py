@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .care.accounts import create_staff, issue_api_token
@@ -21,6 +22,7 @@ from .care.clinics import (
 )
 from .care.episodes import EntryError, enrol_patient, issue_link
 from .care.models import Episode
+from .care.patients import require_language
 from .care.urls import patient_url
 from .clinical.curve import DEFAULT_PARAMS, curve_points
 from .clinical.vocabulary import EntrySource
@@ -113,6 +115,12 @@ def parse_iso(value: str) -> datetime:
     default="osteoporosis",
     show_default=True,
 )
+@click.option(
+    "--language",
+    default=None,
+    help="The patient's language for their pages and reminders, one of LANGUAGES "
+    "(default: the first, en).",
+)
 def enroll_command(
     clinic_slug,
     name,
@@ -124,6 +132,7 @@ def enroll_command(
     mrn,
     levels,
     indication,
+    language,
 ) -> None:
     """Enrol a patient; prints one JSON object with the episode and the personal link.
 
@@ -148,6 +157,7 @@ def enroll_command(
             email=email,
             phone=phone,
             no_phone_reason=no_phone_reason,
+            preferred_language=require_language(language or current_app.config["LANGUAGES"][0]),
         )
     except (SetupError, EntryError) as exc:
         fail(str(exc))

@@ -6,6 +6,8 @@ import secrets
 import uuid
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
+
 
 def database_url(raw: str | None, instance_path: str) -> str:
     """Return the SQLAlchemy URL: `raw` normalised to psycopg 3, or the SQLite default."""
@@ -75,6 +77,20 @@ def hsts_max_age(raw: str | None) -> int:
     return int(raw)
 
 
+def languages(raw: str | None) -> list[str]:
+    """LANGUAGES: the language codes offered, comma-separated; English and Spanish unless set.
+
+    A page is in English (BABEL_DEFAULT_LOCALE) when neither the patient nor the browser
+    picks one of them."""
+    codes = [c.strip() for c in (raw or "en,es").split(",") if c.strip()]
+    for code in codes:
+        try:
+            Locale.parse(code)
+        except (ValueError, UnknownLocaleError):
+            raise RuntimeError(f"LANGUAGES: {code!r} is not a language code") from None
+    return codes or ["en"]
+
+
 def smtp_url(raw: str | None) -> str:
     """SMTP_URL: smtp://user:password@host:587 or smtps://..., or empty (no email)."""
     if not raw:
@@ -107,7 +123,8 @@ def load_config(app, test_config: dict | None) -> None:
         BABEL_DEFAULT_LOCALE="en",
         # Catalogues live at the top of the repository, where `make messages` writes.
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path).parent / "translations"),
-        LANGUAGES=[c.strip() for c in os.environ.get("LANGUAGES", "en").split(",") if c.strip()],
+        # Each needs its catalogue in translations/ (docs/translation.md); English needs none.
+        LANGUAGES=languages(os.environ.get("LANGUAGES")),
         DEFAULT_TIMEZONE="Europe/London",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # Counters of failed sign-ins: memory:// is per process; use redis:// with several.

@@ -5,10 +5,15 @@ Through Flask-Babel; the reminders the job writes use it too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import match_skeleton
+from flask_babel import format_decimal, get_locale, get_timezone, gettext, lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
 from .clinical.message import Message
@@ -45,3 +50,47 @@ def choices(terms: Iterable[Any], words: str = "label") -> list[SelectChoice]:
     """Form choices for vocabulary members (`recovery.clinical.vocabulary`): code and words, lazily
     translated; ``words="patient_label"`` gives the patient's words for red flags."""
     return [SelectChoice(term.value, lazy_gettext(getattr(term, words))) for term in terms]
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language ("English", "Español"): what its readers look for."""
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:]
+
+
+def language_choices(codes: Iterable[str]) -> list[SelectChoice]:
+    """Form choices for the offered languages (LANGUAGES), each named in its own language."""
+    return [SelectChoice(code, language_name(code)) for code in codes]
+
+
+def format_number(value: float, decimals: int = 1) -> str:
+    """`value` with `decimals` decimal places in the reader's locale: "3.3", in Spanish "3,3"."""
+    pattern = "0." + "0" * decimals if decimals else "0"
+    return format_decimal(value, format=pattern)
+
+
+#: The app's English is British: "Wednesday 10 June".
+ENGLISH_DAY_TIME = "EEEE d MMMM, HH:mm"
+
+
+def day_time_pattern(locale: Locale) -> str:
+    """A Babel pattern for a day and a time: the weekday in full, the day and the month in
+    the locale's order and words, a 24-hour time."""
+    if locale.language == "en":
+        return ENGLISH_DAY_TIME
+    skeleton = match_skeleton("MMMMEd", locale.datetime_skeletons)
+    day = str(locale.datetime_skeletons[skeleton].pattern)
+    day = re.sub(r"(?<![E'])E{1,3}(?!E)", "EEEE", day)  # the weekday in full, for patients
+    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", "HH:mm")
+
+
+def format_day_time(when: datetime, zone: tzinfo | None = None) -> str:
+    """A day and a time for patients, in the reader's language: "Wednesday 10 June, 14:00",
+    in Spanish "miércoles, 10 de junio, 14:00"; in `zone`, else the page's time zone."""
+    locale = get_locale() or Locale.parse("en")
+    return babel_format_datetime(
+        when, day_time_pattern(locale), tzinfo=zone or get_timezone(), locale=locale
+    )

@@ -12,6 +12,7 @@ import html
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,14 +29,14 @@ from recovery.care.clinics import update_clinic_settings
 from recovery.care.episodes import record_pain_entry
 from recovery.care.models import Alert, Notification
 from recovery.care.outreach import compose
-from recovery.extensions import db
+from recovery.extensions import babel, db
 from tests import factories
 
 PSEUDO = "eo"
 OPEN, CLOSE = "\u27e6", "\u27e7"
 # Text the user typed or the system generated, and units: not for translators.
-# Language names are shown in their own language ("English", "Français") on purpose.
-DATA_WORDS = {"Recovery", "NRS", "UTC", "Europe", "London", "English"}
+# Language names are shown in their own language ("English", "Español") on purpose.
+DATA_WORDS = {"Recovery", "NRS", "UTC", "Europe", "London", "English", "Español", "Esperanto"}
 
 
 def pseudo_catalogue(directory: Path) -> None:
@@ -117,9 +118,10 @@ def leaf_strings(data) -> list[str]:
     return [data] if isinstance(data, str) else []
 
 
-def locale_words() -> set[str]:
-    """Month and day names of the pseudo locale: dates are data formatted by Babel."""
-    locale = Locale.parse(PSEUDO)
+def locale_words(code: str = PSEUDO) -> set[str]:
+    """Month and day names of a locale (the pseudo one unless given): dates are data
+    formatted by Babel."""
+    locale = Locale.parse(code)
     words = set()
     for names in (locale.months, locale.days):
         for widths in names["format"].values():
@@ -133,17 +135,39 @@ def locale_words() -> set[str]:
     return {w.strip(".") for w in words}
 
 
+@contextmanager
+def fresh_translations():
+    """Flask-Babel keeps the catalogues it loaded per process, by language, whichever app
+    asked: start and end with none, so this test reads its own catalogue and no other test
+    reads it."""
+
+    def forget():
+        domain = vars(babel).get("domain_instance")  # a cached property, made on first use
+        if domain is not None:
+            domain.cache.clear()
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
+
+
 @pytest.fixture
 def extra_config(tmp_path) -> dict:
     """The pseudo-language catalogue, offered beside English."""
     pseudo_catalogue(tmp_path)
-    return {"LANGUAGES": ["en", PSEUDO], "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)}
+    with fresh_translations():
+        yield {"LANGUAGES": ["en", PSEUDO], "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)}
 
 
-def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, now):
+def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, str], set[str]]:
+    """Every patient and staff page, rendered in `language` (the patient's own language on
+    patient pages, the browser's on staff pages): {url: html}, and the data shown on them
+    (names, notes, e-mail addresses) that no catalogue translates."""
     names = {"Ursula Urgent", "Harold High"}
     urgent = factories.gen_episode(clinic, name="Ursula Urgent", mrn="MRN-U1")
-    urgent.episode.patient.preferred_language = PSEUDO
+    urgent.episode.patient.preferred_language = language
     factories.gen_entry(urgent.episode, 5, 20, red_flags=["leg_weakness"], note="sore back")
     high = factories.gen_episode(clinic, name="Harold High", procedure_dt=now - timedelta(days=2))
     factories.gen_entry(high.episode, 8, 30)
@@ -153,18 +177,17 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
     phrases = {*names, "MRN-U1", "sore back", "rang her", clinic.name, nurse.email}
     if nurse.name:
         phrases.add(nurse.name)
-    words = locale_words()
-    headers = {"Accept-Language": PSEUDO}
+    headers = {"Accept-Language": language}
 
     patient_pages = [f"/p/{urgent.token}", "/p/not-a-valid-token"]
     entry_id = urgent.episode.entries[0].id
     patient_pages.append(f"/p/{urgent.token}/entries/{entry_id}")
     patient_pages.append(f"/p/{urgent.token}/reminders")
-    problems = {}
+    pages = {}
     for url in ["/login", *patient_pages]:
         response = client.get(url, headers=headers)
         assert response.status_code == (404 if "not-a-valid" in url else 200), url
-        problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
+        pages[url] = response.get_data(as_text=True)
 
     nurse.role = "admin"  # to see the team page too
     db.session.commit()
@@ -185,7 +208,14 @@ def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, no
     for url in staff_pages:
         response = client.get(url, headers=headers)
         assert response.status_code == (404 if "no-such" in url else 200), url
-        problems[url] = unwrapped_words(response.get_data(as_text=True), phrases, words)
+        pages[url] = response.get_data(as_text=True)
+    return pages, phrases
+
+
+def test_every_visible_word_is_wrapped_for_translation(client, clinic, nurse, now):
+    pages, phrases = sample_pages(client, clinic, nurse, now, PSEUDO)
+    words = locale_words()
+    problems = {url: unwrapped_words(page, phrases, words) for url, page in pages.items()}
     assert {url: words for url, words in problems.items() if words} == {}
 
 

@@ -34,7 +34,6 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from babel.dates import format_datetime
 from flask import current_app, g
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -58,7 +57,7 @@ from ..clinical.vocabulary import (
     Severity,
 )
 from ..extensions import db
-from ..translation import render, translate, words
+from ..translation import format_day_time, render, translate, words
 from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
 from .episodes import apply_alerts, episode_entries, reminder_token
@@ -700,12 +699,7 @@ def _compose_reminder(notification: Notification, now: datetime) -> Outgoing | P
     link = patient_url(reminder_token(episode))
     with force_locale(patient.preferred_language):
         label = translate(window.label)
-        closes = format_datetime(
-            window.end_dt,
-            "EEEE d MMMM, HH:mm",
-            tzinfo=clinic_zone(clinic),
-            locale=patient.preferred_language,
-        )
+        closes = format_day_time(window.end_dt, clinic_zone(clinic))
         values = {"clinic": clinic.name, "label": label, "closes": closes, "link": link}
         stop = _("To stop these reminders: %(link)s", link=f"{link}/reminders")
         if notification.kind == NotificationKind.REMINDER:

@@ -24,7 +24,7 @@ from ..clinical.cohort import (
     CohortCurve,
     curve_gap,
 )
-from ..translation import translate
+from ..translation import format_number, translate
 from ..web.chart_text import chart_labels
 from ..web.charts import cohort_figure
 from . import bp
@@ -99,7 +99,7 @@ def _summary(curve: CohortCurve) -> str:
         "n": MIN_EPISODES_PER_POINT,
         "points": ", ".join(translate(p.label) for p in gap.points),
         "percent": f"{abs(gap.mean):.0%}",
-        "nrs": f"{abs(gap.mean) * REFERENCE_BASELINE:.1f}",
+        "nrs": format_number(abs(gap.mean) * REFERENCE_BASELINE),
         "baseline": REFERENCE_BASELINE,
         "largest": translate(gap.largest.label),
         "largest_gap": f"{gap.largest.median - gap.largest.published:+.0%}",
@@ -159,7 +159,7 @@ def _sparse_note(curve: CohortCurve) -> str | None:
 
 def _rate_cell(burden: AlertBurden, alerts: int, days: int) -> str:
     rate = burden.per_100(alerts, days)
-    return NO_VALUE if rate is None else f"{rate:.1f} ({alerts})"
+    return NO_VALUE if rate is None else f"{format_number(rate)} ({alerts})"
 
 
 def _burden_table(burden: AlertBurden) -> dict:

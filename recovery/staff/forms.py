@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,11 +19,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from ..clinical.vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
-from ..translation import choices
+from ..translation import choices, language_choices
 from ..web.forms import CheckInForm, MultiCheckboxField, StorableText
 
 INDICATION_CHOICES = choices(Indication)
-LANGUAGE_CHOICES = [SelectChoice("en", "English")]
 # Enrolment may come a few weeks before the procedure or be entered late, not a year out.
 PROCEDURE_WINDOW = timedelta(days=90)
 
@@ -51,7 +51,10 @@ class EnrolForm(FlaskForm):
         validators=[Optional(), StorableText(), Length(max=200)],
         description=_l('Only without a number: for example "no phone" or "declined".'),
     )
-    preferred_language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
+    preferred_language = SelectField(
+        _l("Language"),
+        description=_l("For the patient's pages and reminders; the patient can change it."),
+    )
     procedure_date = DateField(_l("Procedure date"), validators=[DataRequired()])
     procedure_time = TimeField(_l("Procedure end time"), validators=[DataRequired()])
     levels = StringField(
@@ -65,6 +68,13 @@ class EnrolForm(FlaskForm):
         validators=[Optional(), NumberRange(0, 10)],
         description=_l("Leave empty if unknown: the chart then assumes 8."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The languages the app offers (LANGUAGES), each named in its own language.
+        self.preferred_language.choices = language_choices(current_app.config["LANGUAGES"])
+        if self.preferred_language.data is None and not self.is_submitted():
+            self.preferred_language.data = current_app.config["LANGUAGES"][0]
 
     def procedure_dt(self, zone) -> datetime:
         """The procedure end time as an aware datetime in `zone`."""

@@ -24,7 +24,7 @@ from ..clinical.vocabulary import (
     Severity,
     duration,
 )
-from ..translation import render, translate, words
+from ..translation import format_number, render, translate, words
 from ..web.chart_text import chart_labels
 from ..web.charts import episode_figure
 from .services import TIMELINE_LENGTH, AlertRow, EpisodeDetail, EpisodeRow, PatientAlerts
@@ -106,6 +106,7 @@ def event_label(action: str) -> str:
         "reminder_failed": _("could not send a reminder"),
         "reminders_stopped": _("stopped reminders"),
         "reminders_resumed": _("asked for reminders again"),
+        "language_changed": _("chose a language"),
         "exported_entries_csv": _("downloaded the entries"),
         "exported_alerts_csv": _("downloaded the alerts"),
         "exported_fhir": _("exported the record (FHIR)"),
@@ -133,7 +134,7 @@ def score_text(pain: int | None, expected: float | None) -> str:
         return _("no score yet")
     if expected is None:
         return f"{pain}/10"
-    return _("%(pain)s/10 (expected %(expected)s)", pain=pain, expected=f"{expected:.1f}")
+    return _("%(pain)s/10 (expected %(expected)s)", pain=pain, expected=format_number(expected))
 
 
 def _latest_acknowledgement_text(row: AlertRow) -> str:
@@ -324,7 +325,9 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
                 "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
                 "since": hours_text(hours),
                 "pain": entry.pain,
-                "expected": f"{expected_pain(baseline, hours, params):.1f}" if hours > 0 else "—",
+                "expected": (
+                    format_number(expected_pain(baseline, hours, params)) if hours > 0 else "—"
+                ),
                 "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
                 "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
                 "note": entry.note,

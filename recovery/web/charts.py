@@ -120,7 +120,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "cohort_median": N_("Clinic median"),
     "cohort_iqr": N_("Middle half of patients"),
     "published": N_("Published curve"),
-    "cohort_y_title": N_("Pain as % of baseline"),
+    "cohort_y_title": N_("Pain as a percentage of baseline"),
     "median": N_("median"),
     "iqr": N_("IQR"),
     "n": N_("n = {n}"),

@@ -24,11 +24,18 @@ from werkzeug.routing import IntegerConverter
 
 from ..care.models import MAX_ID
 from ..extensions import db, writes_done
+from ..translation import language_name
 
 
 def select_locale() -> str | None:
-    """The patient's own language on patient pages, else the browser's best match."""
+    """The patient's own language on patient pages, else the browser's best match.
+
+    A patient page asked for with `?lang=` (the buttons of the "link does not work" page,
+    which has no patient to keep a choice) is shown in that language, if offered.
+    """
     languages = current_app.config["LANGUAGES"]
+    if request.path.startswith("/p/") and request.args.get("lang") in languages:
+        return request.args["lang"]
     if g.get("locale") in languages:
         return g.locale
     return request.accept_languages.best_match(languages)
@@ -39,6 +46,17 @@ def speak_to_patient(episode) -> None:
     zone: their pages, and the API their phone (or a clinic's app) calls with their link."""
     g.locale = episode.patient.preferred_language
     g.timezone = episode.clinic.timezone
+
+
+def language_options() -> list[dict[str, str]]:
+    """The offered languages other than the page's, each named in its own language: what a
+    patient page's language buttons offer (templates/patient/_language.html)."""
+    current = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    return [
+        {"code": code, "name": language_name(code)}
+        for code in current_app.config["LANGUAGES"]
+        if code != current
+    ]
 
 
 def select_timezone() -> str | None:
@@ -144,7 +162,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def page_globals():
-        return {"html_lang": str(get_locale() or "en")}
+        return {"html_lang": str(get_locale() or "en"), "language_options": language_options}
 
     @app.get("/")
     def index():
