@@ -73,18 +73,34 @@ def format_number(value: float, decimals: int = 1) -> str:
 
 
 #: The app's English is British: "Wednesday 10 June".
-ENGLISH_DAY_TIME = "EEEE d MMMM, HH:mm"
+ENGLISH_DAY = "EEEE d MMMM"
+
+
+def day_pattern(locale: Locale) -> str:
+    """A Babel pattern for a day: the weekday in full, the day and the month in the locale's
+    order and words ("Wednesday 10 June"; in Spanish "miércoles, 10 de junio")."""
+    if locale.language == "en":
+        return ENGLISH_DAY
+    skeleton = match_skeleton("MMMMEd", locale.datetime_skeletons)
+    day = str(locale.datetime_skeletons[skeleton].pattern)
+    return re.sub(r"(?<![E'])E{1,3}(?!E)", "EEEE", day)  # the weekday in full, for patients
 
 
 def day_time_pattern(locale: Locale) -> str:
-    """A Babel pattern for a day and a time: the weekday in full, the day and the month in
-    the locale's order and words, a 24-hour time."""
+    """A Babel pattern for a day and a time: `day_pattern` and a 24-hour time."""
     if locale.language == "en":
-        return ENGLISH_DAY_TIME
-    skeleton = match_skeleton("MMMMEd", locale.datetime_skeletons)
-    day = str(locale.datetime_skeletons[skeleton].pattern)
-    day = re.sub(r"(?<![E'])E{1,3}(?!E)", "EEEE", day)  # the weekday in full, for patients
-    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", "HH:mm")
+        return ENGLISH_DAY + ", HH:mm"
+    medium = str(locale.datetime_formats["medium"])
+    return medium.replace("{1}", day_pattern(locale)).replace("{0}", "HH:mm")
+
+
+def format_day(when: datetime, zone: tzinfo | None = None) -> str:
+    """A day for patients, in the reader's language (`day_pattern`); in `zone`, else the
+    page's time zone."""
+    locale = get_locale() or Locale.parse("en")
+    return babel_format_datetime(
+        when, day_pattern(locale), tzinfo=zone or get_timezone(), locale=locale
+    )
 
 
 def format_day_time(when: datetime, zone: tzinfo | None = None) -> str:

@@ -165,7 +165,14 @@ def test_the_handout_speaks_to_the_patient_with_dates_in_full(client, episode_ny
     assert f'href="tel:{PHONE}"' in html
 
 
-def test_staff_print_the_handout_with_the_new_link(client, auth, nurse, clinic):
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("en", "Your check-ins after your procedure"),
+        ("es", "Sus registros después del procedimiento"),
+    ],
+)
+def test_staff_print_the_handout_with_the_new_link(client, auth, nurse, clinic, language, title):
     auth.login()
     response = client.post(
         "/staff/enrol",
@@ -175,15 +182,18 @@ def test_staff_print_the_handout_with_the_new_link(client, auth, nurse, clinic):
             "procedure_time": "09:00",
             "baseline_pain": "8",
             "indication": "osteoporosis",
-            "preferred_language": "en",
+            "preferred_language": language,
             "no_phone_reason": "declined",
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     link = re.search(r'id="patient-link">([^<]+)<', html).group(1)
-    # The handout is the patient's, under the staff page's heading, with the same link.
-    assert '<h2 id="handout-title">Your check-ins after your procedure</h2>' in html
+    # The handout is the patient's, in their language, under the staff page's English
+    # heading, with the same link.
+    assert 'lang="en"' in html.split("<body", 1)[0]
+    assert f'<article class="handout" aria-labelledby="handout-title" lang="{language}">' in html
+    assert f'<h2 id="handout-title">{title}</h2>' in html
     assert f'<p class="link-url">{link}</p>' in html
     assert "Print the handout" in html
     # Shown once: the page does not repeat the link or its handout.

@@ -182,8 +182,11 @@ def test_every_page_in_spanish_shows_no_english(client, clinic, nurse, now):
     checkin = next(page for url, page in pages.items() if url.count("/") == 2 and "/p/" in url)
     assert "¿Cómo está su dolor?" in checkin and "10 = el peor dolor que pueda imaginar" in checkin
     result = next(page for url, page in pages.items() if "/entries/" in url)
-    # Dates in the Spanish way, the weekday in full: "miércoles, 10 de junio, 14:00".
-    assert re.search(r"Próximo registro: .* a partir del \w+, \d+ de \w+, \d\d:\d\d\.", result)
+    # The next check-in in the Spanish way: "Su próximo registro: entre las 05:00 y las 09:00
+    # de hoy"; on the handout with the weekday in full, "del miércoles, 10 de junio".
+    assert re.search(r"Su próximo registro: (entre|ahora, hasta) las \d\d:\d\d", result)
+    handout = next(page for url, page in pages.items() if url.endswith("/handout"))
+    assert re.search(r"las \d\d:\d\d del \w+, \d+ de \w+", handout)
 
 
 # The patient's language: at enrolment, on their pages, in their reminders.

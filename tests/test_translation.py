@@ -26,9 +26,10 @@ from babel.messages.pofile import read_po
 from recovery import ROOT
 from recovery.care.alerts import acknowledge_alert
 from recovery.care.clinics import update_clinic_settings
-from recovery.care.episodes import record_pain_entry
+from recovery.care.episodes import issue_link, record_pain_entry
 from recovery.care.models import Alert, Notification
 from recovery.care.outreach import compose
+from recovery.clinical.vocabulary import EntrySource
 from recovery.extensions import babel, db
 from tests import factories
 
@@ -170,6 +171,7 @@ def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, s
     urgent.episode.patient.preferred_language = language
     factories.gen_entry(urgent.episode, 5, 20, red_flags=["leg_weakness"], note="sore back")
     high = factories.gen_episode(clinic, name="Harold High", procedure_dt=now - timedelta(days=2))
+    high.episode.patient.preferred_language = language  # the handout staff print is his
     factories.gen_entry(high.episode, 8, 30)
     alert = db.session.scalar(db.select(Alert).filter_by(episode_id=high.episode.id))
     acknowledge_alert(alert, nurse, action="called_patient", note="rang her")
@@ -183,10 +185,16 @@ def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, s
     entry_id = urgent.episode.entries[0].id
     patient_pages.append(f"/p/{urgent.token}/entries/{entry_id}")
     patient_pages.append(f"/p/{urgent.token}/reminders")
+    patient_pages.append(f"/p/{urgent.token}/handout")
+    caregiver = issue_link(urgent.episode, holder=EntrySource.CAREGIVER)
+    db.session.commit()
+    patient_pages += [f"/p/{caregiver}", f"/p/{caregiver}/reminders"]
+    phrases.add(f"http://localhost/p/{urgent.token}")  # the handout's link, data
+    refused = {"/p/not-a-valid-token": 404, f"/p/{caregiver}/reminders": 403}
     pages = {}
     for url in ["/login", *patient_pages]:
         response = client.get(url, headers=headers)
-        assert response.status_code == (404 if "not-a-valid" in url else 200), url
+        assert response.status_code == refused.get(url, 200), url
         pages[url] = response.get_data(as_text=True)
 
     nurse.role = "admin"  # to see the team page too
@@ -209,6 +217,12 @@ def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, s
         response = client.get(url, headers=headers)
         assert response.status_code == (404 if "no-such" in url else 200), url
         pages[url] = response.get_data(as_text=True)
+    # A new link, shown once with the patient's handout.
+    reissue = f"/staff/episodes/{high.episode.id}/link/reissue"
+    shown = client.post(reissue, headers=headers, follow_redirects=True)
+    assert "handout-title" in shown.get_data(as_text=True)
+    pages[reissue] = shown.get_data(as_text=True)
+    phrases.add(re.search(r'id="patient-link">([^<]+)<', pages[reissue]).group(1))
     return pages, phrases
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from flask_babel import format_date, format_time, ngettext, to_user_timezone
+from flask_babel import format_time, ngettext, to_user_timezone
 from flask_babel import gettext as _
+
+from ..translation import format_day
 
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 7 * HOURS_PER_DAY
@@ -81,13 +83,13 @@ def after_procedure(hours: float) -> str:
 
 def _day(moment: datetime, now: datetime | None) -> str:
     if now is None:
-        return _("on %(date)s", date=format_date(moment, "EEEE d MMMM"))
+        return _("on %(date)s", date=format_day(moment))
     days = (to_user_timezone(moment).date() - to_user_timezone(now).date()).days
     if days == 0:
         return _("today")
     if days == 1:
         return _("tomorrow")
-    return _("on %(date)s", date=format_date(moment, "EEEE d MMMM"))
+    return _("on %(date)s", date=format_day(moment))
 
 
 def _clock(moment: datetime) -> str:
