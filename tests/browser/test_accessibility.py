@@ -317,6 +317,21 @@ def test_at_200_percent_text_no_page_is_wider_than_a_small_phone(live_server, op
     assert problems == [], "\n".join(problems)
 
 
+def test_at_200_percent_text_the_pain_scale_takes_more_rows(live_server, open_page):
+    ward = seed_ward(live_server.url, "en")
+    page = open_page(SMALL_PHONE, init=LARGE_TEXT)
+    page.goto(f"{ward.url}/p/{ward.patient.token}")
+    boxes = page.eval_on_selector_all(
+        ".pain-choice__label",
+        "els => els.map(e => ({top: Math.round(e.getBoundingClientRect().top),"
+        " width: e.getBoundingClientRect().width, fits: e.scrollWidth <= e.clientWidth}))",
+    )
+    assert len(boxes) == 11
+    assert len({b["top"] for b in boxes}) > 2  # two rows at normal size (test_patient_phone)
+    assert all(b["fits"] and b["width"] >= MIN_TARGET for b in boxes), boxes
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
+
+
 def test_a_check_in_without_a_score_focuses_the_error_summary(live_server, open_page):
     ward = seed_ward(live_server.url, "en")
     page = open_page()
