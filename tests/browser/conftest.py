@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 320, "height": 568}
 #: axe-core, fetched by `make install-dev` (the Makefile pins its version).
+FAVICON = ROOT / "static" / "favicon.svg"
 AXE_JS = Path(os.environ.get("AXE_CORE_PATH", ROOT / "node_modules" / "axe-core" / "axe.min.js"))
 
 
@@ -196,6 +197,9 @@ def open_page(browser):
         )
         contexts.append(context)
         context.set_default_timeout(10_000)  # a control that cannot be reached fails fast
+        # Chromium asks for the icon after the page has loaded; a test moving on at once aborts
+        # that request, and the test server then leaves the file open (a ResourceWarning).
+        context.route("**/static/favicon.svg*", lambda route: route.fulfill(path=FAVICON))
         if init:
             context.add_init_script(init)
         page = context.new_page()
