@@ -357,7 +357,12 @@ def test_a_check_in_without_a_score_focuses_the_error_summary(live_server, open_
 
 @pytest.mark.parametrize(
     ("path", "fields"),
-    [("/login", {"#email": ADMIN, "#password": "wrong"}), ("/staff/enrol", {})],
+    [
+        ("/login", {"#email": ADMIN, "#password": "wrong"}),
+        ("/staff/enrol", {}),
+        ("/account/password", {"#new": "short"}),
+        ("/staff/settings", {"#url": "nonsense://x"}),
+    ],
 )
 def test_a_failed_staff_form_focuses_its_error_summary(live_server, open_page, path, fields):
     ward = seed_ward(live_server.url, "en")
