@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
+# axe-core, for the browser tests' accessibility checks (tests/browser/test_accessibility.py).
+AXE_CORE_VERSION := 4.14.1
+AXE_JS := node_modules/axe-core/axe.min.js
 
-.PHONY: install install-dev run test lint format bench messages catalogues clean
+.PHONY: install install-dev axe run test lint format bench messages catalogues clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -23,7 +26,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 
 install: $(VENV)/.installed          ## create .venv and install the app's dependencies
 
-install-dev: $(VENV)/.installed-dev  ## the same, with the test dependencies
+install-dev: $(VENV)/.installed-dev axe  ## the same, with the test dependencies
+
+axe:                                 ## axe-core from npm into node_modules/ (without npm its tests skip)
+	@if head -c 40 $(AXE_JS) 2>/dev/null | grep -q 'axe v$(AXE_CORE_VERSION)$$'; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  npm install --no-save --no-package-lock --no-audit --no-fund --prefix . axe-core@$(AXE_CORE_VERSION) \
+	  || echo "axe-core could not be fetched: the accessibility tests will be skipped"; \
+	else echo "npm not found: the accessibility tests will be skipped (install Node.js and npm)"; fi
 
 # The translators' catalogues (translations/<lang>/LC_MESSAGES/messages.po) compiled for the app;
 # a .mo is rebuilt when its .po changes and never committed (docs/translation.md).
@@ -67,4 +77,4 @@ messages: install-dev                ## extract the text into translations/messa
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

@@ -2,6 +2,8 @@
 
 Chromium comes from Debian (`apt-get install -y chromium`), never from `playwright install`.
 Where it is absent these tests skip, unless RECOVERY_REQUIRE_BROWSER=1 (CI) makes that a failure.
+The accessibility checks also need axe-core from npm (`make install-dev` fetches it into
+node_modules/); without it they skip, or fail under RECOVERY_REQUIRE_BROWSER=1, the same way.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from recovery import create_app
+from recovery import ROOT, create_app
 from recovery.extensions import db
 from tests import factories
 
@@ -27,23 +30,31 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 320, "height": 568}
+#: axe-core, fetched by `make install-dev` (the Makefile pins its version).
+FAVICON = ROOT / "static" / "favicon.svg"
+AXE_JS = Path(os.environ.get("AXE_CORE_PATH", ROOT / "node_modules" / "axe-core" / "axe.min.js"))
 
 
 def chromium_available() -> bool:
     return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
 
 
+def missing(message: str) -> None:
+    """Skip the test for want of a tool, or fail where the tools are required (CI)."""
+    if os.environ.get("RECOVERY_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the whole run."""
     if not chromium_available():
-        message = (
+        missing(
             f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
             "to run the browser tests"
         )
-        if os.environ.get("RECOVERY_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -83,6 +94,7 @@ def live_app(tmp_path, sqlite_template):
             "SECRET_KEY": "browser-test",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
             "PASSWORD_HASH_METHOD": factories.PASSWORD_HASH_METHOD,
+            "LANGUAGES": ["en", "es"],
         }
     )
     with app.app_context():
@@ -145,3 +157,55 @@ def desktop(browser):
     page.watch = PageWatch(page)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The source of axe-core, to evaluate in a page (Playwright's evaluate is not held to the
+    page's Content-Security-Policy, so the app's policy stays as strict as in production)."""
+    if not AXE_JS.exists():
+        missing(
+            f"axe-core not found at {AXE_JS}: run `make install-dev` (it needs npm) "
+            "to run the accessibility tests"
+        )
+    return AXE_JS.read_text()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Opens pages in new browser contexts: `open_page(viewport, locale=..., touch=...)`, with
+    `init` a script run at the start of every document. Each page collects console errors and
+    CSP violations (`page.watch`); the contexts close at the end of the test.
+    """
+    contexts = []
+
+    def opener(
+        viewport: dict = PHONE,
+        *,
+        locale: str = "en",
+        touch: bool = True,
+        init: str | None = None,
+        **options,
+    ):
+        context = browser.new_context(
+            viewport=viewport,
+            device_scale_factor=2 if touch else 1,
+            is_mobile=touch,
+            has_touch=touch,
+            locale=locale,
+            **options,
+        )
+        contexts.append(context)
+        context.set_default_timeout(10_000)  # a control that cannot be reached fails fast
+        # Chromium asks for the icon after the page has loaded; a test moving on at once aborts
+        # that request, and the test server then leaves the file open (a ResourceWarning).
+        context.route("**/static/favicon.svg*", lambda route: route.fulfill(path=FAVICON))
+        if init:
+            context.add_init_script(init)
+        page = context.new_page()
+        page.watch = PageWatch(page)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
