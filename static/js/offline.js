@@ -29,7 +29,6 @@
       lines[key].className = "offline-status__line";
       status.appendChild(lines[key]);
     }
-    status.hidden = false;
     return lines[key];
   }
 

@@ -111,6 +111,32 @@ def test_the_link_opens_offline_and_two_answers_arrive_each_once(live_server, ph
     assert phone.watch.problems == []
 
 
+def test_online_the_form_posts_as_before_with_the_worker_in_charge(live_server, phone, enrolled):
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    kept_on_the_phone(phone)
+    phone.get_by_role("button", name="Submit").tap()  # no score chosen: the server says so
+    phone.wait_for_selector("#pain-error")
+    assert phone.locator("#pain-error").inner_text() == "Please choose a number from 0 to 10."
+    assert status_lines(phone) == []
+    phone.locator("label[for=pain-2]").tap()
+    phone.get_by_role("button", name="Submit").tap()
+    phone.wait_for_url("**/entries/*")
+    assert phone.locator("h1").inner_text() == "You are on track."
+    assert [e.pain for e in entries()] == [2]
+    assert phone.watch.problems == []
+
+
+def test_offline_without_a_score_the_page_asks_for_one(live_server, phone, enrolled):
+    phone.goto(f"{live_server.url}/p/{enrolled.token}")
+    phone.context.set_offline(True)
+    phone.get_by_role("button", name="Submit").tap()
+    wait_for_lines(phone, ["Tap a number from 0 to 10 first, then Submit."])
+    assert phone.evaluate("document.activeElement.name") == "pain"
+    phone.locator("label[for=pain-1]").tap()
+    phone.get_by_role("button", name="Submit").tap()
+    wait_for_lines(phone, [SAVED])
+
+
 def test_the_start_page_leads_to_the_link_kept_on_the_phone(live_server, phone, enrolled):
     phone.goto(f"{live_server.url}/p/")
     assert phone.locator("h1").inner_text() == "Open your personal link"
