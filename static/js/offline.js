@@ -13,6 +13,7 @@
   var words = data.text;
   var lines = {};
   var flushing = null;
+  var again = false;
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(data.service_worker, { scope: data.scope }).catch(function () {});
@@ -54,8 +55,13 @@
     say(record.idempotency_key, text, call).classList.add("offline-status__line--error");
   }
 
+  // One pass at a time; a call during a pass (the connection came back while it was failing)
+  // runs one more pass after it, so no answer waits for the next periodic try.
   function flush() {
-    if (flushing) return flushing;
+    if (flushing) {
+      again = true;
+      return flushing;
+    }
     flushing = outbox.all().then(function (records) {
       return records.reduce(function (previous, record) {
         return previous.then(function () {
@@ -69,7 +75,13 @@
           });
         });
       }, Promise.resolve());
-    }).catch(function () {}).then(function () { flushing = null; });
+    }).catch(function () {}).then(function () {
+      flushing = null;
+      if (again) {
+        again = false;
+        flush();
+      }
+    });
     return flushing;
   }
 

@@ -82,6 +82,15 @@ def test_an_answer_made_offline_arrives_once_when_the_connection_returns(
     assert phone.evaluate("RecoveryOutbox.all().then(r => r.length)") == 0
     phone.get_by_role("link", name="See what your answer means").tap()
     phone.wait_for_url(f"**/p/{enrolled.token}/entries/{stored[0].id}")
+    # Only the check-in page, the start page and static files are kept: no API answer, no
+    # result page, no staff page.
+    kept = phone.evaluate(
+        """async () => (await Promise.all((await caches.keys()).map(async name =>
+            (await (await caches.open(name)).keys()).map(r => new URL(r.url).pathname)))).flat()"""
+    )
+    assert f"/p/{enrolled.token}" in kept and "/p/" in kept
+    others = [p for p in kept if p not in (f"/p/{enrolled.token}", "/p/")]
+    assert others and all(p.startswith("/static/") for p in others), kept
     phone.go_back()
     assert phone.locator("h1").inner_text() == "How is your pain?"
     assert len(entries()) == 1
