@@ -268,5 +268,7 @@ def test_an_answer_the_server_refuses_for_good_is_not_dropped_silently(
     assert call.get_attribute("href") == "tel:+44 20 7946 0002"
     box = call.bounding_box()
     assert box["height"] >= 44
+    phone.set_viewport_size({"width": 320, "height": 568})  # a small phone: nothing runs off
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 320
     assert phone.evaluate("RecoveryOutbox.all().then(r => r.length)") == 0
     assert entries() == []
