@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("patient", __name__, url_prefix="/p")
 
-from . import language, routes  # noqa: E402,F401  (registers the views on bp)
+from . import language, offline, routes  # noqa: E402,F401  (registers the views on bp)

@@ -48,8 +48,14 @@ def https_server(app, certificate, tmp_path):
 
 @pytest.fixture
 def tls_context(browser):
-    """A browser context that accepts the throwaway certificate; every request it makes."""
-    context = browser.new_context(ignore_https_errors=True, viewport=PHONE, is_mobile=True)
+    """A browser context that accepts the throwaway certificate; every request it makes.
+
+    Chromium refuses a service worker's script under a certificate it does not trust, even
+    here: the check-in page's worker is left out (tests/browser/test_offline.py has it).
+    """
+    context = browser.new_context(
+        ignore_https_errors=True, viewport=PHONE, is_mobile=True, service_workers="block"
+    )
     context.requests = []
     context.on("request", lambda request: context.requests.append(request))
     yield context
