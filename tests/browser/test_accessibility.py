@@ -134,6 +134,7 @@ SCREENS = [
     Screen("invalid link, clinic known", goto(lambda w: f"/p/{w.closed_token}")),
     Screen("invalid link, unknown", goto(lambda w: "/p/no-such-link")),
     Screen("reminders", goto(lambda w: f"/p/{w.patient.token}/reminders")),
+    Screen("handout", goto(lambda w: f"/p/{w.patient.token}/handout")),
     Screen("login", goto(lambda w: "/login"), staff=False),
     Screen("login, wrong password", wrong_password, staff=False),
     Screen("worklist", goto(lambda w: "/staff/"), staff=True),

@@ -264,7 +264,9 @@ def test_an_answer_the_server_refuses_for_good_is_not_dropped_silently(
             "them.\nCall the clinic: +44 20 7946 0002"
         ],
     )
-    call = phone.get_by_role("link", name="Call the clinic: +44 20 7946 0002")
+    call = phone.locator("#offline-status").get_by_role(
+        "link", name="Call the clinic: +44 20 7946 0002"
+    )
     assert call.get_attribute("href") == "tel:+44 20 7946 0002"
     box = call.bounding_box()
     assert box["height"] >= 44
