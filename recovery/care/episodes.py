@@ -635,10 +635,8 @@ def refresh_summary(episode: Episode, entries: Sequence[PainEntry]) -> None:
     entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in after_procedure]
     window = next_due(clinic_schedule(episode.clinic), entry_hours, max(entry_hours, default=0))
     episode.due_label = window.label if window else None
-    episode.due_start_dt = (
-        episode.procedure_dt + timedelta(hours=window.start_h) if window else None
-    )
-    episode.due_end_dt = episode.procedure_dt + timedelta(hours=window.end_h) if window else None
+    episode.due_start_dt = episode.at_hours(window.start_h) if window else None
+    episode.due_end_dt = episode.at_hours(window.end_h) if window else None
 
 
 def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -> Assessment:

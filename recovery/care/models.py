@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_login import UserMixin
@@ -224,6 +224,10 @@ class Episode(db.Model):
     def hours_since_procedure(self, when: datetime) -> float:
         """Hours from the end of the procedure to `when` (negative before it)."""
         return (when - self.procedure_dt).total_seconds() / 3600.0
+
+    def at_hours(self, hours: float) -> datetime:
+        """The moment `hours` after the end of the procedure (`hours_since_procedure` back)."""
+        return self.procedure_dt + timedelta(hours=hours)
 
 
 class RetiredLink(db.Model):

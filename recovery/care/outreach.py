@@ -307,7 +307,7 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
     # a reminder back.
     records = _records(episode, schedule, rows)
     look_h = next_look(schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records)
-    look = None if look_h is None else episode.procedure_dt + timedelta(hours=look_h)
+    look = None if look_h is None else episode.at_hours(look_h)
     if quiet_end is not None and not stopped:
         held = due_now(
             schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records, quiet=False
@@ -318,7 +318,7 @@ def _check_episode(episode_id: int, now: datetime, senders: Senders, report: Tic
 
 
 def _window_start(episode: Episode, window: Window) -> datetime:
-    return episode.procedure_dt + timedelta(hours=window.start_h)
+    return episode.at_hours(window.start_h)
 
 
 def _window_row(episode: Episode, window: Window, rows: dict) -> CheckinWindow:
@@ -329,7 +329,7 @@ def _window_row(episode: Episode, window: Window, rows: dict) -> CheckinWindow:
             episode_id=episode.id,
             label=window.label,
             start_dt=start,
-            end_dt=episode.procedure_dt + timedelta(hours=window.end_h),
+            end_dt=episode.at_hours(window.end_h),
         )
         db.session.add(rows[start])
     return rows[start]

@@ -10,7 +10,7 @@ printed (docs/patients.md, "The handout").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import segno
 from flask import current_app, render_template_string
@@ -21,7 +21,8 @@ from ..care.clinics import clinic_schedule, emergency_number
 from ..care.models import Episode, utcnow
 from ..clinical.vocabulary import RedFlag, Severity, red_flag_severity
 from ..translation import translate
-from .when import after_procedure, between
+from .results import window_times
+from .when import after_procedure, between, capitalised
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Handout:
     emergency_number: str
     url: str
     qr: str  # an SVG data: URI
-    times: list[tuple[str, str]]  # (about 1 day after your procedure, between ... on ...)
+    times: list[tuple[str, str]]  # (About 1 day after your procedure, between ... on ...)
     call_emergency: list[str]  # warning signs: call emergency services
     call_clinic: list[str]  # warning signs: call the clinic straight away
 
@@ -45,10 +46,10 @@ def handout(episode: Episode, url: str, now: datetime) -> Handout:
     for window in clinic_schedule(episode.clinic):
         if window.is_pre_procedure:
             continue
-        start = episode.procedure_dt + timedelta(hours=max(window.start_h, 0))
-        end = episode.procedure_dt + timedelta(hours=window.end_h)
+        start, end = window_times(episode, window)
         if end > now:
-            times.append((after_procedure(window.target_h), between(start, end, None)))
+            when = capitalised(after_procedure(window.target_h))
+            times.append((when, between(start, end, None)))
     flags = {True: [], False: []}
     for flag in RedFlag:
         flags[red_flag_severity([flag.value]) is Severity.EMERGENCY].append(

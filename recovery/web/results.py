@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -23,7 +23,7 @@ from ..clinical.schedule import Window, filled_windows, next_due, window_for
 from ..clinical.vocabulary import PatientStatus
 from .charts import PAIN_MAX
 from .phone_chart import PhoneChart, Tick, phone_chart
-from .when import after_procedure, between, span
+from .when import after_procedure, between, capitalised, span
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def next_checkin_text(episode: Episode, now: datetime | None = None) -> str | No
     )
     if window is None:
         return None
-    start, end = _window_times(episode, window)
+    start, end = window_times(episode, window)
     return _("Your next check-in: %(when)s.", when=between(start, end, now))
 
 
@@ -139,7 +139,7 @@ def checkin_intro(episode: Episode, now: datetime | None = None) -> CheckinIntro
     upcoming = next_due(schedule, [*entry_hours, hours_now], hours_now)
     following = None
     if upcoming is not None:
-        start, end = _window_times(episode, upcoming)
+        start, end = window_times(episode, upcoming)
         when = between(start, end, now)
         if window is not None and window not in filled_windows(schedule, entry_hours):
             following = _("After this one, your next check-in: %(when)s.", when=when)
@@ -176,9 +176,9 @@ def _entry_hours(episode: Episode) -> list[float]:
     return [episode.hours_since_procedure(e.recorded_dt) for e in episode.entries]
 
 
-def _window_times(episode: Episode, window: Window) -> tuple[datetime, datetime]:
-    start = episode.procedure_dt + timedelta(hours=max(window.start_h, 0))
-    return start, episode.procedure_dt + timedelta(hours=window.end_h)
+def window_times(episode: Episode, window: Window) -> tuple[datetime, datetime]:
+    """When `window` opens (not before the procedure) and closes, for this episode."""
+    return episode.at_hours(max(window.start_h, 0)), episode.at_hours(window.end_h)
 
 
 @dataclass(frozen=True)
@@ -242,8 +242,3 @@ def patient_chart(episode: Episode) -> ChartView:
     labels = {0.0: _("Before")}
     ticks = [(tick, labels.get(tick.hours) or span(tick.hours)) for tick in shapes.ticks]
     return ChartView(shapes=shapes, summary=summary, scores=scores, ticks=ticks)
-
-
-def capitalised(text: str) -> str:
-    """`text` with its first letter upper case (a phrase that starts a line)."""
-    return text[:1].upper() + text[1:]

@@ -116,3 +116,8 @@ def between(start: datetime, end: datetime, now: datetime | None) -> str:
             day=_day(start, now),
         )
     return _("between %(start)s and %(end)s", start=at(start, now), end=at(end, now))
+
+
+def capitalised(text: str) -> str:
+    """`text` with its first letter upper case (a phrase that starts a line)."""
+    return text[:1].upper() + text[1:]
