@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from tests.servers import smtp_server
 from tests.test_translation import (
     DATA_WORDS,
     VisibleText,
+    extracted_messages,
     fresh_translations,
     locale_words,
     sample_pages,
@@ -41,20 +40,6 @@ HOW_TO_FIX = (
     "translate them in translations/es/LC_MESSAGES/messages.po "
     "(after `make messages`; see docs/translation.md)"
 )
-
-
-def extracted_messages(directory: Path):
-    """The messages in the code and templates now, extracted as `make messages` does."""
-    pot = directory / "messages.pot"
-    pybabel = Path(sys.executable).parent / "pybabel"
-    subprocess.run(
-        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "-o", str(pot), "."],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    with pot.open("rb") as file:
-        return read_po(file)
 
 
 def spanish_catalogue():

@@ -40,8 +40,9 @@ OPEN, CLOSE = "\u27e6", "\u27e7"
 DATA_WORDS = {"Recovery", "NRS", "UTC", "Europe", "London", "English", "Español", "Esperanto"}
 
 
-def pseudo_catalogue(directory: Path) -> None:
-    """Extract the messages as `make messages` does and write a pseudo-translated .mo."""
+def extracted_messages(directory: Path, locale: str | None = None):
+    """The messages in the code and templates now, extracted as `make messages` does (into
+    `directory`), as a catalogue for `locale`."""
     pot = directory / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     subprocess.run(
@@ -51,7 +52,12 @@ def pseudo_catalogue(directory: Path) -> None:
         capture_output=True,
     )
     with pot.open("rb") as file:
-        catalog = read_po(file, locale=PSEUDO)
+        return read_po(file, locale=locale)
+
+
+def pseudo_catalogue(directory: Path) -> None:
+    """Extract the messages as `make messages` does and write a pseudo-translated .mo."""
+    catalog = extracted_messages(directory, PSEUDO)
     for message in catalog:
         if not message.id:
             continue
