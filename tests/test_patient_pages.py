@@ -213,3 +213,14 @@ def test_every_patient_page_offers_the_clinic_s_phone(client, episode_ny):
     invalid = client.get(f"/p/{token}")
     assert invalid.status_code == 404
     assert f'<a class="button button--big" href="tel:{PHONE}">' in invalid.get_data(as_text=True)
+
+
+def test_a_handout_link_that_does_not_work_says_whom_to_call(client, episode_ny):
+    assert client.get("/p/no-such-link/handout").status_code == 404
+    close_episode(episode_ny.episode, staff=factories.gen_staff(episode_ny.episode.clinic))
+    db.session.commit()
+    closed = client.get(f"/p/{episode_ny.token}/handout")
+    assert closed.status_code == 404
+    html = closed.get_data(as_text=True)
+    assert "This link does not work" in html and f'href="tel:{PHONE}"' in html
+    assert "handout-title" not in html and episode_ny.token not in html
