@@ -89,6 +89,7 @@ def _summary(clinic: Clinic, procedure_dt, baseline_pain, entries: list[dict]) -
         clinic=clinic, procedure_dt=procedure_dt, baseline_pain=baseline_pain
     )
     stand_in.hours_since_procedure = lambda when: Episode.hours_since_procedure(stand_in, when)
+    stand_in.at_hours = lambda hours: Episode.at_hours(stand_in, hours)
     refresh_summary(
         stand_in,
         [

@@ -59,8 +59,13 @@ def init_app(app: Flask) -> None:
             and response.mimetype in types
         ):
             return response
+        # Read the file and close it now, not when the response ends: a development server
+        # whose client hangs up mid-response never ends it, and the file would stay open.
         response.direct_passthrough = False
-        response.make_sequence()  # reads the file, which is closed as the response ends
+        source = response.response
+        response.set_data(b"".join(response.iter_encoded()))
+        if hasattr(source, "close"):
+            source.close()
         response.headers.pop("Accept-Ranges", None)
         encoding = request.accept_encodings.best_match(["br", "gzip"])
         if encoding is None or (response.content_length or 0) < min_size:
