@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .care import twofactor
 from .care.accounts import create_staff, issue_api_token
 from .care.clinics import (
     DEFAULT_EMERGENCY_NUMBER,
@@ -67,18 +68,28 @@ def create_clinic_command(
 @click.option("--name", default="", help="Name shown to colleagues.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--api-token", is_flag=True, help="Also issue an integration API token.")
-def create_staff_command(clinic_slug, email, role, name, password_stdin, api_token) -> None:
-    """Create a staff account. The API token, if asked for, is printed once, last."""
+@click.option(
+    "--totp",
+    is_flag=True,
+    help="Set up two-step sign-in and print the otpauth:// URI for an authenticator app.",
+)
+def create_staff_command(clinic_slug, email, role, name, password_stdin, api_token, totp) -> None:
+    """Create a staff account. With --totp the otpauth:// URI is printed on its own line (for
+    the staff member's authenticator app); the API token, if asked for, is printed once, last."""
     if not password_stdin:
         fail("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         user = create_staff(get_clinic(clinic_slug), email, password, role, name)
+        secret = twofactor.set_up_directly(user) if totp else None
         token = issue_api_token(user) if api_token else None
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()
     click.echo(f"created {user.role} {user.email} (id {user.id})")
+    if secret:
+        click.echo("Two-step sign-in: add this to the authenticator app (shown once):")
+        click.echo(twofactor.provisioning_uri(user, secret))
     if token:
         click.echo("API token (shown once, store it now):")
         click.echo(token)

@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -91,6 +92,24 @@ def languages(raw: str | None) -> list[str]:
     return codes or ["en"]
 
 
+def whole_number(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    """A setting that is a whole number from `low` to `high`; `default` when unset."""
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise RuntimeError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def flag(name: str, raw: str | None, default: bool) -> bool:
+    """A setting that is 1 (on) or 0 (off)."""
+    if raw is None or raw == "":
+        return default
+    if raw not in ("0", "1"):
+        raise RuntimeError(f"{name} must be 1 (on) or 0 (off)")
+    return raw == "1"
+
+
 def smtp_url(raw: str | None) -> str:
     """SMTP_URL: smtp://user:password@host:587 or smtps://..., or empty (no email)."""
     if not raw:
@@ -107,6 +126,11 @@ def smtp_url(raw: str | None) -> str:
 def load_config(app, test_config: dict | None) -> None:
     """Fill `app.config` from defaults, the environment and `test_config`."""
     secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    production = os.environ.get("RECOVERY_ENV", "development") == "production"
+    env = os.environ.get
+    # Staff sessions (recovery.care.sessions): idle timeout, length, "keep me signed in".
+    remember_days = whole_number("REMEMBER_DAYS", env("REMEMBER_DAYS"), 14, 1, 14)
+    session_hours = whole_number("SESSION_HOURS", env("SESSION_HOURS"), 12, 1, 24)
     app.config.from_mapping(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         # A patient may leave the check-in page open for hours before answering.
@@ -119,6 +143,17 @@ def load_config(app, test_config: dict | None) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure_cookies,
+        REMEMBER_COOKIE_DURATION=timedelta(days=remember_days),
+        REMEMBER_DAYS=remember_days,
+        SESSION_HOURS=session_hours,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours),
+        IDLE_TIMEOUT_MINUTES=whole_number(
+            "IDLE_TIMEOUT_MINUTES", env("IDLE_TIMEOUT_MINUTES"), 30, 5, 24 * 60
+        ),
+        # The warning before an idle sign-out (static/js/idle.js).
+        IDLE_WARNING_SECONDS=120,
+        # Administrators must set up a second factor; on by default in production.
+        REQUIRE_ADMIN_2FA=flag("REQUIRE_ADMIN_2FA", env("REQUIRE_ADMIN_2FA"), production),
         HSTS_MAX_AGE=hsts_max_age(os.environ.get("HSTS_MAX_AGE")),
         BABEL_DEFAULT_LOCALE="en",
         # Catalogues live at the top of the repository, where `make messages` writes.
@@ -129,8 +164,11 @@ def load_config(app, test_config: dict | None) -> None:
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
         # Counters of failed sign-ins: memory:// is per process; use redis:// with several.
         RATELIMIT_STORAGE_URL=os.environ.get("RATELIMIT_STORAGE_URL", "memory://"),
-        LOGIN_FAILURES_PER_ACCOUNT="5 per 15 minutes",
-        LOGIN_FAILURES_PER_ADDRESS="50 per 15 minutes",
+        # Progressive waits (recovery.web.throttle): failures per account from devices it has
+        # not signed in on, per network address, and per device it has signed in on.
+        LOGIN_FAILURES_PER_ACCOUNT="5 per minute; 10 per 15 minutes; 20 per hour",
+        LOGIN_FAILURES_PER_ADDRESS="20 per minute; 100 per hour",
+        LOGIN_FAILURES_PER_DEVICE="5 per minute; 10 per 15 minutes; 20 per hour",
         # How StaffUser.set_password hashes (werkzeug's generate_password_hash `method`):
         # scrypt, werkzeug's default. Only the tests' configuration makes it cheap.
         PASSWORD_HASH_METHOD="scrypt",

@@ -75,10 +75,10 @@ def _sqlite_begin(conn):
     """
     if conn.dialect.name != "sqlite":
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if _request_writes() else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if request_writes() else "BEGIN")
 
 
-def _request_writes() -> bool:
+def request_writes() -> bool:
     """Whether the current request may write: its method says so, or its view is marked.
 
     Outside a request, a job that writes (recovery.care.outreach) marks its app context with

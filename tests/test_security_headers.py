@@ -42,7 +42,7 @@ def sign_in_remembered(client, nurse):
 @pytest.mark.parametrize("environment", [{"SESSION_COOKIE_SECURE": "1"}])
 def test_every_cookie_is_secure_and_http_only_with_the_setting(client, nurse):
     cookies = sign_in_remembered(client, nurse)
-    assert set(cookies) == {"session", "remember_token"}
+    assert set(cookies) == {"session", "remember_token", "recovery_device"}
     for name, attributes in cookies.items():
         assert {"secure", "httponly", "samesite=lax"} <= set(attributes), name
 

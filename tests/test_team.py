@@ -47,6 +47,11 @@ def test_an_admin_adds_a_nurse_who_signs_in_with_the_temporary_password(app, cli
     other = app.test_client()
     login = other.post("/login", data={"email": "nia@example.org", "password": password})
     assert login.status_code == 302
+    # A temporary password opens only the page that replaces it.
+    forced = other.get("/staff/team")
+    assert forced.headers["Location"].endswith("/account/password")
+    new = {"current": password, "new": "a password of her own", "confirm": "a password of her own"}
+    assert other.post("/account/password", data=new).status_code == 302
     assert other.get("/staff/team").status_code == 403  # nurses do not manage the team
     actions = db.session.scalars(db.select(AuditEvent.action)).all()
     assert "staff_added" in actions
@@ -140,4 +145,4 @@ def test_a_forgotten_password_is_replaced_by_a_temporary_one(app, client, admin,
     login = nurse_client.post("/login", data={"email": nurse.email, "password": password})
     assert login.status_code == 302
     own = client.post(f"/staff/team/{admin.id}/password", follow_redirects=True)
-    assert b"Change your own password from the Password page." in own.data
+    assert b"Change your own password from your Account page." in own.data

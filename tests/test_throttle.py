@@ -26,24 +26,67 @@ def fail(client, times: int, email="nurse@example.test", **kwargs) -> list[int]:
     return [sign_in(client, email, WRONG, **kwargs).status_code for _ in range(times)]
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(client, nurse):
-    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+def test_waits_grow_with_the_failures_and_end(client, nurse):
+    """5 per minute, 10 per 15 minutes, 20 per hour: each wait ends, and waits grow."""
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
         assert fail(client, 5) == [400] * 5
         refused = sign_in(client)  # even the right password
         assert refused.status_code == 429
-        assert b"Too many wrong passwords. Wait 15 minutes" in refused.data
-        assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
+        assert b"Too many wrong tries. Wait 1 minute and try again" in refused.data
         assert client.get("/staff/").status_code == 302  # not signed in
 
-        clock.shift(timedelta(minutes=15, seconds=1))
+        clock.shift(timedelta(seconds=61))
+        assert fail(client, 5) == [400] * 5
+        refused = sign_in(client)
+        assert b"Too many wrong tries. Wait 14 minutes" in refused.data
+        assert 13 * 60 < int(refused.headers["Retry-After"]) <= 14 * 60
+
+        for _ in range(2):
+            clock.shift(timedelta(minutes=15, seconds=1))
+            assert fail(client, 5) == [400] * 5
+        refused = sign_in(client)
+        assert 28 * 60 < int(refused.headers["Retry-After"]) <= 30 * 60  # the hour's limit
+
+        clock.shift(timedelta(hours=1, seconds=1))
         assert sign_in(client).status_code == 302
 
 
-def test_a_locked_account_does_not_lock_a_colleague(client, clinic, nurse):
+def test_a_throttled_account_does_not_throttle_a_colleague(client, clinic, nurse):
     factories.gen_staff(clinic, email="colleague@example.test")
     fail(client, 6)
     assert sign_in(client).status_code == 429
     assert sign_in(client, "colleague@example.test").status_code == 302
+
+
+def test_failures_elsewhere_do_not_keep_a_nurse_out_of_her_own_device(app, client, nurse):
+    app.config["LOGIN_FAILURES_PER_ACCOUNT"] = "3 per hour"
+    assert sign_in(client).status_code == 302  # her ward computer, signed in before
+    client.post("/logout")
+    assert client.get_cookie("recovery_device") is not None
+
+    attacker = app.test_client()
+    assert fail(attacker, 3, environ_base={"REMOTE_ADDR": "198.51.100.9"}) == [400] * 3
+    assert sign_in(attacker, environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 429
+    new_device = app.test_client()
+    assert sign_in(new_device).status_code == 429  # a device she never used waits
+
+    assert sign_in(client).status_code == 302  # hers does not
+
+
+def test_a_known_device_is_throttled_on_its_own(app, client, nurse):
+    app.config["LOGIN_FAILURES_PER_DEVICE"] = "3 per hour"
+    assert sign_in(client).status_code == 302
+    client.post("/logout")
+    assert fail(client, 3) == [400] * 3
+    assert sign_in(client).status_code == 429
+    assert sign_in(app.test_client()).status_code == 302  # the account itself is not held
+
+
+def test_a_forged_device_cookie_is_an_unknown_device(app, client, nurse):
+    app.config["LOGIN_FAILURES_PER_ACCOUNT"] = "3 per hour"
+    client.set_cookie("recovery_device", "eyJkIjoieCIsInMiOlsxXX0.forged.signature")
+    assert fail(client, 3) == [400] * 3
+    assert sign_in(client).status_code == 429
 
 
 def test_signing_in_clears_the_accounts_failures(client, nurse):

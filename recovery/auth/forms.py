@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..care.accounts import MIN_PASSWORD_LENGTH
@@ -44,4 +44,37 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(
         _l("New password again"),
         validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+    )
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), StorableText(), Length(max=20)],
+        description=_l("The 6 digits your authenticator app shows, or one of your recovery codes."),
+    )
+
+
+class SetupCodeForm(FlaskForm):
+    """The first code from the app, which confirms it was set up right."""
+
+    code = StringField(
+        _l("Code from the app"),
+        validators=[DataRequired(), StorableText(), Length(max=20)],
+        description=_l("The 6 digits the app shows for Recovery."),
+    )
+
+
+class TurnOffForm(FlaskForm):
+    """Turning the second factor off needs the password and a code."""
+
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), StorableText(), Length(max=200)]
+    )
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), StorableText(), Length(max=20)],
+        description=_l("The 6 digits your authenticator app shows, or one of your recovery codes."),
     )

@@ -10,9 +10,10 @@ import secrets
 
 from ..clinical.vocabulary import Role
 from ..extensions import db
+from . import sessions, twofactor
 from .audit import record_event
 from .clinics import SetupError
-from .models import Clinic, StaffUser
+from .models import Clinic, StaffUser, utcnow
 from .tokens import hash_token, new_token
 
 #: The shortest password a staff account may have.
@@ -110,6 +111,7 @@ def add_staff(
     """
     password = temporary_password()
     member = create_staff(clinic, email, password, role, name)
+    member.must_change_password = True
     _audit("staff_added", member, by, address)
     return member, password
 
@@ -123,6 +125,7 @@ def deactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = 
     if not member.is_active:
         return False
     member.is_active = False
+    sessions.end_sessions(member, sessions.DEACTIVATED, utcnow())
     _audit("staff_deactivated", member, by, address)
     db.session.flush()
     return True
@@ -146,6 +149,8 @@ def reset_staff_password(member: StaffUser, *, by: StaffUser, address: str | Non
     _not_oneself(member, by)
     password = temporary_password()
     member.set_password(password)
+    member.must_change_password = True
+    sessions.end_sessions(member, sessions.PASSWORD_RESET, utcnow())
     _audit("staff_password_reset", member, by, address)
     db.session.flush()
     return password
@@ -164,4 +169,17 @@ def revoke_staff_token(member: StaffUser, *, by: StaffUser, address: str | None 
         return False
     revoke_api_token(member)
     _audit("api_token_revoked", member, by, address)
+    return True
+
+
+def reset_second_factor(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
+    """Turn off a colleague's two-step sign-in (a lost phone and lost recovery codes), audited
+    as `second_factor_reset`; their sessions end. False if it was off; AccountError for one's
+    own account."""
+    _not_oneself(member, by)
+    if not member.has_second_factor:
+        return False
+    twofactor.turn_off(member)
+    sessions.end_sessions(member, sessions.SECOND_FACTOR_RESET, utcnow())
+    _audit("second_factor_reset", member, by, address)
     return True

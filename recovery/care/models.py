@@ -111,8 +111,20 @@ class StaffUser(UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A temporary password (a new account, a reset) must be replaced at the next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: The TOTP secret (base32) once the second factor is set up; the one being set up.
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(32))
+    #: The last 30-second step whose code was accepted: a code is good once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     clinic: Mapped[Clinic] = relationship(back_populates="staff")
+
+    #: The server-side session this object was loaded for (`recovery.care.sessions`).
+    #: (Plain attributes of the loaded object, not columns.)
+    session_key = None
+    session_remember = False
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of `password`, made the configured way (scrypt unless a test
@@ -130,13 +142,54 @@ class StaffUser(UserMixin, db.Model):
         return self.name or self.email
 
     @property
-    def session_fingerprint(self) -> str:
-        """Changes with the password: a session remembers it, so a new password ends others."""
+    def password_fingerprint(self) -> str:
+        """Changes with the password: a sign-in waiting for its second factor remembers it."""
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
-    def get_id(self) -> str:
-        """Flask-Login's key in the session: the id and the password's fingerprint."""
-        return f"{self.id}.{self.session_fingerprint}"
+    @property
+    def has_second_factor(self) -> bool:
+        """Whether signing in needs a code from an authenticator app."""
+        return self.totp_secret is not None
+
+    def get_id(self) -> str | None:
+        """Flask-Login's key in the cookies: the key of this sign-in's server-side session,
+        never the account's id, so ending the session on the server ends the cookie."""
+        return self.session_key
+
+
+class StaffSession(db.Model):
+    """One sign-in of a staff member, on one device, until it ends.
+
+    The browser holds a random key; only its SHA-256 hash is stored. A session ends when its
+    owner signs out, changes the password or signs out everywhere, when the account is
+    turned off or given a new password, after `IDLE_TIMEOUT_MINUTES` without activity (not
+    for "keep me signed in"), or at `expires_dt`.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the authenticator app (a lost phone); hashed."""
+
+    __table_args__ = (UniqueConstraint("staff_user_id", "code_hash", name="one_code_per_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Patient(db.Model):

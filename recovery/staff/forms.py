@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 from ..clinical.vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
 from ..translation import choices, language_choices
 from ..web.forms import CheckInForm, MultiCheckboxField, StorableText
+from ..web.forms import ConfirmForm as ConfirmForm  # shared with the account pages
 
 INDICATION_CHOICES = choices(Indication)
 # Enrolment may come a few weeks before the procedure or be entered late, not a year out.
@@ -105,10 +106,6 @@ class EnrolForm(FlaskForm):
             ]
             return False
         return valid
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a button guarded by CSRF (revoke, re-issue, close)."""
 
 
 STATUS_CHOICES = [

@@ -20,6 +20,7 @@ from ..care.accounts import (
     deactivate_staff,
     issue_staff_token,
     reactivate_staff,
+    reset_second_factor,
     reset_staff_password,
     revoke_staff_token,
     staff_in_clinic,
@@ -61,6 +62,7 @@ def team_page(form: StaffMemberForm, status: int = 200):
             "active": member.is_active,
             "status": _("active") if member.is_active else _("turned off"),
             "has_token": member.api_token_hash is not None,
+            "two_step": member.has_second_factor,
             "is_me": member.id == current_user.id,
         }
         for member in clinic_staff(current_user.clinic_id)
@@ -144,7 +146,7 @@ def reset_member_password(staff_id: int):
         try:
             password = reset_staff_password(member, by=current_user, address=request.remote_addr)
         except AccountError:
-            flash(_("Change your own password from the Password page."), "error")
+            flash(_("Change your own password from your Account page."), "error")
             return redirect(url_for("staff.team"))
         db.session.commit()
         session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
@@ -171,4 +173,26 @@ def revoke_member_token(staff_id: int):
     ):
         db.session.commit()
         flash(_("The API token of %(email)s no longer works.", email=member.email), "info")
+    return redirect(url_for("staff.team"))
+
+
+@bp.post("/team/<int:staff_id>/two-step/reset")
+def reset_member_second_factor(staff_id: int):
+    """Turn off a colleague's two-step sign-in (a lost phone); they set it up again."""
+    member = member_or_404(staff_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            changed = reset_second_factor(member, by=current_user, address=request.remote_addr)
+        except AccountError:
+            flash(_("Change your own two-step sign-in from your Account page."), "error")
+            return redirect(url_for("staff.team"))
+        if changed:
+            db.session.commit()
+            flash(
+                _(
+                    "Two-step sign-in of %(email)s is off; they set it up again.",
+                    email=member.email,
+                ),
+                "info",
+            )
     return redirect(url_for("staff.team"))

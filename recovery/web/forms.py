@@ -37,6 +37,10 @@ class PainField(RadioField):
             super().pre_validate(form)
 
 
+class ConfirmForm(FlaskForm):
+    """An empty form: a button guarded by CSRF (revoke, re-issue, close, sign out)."""
+
+
 class CheckInForm(FlaskForm):
     """Pain 0-10 (nothing preselected), red flags, pain medicine, a note.
 

@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   var POLL_MS = 2000;
+  // The page's own polling is not a nurse's activity: it does not hold off the idle sign-out.
+  var BACKGROUND = { "X-Recovery-Background": "1" };
   var root = document.getElementById("worklist-live");
   var status = document.getElementById("live-status");
   if (!root || !window.fetch) return;
@@ -35,7 +37,7 @@
   }
 
   function refresh() {
-    return fetch(window.location.href, { credentials: "same-origin" })
+    return fetch(window.location.href, { credentials: "same-origin", headers: BACKGROUND })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
@@ -59,7 +61,7 @@
     if (busy || document.hidden) return;
     busy = true;
     var url = root.dataset.liveUrl + "?cursor=" + encodeURIComponent(root.dataset.liveCursor || "");
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json", "X-Recovery-Background": "1" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) { return body && body.changed ? refresh() : null; })
       .catch(function () { /* offline for a moment: try again at the next tick */ })

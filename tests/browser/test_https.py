@@ -87,7 +87,7 @@ def test_nurse_signs_in_over_https(app, https_server, tls_context):
     assert login_page.headers["strict-transport-security"] == "max-age=31536000"
 
     cookies = {c["name"]: c for c in tls_context.cookies()}
-    for name in ("session", "remember_token"):
+    for name in ("session", "remember_token", "recovery_device"):
         assert cookies[name]["secure"] and cookies[name]["httpOnly"], name
     assert referers(tls_context) == {f"{https_server}/"}
     assert page.watch.problems == []

@@ -1,0 +1,54 @@
+/* Idle sign-out for staff pages. The server ends a session that has not been used for the idle
+   timeout (recovery.care.sessions); this shows a warning shortly before, with a button that
+   keeps the session, and reloads the page once the time has passed, so that a patient's record
+   does not stay on an unattended screen (the reload lands on the sign-in page). Typing or
+   clicking on the page counts as use: it tells the server, at most once a minute. */
+(function () {
+  "use strict";
+  var box = document.getElementById("idle-warning");
+  if (!box || !window.fetch) return;
+  var idleMs = Number(box.dataset.idleSeconds) * 1000;
+  var warnMs = Number(box.dataset.warningSeconds) * 1000;
+  var lastSeen = Date.now();   // the last request the server counted as activity
+  var lastUse = Date.now();    // the last key press or click on this page
+  var sending = false;
+
+  function keepAlive() {
+    if (sending) return;
+    sending = true;
+    fetch(box.dataset.keepaliveUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": box.dataset.csrf }
+    })
+      .then(function (response) {
+        if (response.ok) {
+          lastSeen = Date.now();
+          box.hidden = true;
+        }
+      })
+      .catch(function () { /* offline for a moment: the next use tries again */ })
+      .then(function () { sending = false; });
+  }
+
+  function used() {
+    lastUse = Date.now();
+    if (lastUse - lastSeen > 60000) keepAlive();
+  }
+
+  function check() {
+    var idle = Date.now() - lastSeen;
+    if (idle >= idleMs) {
+      window.location.reload();
+    } else if (idle >= idleMs - warnMs && box.hidden) {
+      box.hidden = false;
+      box.querySelector("[data-idle-stay]").focus();
+    }
+  }
+
+  box.querySelector("[data-idle-stay]").addEventListener("click", keepAlive);
+  ["keydown", "pointerdown"].forEach(function (type) {
+    document.addEventListener(type, used, { passive: true });
+  });
+  window.setInterval(check, 5000);
+})();
