@@ -120,7 +120,8 @@ def test_stay_signed_in_under_the_warning_keeps_the_session(client, nurse):
     with time_machine.travel(datetime.now(UTC), tick=False) as clock:
         sign_in(client)
         page = client.get("/staff/").get_data(as_text=True)
-        assert 'data-idle-seconds="1800"' in page and "Stay signed in" in page
+        assert "Stay signed in" in page
+        assert 'data-idle-seconds="1740"' in page  # less the minute the record may lag
         clock.shift(timedelta(minutes=29))
         assert client.post("/account/keepalive").status_code == 204
         clock.shift(timedelta(minutes=29))

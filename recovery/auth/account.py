@@ -105,7 +105,8 @@ def end_all_sessions():
 @bp.post("/account/keepalive")
 @login_required
 def keepalive():
-    """ "Stay signed in" under the idle warning: loading the member recorded the activity."""
+    """Under the idle warning, "Stay signed in": activity recorded now."""
+    sessions.keep_alive(current_user.session_key, utcnow())
     db.session.commit()
     return "", 204
 

@@ -63,6 +63,12 @@ def unauthorized():
     return redirect(login_url("auth.login", next_url=request.url))
 
 
+@bp.app_context_processor
+def idle_page() -> dict:
+    """For the idle warning of staff pages (templates/base.html, static/js/idle.js)."""
+    return {"idle_seconds": sessions.page_idle_seconds()}
+
+
 def needs_second_factor(user: StaffUser) -> bool:
     """Whether `user` must set up a second factor before anything else."""
     return (

@@ -126,6 +126,22 @@ def touch(staff_session: StaffSession, now: datetime) -> None:
     db.session.expire(staff_session, ["last_seen_dt"])
 
 
+def keep_alive(key: str, now: datetime) -> None:
+    """Record activity now, however recent the last record ("Stay signed in")."""
+    db.session.execute(
+        db.update(StaffSession)
+        .where(StaffSession.key_hash == hash_token(key), StaffSession.ended_dt.is_(None))
+        .values(last_seen_dt=now)
+    )
+
+
+def page_idle_seconds() -> int:
+    """How long a page may sit unused before the browser treats its session as ended: the
+    idle timeout less `TOUCH_EVERY`, since the last activity recorded may be that much older
+    than the page."""
+    return max(60, int((idle_timeout() - TOUCH_EVERY).total_seconds()))
+
+
 def end_session(key: str, reason: str, now: datetime) -> None:
     """End the session whose key is `key` (sign-out)."""
     db.session.execute(

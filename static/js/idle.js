@@ -6,7 +6,7 @@
 (function () {
   "use strict";
   var box = document.getElementById("idle-warning");
-  if (!box || !window.fetch) return;
+  if (!box || !window.fetch || !box.showModal) return;
   var idleMs = Number(box.dataset.idleSeconds) * 1000;
   var warnMs = Number(box.dataset.warningSeconds) * 1000;
   var lastSeen = Date.now();   // the last request the server counted as activity
@@ -19,12 +19,15 @@
     fetch(box.dataset.keepaliveUrl, {
       method: "POST",
       credentials: "same-origin",
+      redirect: "manual",
       headers: { "X-CSRFToken": box.dataset.csrf }
     })
       .then(function (response) {
-        if (response.ok) {
+        if (response.status === 204) {
           lastSeen = Date.now();
-          box.hidden = true;
+          if (box.open) box.close();
+        } else {
+          window.location.reload();  // the session had ended: the sign-in page says so
         }
       })
       .catch(function () { /* offline for a moment: the next use tries again */ })
@@ -40,8 +43,8 @@
     var idle = Date.now() - lastSeen;
     if (idle >= idleMs) {
       window.location.reload();
-    } else if (idle >= idleMs - warnMs && box.hidden) {
-      box.hidden = false;
+    } else if (idle >= idleMs - warnMs && !box.open) {
+      box.showModal();  // the page behind is inert until the choice is made
       box.querySelector("[data-idle-stay]").focus();
     }
   }

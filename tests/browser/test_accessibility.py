@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 
 from recovery.care.episodes import close_episode
@@ -123,6 +124,34 @@ def bad_target(page, ward: Ward) -> None:
     fill_and_submit(page, {"#url": "nonsense://x"}, "form[action$='/targets']")
 
 
+def setting_up_two_step(page, ward: Ward) -> None:
+    page.goto(f"{ward.url}/account/2fa")
+    submit(page, "form[action$='/2fa/start']")
+
+
+def wrong_setup_code(page, ward: Ward) -> None:
+    fill_and_submit(page, {"#code": "000000"}, "form[action$='/2fa/confirm']")
+
+
+def recovery_codes(page, ward: Ward) -> None:
+    secret = page.locator("#totp-secret").inner_text()
+    fill_and_submit(page, {"#code": pyotp.TOTP(secret).now()}, "form[action$='/2fa/confirm']")
+    page.wait_for_selector("#recovery-codes")
+
+
+def idle_warning(page, ward: Ward) -> None:
+    page.goto(f"{ward.url}/staff/")
+    page.evaluate("document.getElementById('idle-warning').showModal()")
+
+
+def code_step(page, ward: Ward) -> None:
+    """Sign out, then the password: the page that asks for the code."""
+    submit(page, "form[action$='/logout']")
+    page.goto(f"{ward.url}/login")
+    fill_and_submit(page, {"#email": ADMIN, "#password": factories.PASSWORD})
+    assert page.url.endswith("/login/code"), page.url
+
+
 SCREENS = [
     Screen("check-in", goto(lambda w: f"/p/{w.patient.token}")),
     Screen("check-in without a score", checkin_without_a_score),
@@ -157,6 +186,20 @@ SCREENS = [
     Screen("settings, bad target", bad_target, staff=True),
     Screen("exports", goto(lambda w: "/staff/exports"), staff=True),
     Screen("cohort", goto(lambda w: "/staff/cohort"), staff=True),
+    Screen("account", goto(lambda w: "/account"), staff=True),
+    Screen("idle warning", idle_warning, staff=True),
+    Screen("two-step sign-in, off", goto(lambda w: "/account/2fa"), staff=True),
+    Screen("two-step sign-in, setting up", setting_up_two_step, staff=True),
+    Screen("two-step sign-in, wrong code", wrong_setup_code, staff=True),
+    Screen("recovery codes", recovery_codes, staff=True),
+    Screen("two-step sign-in, on", goto(lambda w: "/account/2fa"), staff=True),
+    # Last: it signs out.
+    Screen("sign-in code", code_step, staff=True),
+    Screen(
+        "sign-in code, wrong",
+        lambda page, ward: fill_and_submit(page, {"#code": "000000"}),
+        staff=True,
+    ),
 ]
 
 
@@ -216,7 +259,9 @@ def axe_violations(page, axe_source: str) -> list[str]:
 
 TARGETS = """() => {
   const controlOf = el => el.tagName === 'LABEL' ? el.control : el;
-  const seen = [...document.querySelectorAll(
+  // Behind a modal dialog the page is inert: only the dialog's controls are targets.
+  const scope = document.querySelector('dialog:modal') || document;
+  const seen = [...scope.querySelectorAll(
     'a[href], button, select, textarea, input:not([type=hidden]), label[for]')];
   return seen.filter(el => {
     if (el.tagName === 'LABEL') {
