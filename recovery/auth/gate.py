@@ -42,7 +42,6 @@ def load_user(session_key: str) -> StaffUser | None:
         return None
     if request.headers.get(BACKGROUND_HEADER) != "1":
         sessions.touch(found.session, now)
-    found.user.session_remember = found.session.remember
     return found.user
 
 

@@ -70,7 +70,7 @@ def open_session(
         )
     )
     db.session.flush()
-    user.session_key = key
+    user.session_key, user.session_remember = key, remember
     return key
 
 
@@ -98,7 +98,7 @@ def find_session(key: str, now: datetime) -> Lookup:
     if not user.is_active or not is_live(staff_session, now):
         idle = staff_session.ended_dt is None and now < staff_session.expires_dt
         return Lookup(None, None, idle=idle and user.is_active)
-    user.session_key = key
+    user.session_key, user.session_remember = key, staff_session.remember
     return Lookup(staff_session, user)
 
 
