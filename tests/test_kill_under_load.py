@@ -33,7 +33,7 @@ from recovery.extensions import db
 from tests import factories
 from tests.servers import Gunicorn
 
-pytestmark = pytest.mark.slow  # about 15 s per engine: two server starts and the load
+pytestmark = pytest.mark.slow  # 15 to 30 s per engine: two server starts and the load
 
 PHONES = 8
 CHECK_INS = 20  # per phone
@@ -94,7 +94,7 @@ def test_a_server_killed_during_check_ins_loses_none_it_answered(app, clinic, no
         Phone(i, factories.gen_episode(clinic, procedure_dt=now - timedelta(hours=30)).token)
         for i in range(PHONES)
     ]
-    server = Gunicorn(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, workers=3)
+    server = Gunicorn(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, workers=2)
     url = server.start()
     answered = threading.Semaphore(0)
     try:
@@ -103,7 +103,6 @@ def test_a_server_killed_during_check_ins_loses_none_it_answered(app, clinic, no
             for _ in range(KILL_AFTER):
                 assert answered.acquire(timeout=PATIENCE), "the load did not get going"
             server.kill()
-            died_under = sum(phone.unanswered for phone in phones)
             server.start()
             for phone_run in running:
                 phone_run.result()
@@ -112,7 +111,7 @@ def test_a_server_killed_during_check_ins_loses_none_it_answered(app, clinic, no
         server.stop()
 
     # The kill landed among requests: some phones were left without an answer and re-sent.
-    assert died_under or sum(phone.unanswered for phone in phones), "no request was cut off"
+    assert sum(phone.unanswered for phone in phones), "no request was cut off"
     statuses = Counter(status for phone in phones for status in phone.answers.values())
     assert set(statuses) <= {200, 201}, statuses  # 200: stored before the kill, answer lost
     assert statuses[201] >= 1
