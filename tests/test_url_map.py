@@ -34,10 +34,11 @@ import pytest
 from sqlalchemy import or_
 
 from recovery import create_app
+from recovery.care import twofactor
 from recovery.care.accounts import deactivate_staff, issue_api_token
 from recovery.care.clinics import clinic_zone, update_clinic_settings
 from recovery.care.episodes import issue_link
-from recovery.care.models import Alert
+from recovery.care.models import Alert, StaffSession
 from recovery.care.senders import target_key
 from recovery.clinical.vocabulary import EntrySource
 from recovery.extensions import db
@@ -94,8 +95,22 @@ ROUTES: dict[str, Access] = {
     "patient.start": PUBLIC,
     "patient.manifest": PUBLIC,
     "patient.service_worker": PUBLIC,
-    # A signed-in staff member's own account. Coming: the two-factor and session pages
-    # (e.g. "auth.two_factor": SELF(data={...}), "auth.sessions": SELF, ...) go here.
+    # The second step of signing in: without a password given first, back to sign in.
+    "auth.code": PUBLIC(data={"code": "123456"}, changes=False),
+    # A signed-in staff member's own account.
+    "auth.account": SELF,
+    "auth.end_session": SELF(data=CONFIRM),  # the nurse's other session
+    "auth.end_all_sessions": SELF(data=CONFIRM),
+    "auth.keepalive": SELF(changes=False),  # only the session's "last seen" (BOOKKEEPING)
+    "auth.two_factor": SELF,
+    "auth.two_factor_start": SELF(data=CONFIRM),
+    "auth.two_factor_confirm": SELF(data={"code": "{setup_code}"}),
+    # The nurse has no second factor to renew codes of or turn off: these answer with a
+    # redirect for her, and refuse everyone else.
+    "auth.two_factor_codes": SELF(data={"code": "{setup_code}"}, changes=False),
+    "auth.two_factor_off": SELF(
+        data={"password": factories.PASSWORD, "code": "{setup_code}"}, changes=False
+    ),
     "auth.change_password": SELF(
         data={
             "current": factories.PASSWORD,
@@ -159,6 +174,7 @@ ROUTES: dict[str, Access] = {
     "staff.export_episode_entries": STAFF,
     "staff.export_episode_alerts": STAFF,
     # An administrator's pages. Coming: the audit page ("staff.audit": ADMIN) goes here.
+    "staff.reset_member_second_factor": ADMIN(data=CONFIRM),
     "staff.team": ADMIN,
     "staff.add_member": ADMIN(
         data={"email": "new.{actor}@example.org", "role": "nurse", "name": "New Nurse"}
@@ -183,7 +199,7 @@ RECORD_PARAMETERS = {"episode_id", "alert_id", "entry_id", "staff_id", "key"}
 #: Columns a request updates whoever sends it (not the victim's data), left out of the
 #: before-and-after comparison: table -> column names. A server-side session's "last seen"
 #: time goes here.
-BOOKKEEPING: dict[str, set[str]] = {}
+BOOKKEEPING: dict[str, set[str]] = {"staff_session": {"last_seen_dt"}}
 
 # --- the routes, from a throwaway app --------------------------------------------------------
 
@@ -260,6 +276,8 @@ def victim(app, now) -> Victim:
     inactive = factories.gen_staff(clinic, email="victim.inactive@victim.test")
     admin_token = issue_api_token(admin)
     issue_api_token(member)
+    twofactor.set_up_directly(member)  # a second factor for the team page to reset
+    setup_secret = twofactor.start_setup(nurse)  # the nurse is setting hers up
     deactivate_staff(inactive, by=admin)
     target = "json://localhost/victim-hook"
     update_clinic_settings(clinic, notify=[target])
@@ -305,8 +323,9 @@ def victim(app, now) -> Victim:
         "last_day": (now + timedelta(days=1)).date().isoformat(),
         "today": (local - timedelta(hours=1)).date().isoformat(),
         "hour": f"{(local - timedelta(hours=1)).hour:02d}",
+        "setup_code": twofactor.code_at(setup_secret, now),
     }
-    return Victim(
+    seeded = Victim(
         clinic_id=clinic.id,
         values=values,
         rightful={
@@ -327,6 +346,11 @@ def victim(app, now) -> Victim:
         },
         excluded={"patient": {bystander.episode.patient_id}, "episode": {bystander.episode.id}},
     )
+    # The colleague's session: the nurse's latest, which she may sign out from her account.
+    seeded.values["session_id"] = db.session.scalar(
+        db.select(db.func.max(StaffSession.id)).where(StaffSession.staff_user_id == nurse.id)
+    )
+    return seeded
 
 
 # --- what each of them must get --------------------------------------------------------------
