@@ -183,7 +183,7 @@ def extra_config():
     return {"PROPAGATE_EXCEPTIONS": False, "DEBUG": False}
 
 
-LEAKS = ("Traceback", "werkzeug", "Werkzeug", "sqlalchemy", "SELECT", "File \"", "boom-")
+LEAKS = ("Traceback", "werkzeug", "Werkzeug", "sqlalchemy", "SELECT", 'File "', "boom-")
 
 
 def test_an_unexpected_error_is_a_plain_page_and_logged_without_the_form(app, client, caplog):

@@ -26,12 +26,21 @@ REFUSALS = {
     413: "`request_entity_too_large`: the body is over 64 KiB",
     415: "`unsupported_media_type`: the body is not application/json",
     422: "well-formed but refused: `in_future`, `too_early` (recorded_at), `closed`",
+    429: "`too_many_entries`: the episode has taken its new entries for the hour "
+    "(ENTRIES_PER_EPISODE_PER_HOUR); send the same check-in again after `Retry-After` seconds",
     503: "`unavailable`: the database is down; retry later",
 }
 
 ALLOW = {
     "description": "the methods this path takes",
     "schema": {"type": "string", "examples": ["GET, HEAD, OPTIONS"]},
+}
+
+
+RETRY_AFTER = {
+    "required": True,
+    "description": "seconds until the episode takes another new entry",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -195,6 +204,10 @@ def patient_paths() -> dict:
                     "201": _json("CheckInResult", "stored"),
                     "200": _json("CheckInResult", "already stored under this idempotency key"),
                     **_refusals(400, 401, 409, 413, 415, 422, 503),
+                    "429": {
+                        **_json("Error", REFUSALS[429]),
+                        "headers": {"Retry-After": RETRY_AFTER},
+                    },
                 },
             }
         },

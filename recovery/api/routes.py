@@ -5,6 +5,7 @@ from flask import jsonify, request
 from ..care.clinics import clinic_params
 from ..care.episodes import (
     EntryError,
+    EntryLimitError,
     PersonalLink,
     episode_baseline,
     link_for_token,
@@ -25,7 +26,8 @@ from .schemas import CheckIn, CheckInResult, Entry, Result, parse_body
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
     """Every refusal has the same JSON shape (`schemas.Error`)."""
-    return error_response(exc.status, exc.code, exc.message, exc.field)
+    body, status = error_response(exc.status, exc.code, exc.message, exc.field)
+    return body, status, exc.headers
 
 
 def patient_link() -> PersonalLink:
@@ -87,6 +89,10 @@ def create_checkin():
         result = record_pain_entry(
             episode, source=link.holder, address=request.remote_addr, **checkin.entry_values()
         )
+    except EntryLimitError as exc:
+        raise ApiError(
+            429, exc.code, exc.message, None, headers={"Retry-After": str(exc.retry_after)}
+        ) from None
     except EntryError as exc:
         status = 409 if exc.code == "idempotency_conflict" else 422
         raise ApiError(status, exc.code, exc.message, exc.field) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST_BEFORE_PROCEDURE = timedelta(days=7)
 NOTE_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 64
+#: The window of the per-episode entry limit (ENTRIES_PER_EPISODE_PER_HOUR).
+ENTRY_LIMIT_WINDOW = timedelta(hours=1)
 
 
 class EntryError(ValueError):
@@ -63,6 +66,21 @@ class EntryError(ValueError):
         self.field = field
         self.code = code
         self.message = message
+
+
+class EntryLimitError(EntryError):
+    """The episode has taken as many new entries in the last hour as it may
+    (ENTRIES_PER_EPISODE_PER_HOUR); `retry_after` is the seconds until it takes one more."""
+
+    def __init__(self, limit: int, retry_after: int):
+        super().__init__(
+            "episode",
+            "too_many_entries",
+            f"this follow-up has taken {limit} entries in the last hour; "
+            f"try again in {retry_after} seconds",
+        )
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -394,8 +412,11 @@ def record_pain_entry(
     (`created` False); with a different answer it is refused (code "idempotency_conflict").
     `source` is who reported it (`EntrySource`): the holder of the link it came through, or
     staff; the rules treat every source alike, as the patient's report.
-    Raises EntryError, having stored nothing, when the entry is refused. Check-ins to one
-    episode are serialised (`lock_episode`), so simultaneous ones each see the one before.
+    Raises EntryError, having stored nothing, when the entry is refused; EntryLimitError when
+    the episode has taken its ENTRIES_PER_EPISODE_PER_HOUR new entries in the hour before
+    `now` (a retry of a stored entry is answered as above, not counted). Check-ins to one
+    episode are serialised (`lock_episode`), so simultaneous ones each see the one before,
+    and of two at once at the limit exactly one is taken.
     """
     now = now or utcnow()
     flags = list(dict.fromkeys(red_flags))  # de-duplicated, order kept
@@ -430,6 +451,7 @@ def record_pain_entry(
         idempotency_key=idempotency_key,
         now=now,
     )
+    check_entry_limit(episode, now)
     entry = PainEntry(
         episode_id=episode.id,
         pain=pain,
@@ -463,6 +485,29 @@ def record_pain_entry(
     )
     db.session.flush()
     return CheckinResult(entry, True, assessment)
+
+
+def check_entry_limit(episode: Episode, now: datetime) -> None:
+    """EntryLimitError if the episode received ENTRIES_PER_EPISODE_PER_HOUR entries (or more)
+    in the hour before `now`; 0 is no limit. Reads at most that many rows, through the
+    (episode_id, received_dt) index; the caller holds the episode's lock."""
+    limit = current_app.config.get("ENTRIES_PER_EPISODE_PER_HOUR") or 0
+    if limit <= 0:
+        return
+    recent = db.session.scalars(
+        db.select(PainEntry.received_dt)
+        .where(
+            PainEntry.episode_id == episode.id,
+            PainEntry.received_dt > now - ENTRY_LIMIT_WINDOW,
+        )
+        .order_by(PainEntry.received_dt.desc())
+        .limit(limit)
+    ).all()
+    if len(recent) < limit:
+        return
+    # One more is taken once the oldest of the last `limit` entries leaves the window.
+    wait = (recent[-1] + ENTRY_LIMIT_WINDOW - now).total_seconds()
+    raise EntryLimitError(limit, max(1, math.ceil(wait)))
 
 
 def _answered_late(

@@ -4,6 +4,7 @@ import uuid
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -18,6 +19,7 @@ from ..care.alerts import (
 from ..care.clinics import clinic_zone
 from ..care.episodes import (
     EntryError,
+    EntryLimitError,
     answer_key,
     close_episode,
     enrol_patient,
@@ -283,6 +285,19 @@ def record_entry(episode_id: int):
                 address=request.remote_addr,
                 **answer,
             )
+        except EntryLimitError as exc:
+            form.form_errors.append(
+                ngettext(
+                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
+                    "takes. The entry was not recorded; send it again in %(num)d minute.",
+                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
+                    "takes. The entry was not recorded; send it again in %(num)d minutes.",
+                    max(1, -(-exc.retry_after // 60)),
+                    limit=exc.limit,
+                )
+            )
+            page, status = episode_page(episode, entry_form=form, status=429)
+            return page, status, {"Retry-After": str(exc.retry_after)}
         except EntryError as exc:
             field = {"recorded_at": "recorded_date"}.get(exc.field, exc.field)
             getattr(form, field, form.pain).errors.append(exc.message)
