@@ -124,6 +124,28 @@ ALERT_QUERY = [
 ]
 
 
+ENTRY_QUERY = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "entries per page, a whole number written in ASCII digits",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "the `next_cursor` of the previous page, passed back as it came: an "
+        "opaque string; anything else is refused with 400 `invalid_cursor`",
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+    },
+]
+
+
 def _staff_get(summary: str, ok: dict, parameters: list, refusals: tuple[int, ...]) -> dict:
     description = "Any query parameter not listed is refused (400 `unknown_parameter`)."
     return {
@@ -213,9 +235,16 @@ def patient_paths() -> dict:
         },
         "/episode": {
             "get": {
-                "summary": "The patient's episode, entries and expected curve",
+                "summary": "The patient's episode, a page of its entries and the expected curve",
+                "description": "Entries come newest page first, each page in time order; "
+                "`next_cursor` leads to the older ones. Any query parameter not listed is "
+                "refused (400 `unknown_parameter`).",
                 "security": [{"patientToken": []}],
-                "responses": {"200": _json("Episode", "the episode"), **_refusals(401, 503)},
+                "parameters": ENTRY_QUERY,
+                "responses": {
+                    "200": _json("Episode", "the episode and one page of its entries"),
+                    **_refusals(400, 401, 503),
+                },
             }
         },
     }

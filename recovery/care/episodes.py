@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 
 from ..clinical.curve import amber_line, effective_baseline, expected_pain
 from ..clinical.message import N_, Message, join, joined_parts
@@ -642,6 +642,51 @@ def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | No
         return episode.baseline_pain
     before = [e for e in entries if e.recorded_dt <= episode.procedure_dt]
     return max(before, key=lambda e: (e.recorded_dt, e.id)).pain if before else None
+
+
+def baseline_score(episode: Episode) -> int | None:
+    """`episode_baseline` without reading every entry: as enrolled, else the latest entry
+    recorded before the procedure (one query), else None."""
+    if episode.baseline_pain is not None:
+        return episode.baseline_pain
+    return db.session.scalar(
+        db.select(PainEntry.pain)
+        .where(PainEntry.episode_id == episode.id, PainEntry.recorded_dt <= episode.procedure_dt)
+        .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
+        .limit(1)
+    )
+
+
+#: Where a page of an episode's entries ends: the (recorded_dt, id) of its oldest entry.
+EntryCursor = tuple[datetime, int]
+
+
+def entries_page(
+    episode: Episode, *, limit: int, before: EntryCursor | None = None
+) -> tuple[list[PainEntry], EntryCursor | None]:
+    """The newest `limit` entries of the episode (before `before`, if given), in recorded
+    order, and the cursor of the page of older ones (None when there are none). Keyset
+    paging, newest page first: one query whatever the episode holds."""
+    statement = (
+        db.select(PainEntry)
+        .where(PainEntry.episode_id == episode.id)
+        .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        before_dt, before_id = before
+        statement = statement.where(
+            or_(
+                PainEntry.recorded_dt < before_dt,
+                and_(PainEntry.recorded_dt == before_dt, PainEntry.id < before_id),
+            )
+        )
+    newest = list(db.session.scalars(statement))
+    cursor = None
+    if len(newest) > limit:
+        newest = newest[:limit]
+        cursor = (newest[-1].recorded_dt, newest[-1].id)
+    return newest[::-1], cursor
 
 
 def to_reading(episode: Episode, entry: PainEntry) -> Reading:

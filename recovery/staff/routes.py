@@ -237,9 +237,10 @@ def revoke_caregiver_link(episode_id: int):
     return redirect(url_for("staff.episode", episode_id=episode.id))
 
 
-def episode_page(episode, *, entry_form=None, status=200):
-    """Render the episode page (also after an invalid staff entry, with its errors)."""
-    detail = episode_detail(episode)
+def episode_page(episode, *, entry_form=None, status=200, page=1):
+    """Render the episode page (also after an invalid staff entry, with its errors), with
+    page `page` of its entries table."""
+    detail = episode_detail(episode, page)
     now = utcnow()
     if entry_form is None:
         entry_form = StaffEntryForm(formdata=None)
@@ -253,6 +254,14 @@ def episode_page(episode, *, entry_form=None, status=200):
         summary=presenters.episode_summary(detail, now),
         figure=presenters.episode_chart(detail),
         entries=presenters.entry_rows(detail),
+        entry_total=detail.entry_total,
+        chart_entries=len(detail.entries),
+        entry_page=detail.page,
+        entry_pages=detail.pages,
+        newer_url=entries_page_url(episode, detail.page - 1) if detail.page > 1 else None,
+        older_url=(
+            entries_page_url(episode, detail.page + 1) if detail.page < detail.pages else None
+        ),
         alerts=presenters.alert_cards(detail.alerts, now),
         events=presenters.timeline(detail.events, detail.alerts),
         entry_form=entry_form,
@@ -263,10 +272,20 @@ def episode_page(episode, *, entry_form=None, status=200):
     ), status
 
 
+def entries_page_url(episode, page: int) -> str:
+    """The episode page showing page `page` of its entries, scrolled to the table."""
+    return url_for(
+        "staff.episode",
+        episode_id=episode.id,
+        page=page if page > 1 else None,
+        _anchor="entries-heading",
+    )
+
+
 @bp.get("/episodes/<int:episode_id>")
 def episode(episode_id: int):
-    """One patient's course: chart, entries, alerts and timeline."""
-    return episode_page(episode_for_staff(episode_id, current_user))
+    """One patient's course: chart, entries (`?page=N`, newest first), alerts and timeline."""
+    return episode_page(episode_for_staff(episode_id, current_user), page=current_page())
 
 
 @bp.post("/episodes/<int:episode_id>/entries")
