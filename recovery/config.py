@@ -94,6 +94,7 @@ def languages(raw: str | None) -> list[str]:
 
 def whole_number(name: str, raw: str | None, default: int, low: int, high: int) -> int:
     """A setting that is a whole number from `low` to `high`; `default` when unset."""
+    raw = (raw or "").strip()
     if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
@@ -123,8 +124,47 @@ def smtp_url(raw: str | None) -> str:
     return raw
 
 
+#: RECOVERY_ENV's values: "development" (the default) or "production" (docs/security.md).
+ENVIRONMENTS = ("development", "production")
+
+
+def recovery_env(raw: str | None) -> str:
+    """RECOVERY_ENV: "development" unless set; "production" refuses unsafe settings."""
+    env = (raw or "development").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise RuntimeError(f"RECOVERY_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def production_problems(config, *, secret_key_given: bool) -> list[str]:
+    """What a production configuration must fix before the app may start (empty: nothing).
+
+    Each names the setting to change. `secret_key_given`: SECRET_KEY came from the
+    environment (or the caller's configuration), not from the development fallback kept in
+    `instance/secret_key`.
+    """
+    problems = []
+    if not secret_key_given:
+        problems.append("set SECRET_KEY in the environment (a long random value)")
+    if config.get("DEBUG"):
+        problems.append("turn debug off (unset FLASK_DEBUG, do not run with --debug)")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append("set SESSION_COOKIE_SECURE=1 (serve the app over HTTPS)")
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite") and not config.get(
+        "ALLOW_SQLITE_IN_PRODUCTION"
+    ):
+        problems.append(
+            "set DATABASE_URL to a PostgreSQL database (or ALLOW_SQLITE_IN_PRODUCTION=1)"
+        )
+    return problems
+
+
 def load_config(app, test_config: dict | None) -> None:
-    """Fill `app.config` from defaults, the environment and `test_config`."""
+    """Fill `app.config` from defaults, the environment and `test_config`.
+
+    With RECOVERY_ENV=production, a configuration that is unsafe to serve patients with is
+    refused with a RuntimeError naming each setting to fix (`production_problems`).
+    """
     secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     production = os.environ.get("RECOVERY_ENV", "development") == "production"
     env = os.environ.get
@@ -132,7 +172,14 @@ def load_config(app, test_config: dict | None) -> None:
     remember_days = whole_number("REMEMBER_DAYS", env("REMEMBER_DAYS"), 14, 1, 14)
     session_hours = whole_number("SESSION_HOURS", env("SESSION_HOURS"), 12, 1, 24)
     app.config.from_mapping(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        RECOVERY_ENV=recovery_env(os.environ.get("RECOVERY_ENV")),
+        ALLOW_SQLITE_IN_PRODUCTION=os.environ.get("ALLOW_SQLITE_IN_PRODUCTION", "0") == "1",
+        # New entries one episode takes in an hour, whoever sends them (0: no limit).
+        ENTRIES_PER_EPISODE_PER_HOUR=whole_number(
+            "ENTRIES_PER_EPISODE_PER_HOUR", env("ENTRIES_PER_EPISODE_PER_HOUR"), 20, 0, 10_000
+        ),
+        # A failed statement is logged without its parameters (a patient's pain, notes).
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         # A patient may leave the check-in page open for hours before answering.
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -190,10 +237,21 @@ def load_config(app, test_config: dict | None) -> None:
     if test_config is not None:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or development_secret_key(
-            app.instance_path
+        app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY")
+    if app.config["RECOVERY_ENV"] == "production":
+        problems = production_problems(
+            app.config, secret_key_given=bool(app.config.get("SECRET_KEY"))
         )
+        if problems:
+            raise RuntimeError(
+                "RECOVERY_ENV=production refuses to start: " + "; ".join(problems) + "."
+            )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = development_secret_key(app.instance_path)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
         # SQLite has no pool worth pinging and shares one file between threads.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 15},
+            "hide_parameters": True,
+        }

@@ -147,8 +147,13 @@ class FreshContextClient(FlaskClient):
         # Read streamed answers (CSV downloads) to the end and close them inside the request,
         # as a server does, so no request context outlives its request.
         kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+    def run_wsgi_app(self, environ, buffered=False):
+        # One app context per request, redirects followed included: a request's transaction
+        # ends with it, as in production, before the next one begins.
         with self.application.app_context():
-            response = super().open(*args, **kwargs)
+            response = super().run_wsgi_app(environ, buffered=buffered)
         # End the test's own transaction: on SQLite it holds a snapshot from before the request.
         db.session.rollback()  # the test then sees what the request committed
         return response

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from flask import current_app
+
 from recovery.care.accounts import create_staff
 from recovery.care.clinics import create_clinic
 from recovery.care.episodes import enrol_patient, record_pain_entry
@@ -79,10 +81,20 @@ def gen_episode(
 
 
 def gen_entry(episode: Episode, pain: int, hours: float, **kw):
-    """A committed entry recorded `hours` after the procedure."""
+    """A committed entry recorded `hours` after the procedure.
+
+    A history seeded at once is not a burst of arrivals: the per-episode entry limit
+    (ENTRIES_PER_EPISODE_PER_HOUR, tests/test_entry_limit.py) is off while it is stored.
+    """
     recorded = episode.procedure_dt + timedelta(hours=hours)
-    result = record_pain_entry(
-        episode, pain=pain, recorded_dt=recorded, now=max(recorded, datetime.now(UTC)), **kw
-    )
+    config = current_app.config
+    limit = config["ENTRIES_PER_EPISODE_PER_HOUR"]
+    config["ENTRIES_PER_EPISODE_PER_HOUR"] = 0
+    try:
+        result = record_pain_entry(
+            episode, pain=pain, recorded_dt=recorded, now=max(recorded, datetime.now(UTC)), **kw
+        )
+    finally:
+        config["ENTRIES_PER_EPISODE_PER_HOUR"] = limit
     db.session.commit()
     return result

@@ -253,5 +253,6 @@ def test_the_document_reads_its_enums_and_limits_from_the_code(document):
         "413",
         "415",
         "422",
+        "429",
         "503",
     }

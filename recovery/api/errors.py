@@ -8,14 +8,25 @@ from flask import Request
 
 
 class ApiError(Exception):
-    """A refused request: HTTP status, machine code, human message, the field at fault."""
+    """A refused request: HTTP status, machine code, human message, the field at fault, and
+    any headers the answer needs."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        #: Headers the answer carries too (Retry-After on a 429).
+        self.headers = headers or {}
 
 
 def json_object(request: Request) -> dict[str, Any]:

@@ -26,12 +26,21 @@ REFUSALS = {
     413: "`request_entity_too_large`: the body is over 64 KiB",
     415: "`unsupported_media_type`: the body is not application/json",
     422: "well-formed but refused: `in_future`, `too_early` (recorded_at), `closed`",
+    429: "`too_many_entries`: the episode has taken its new entries for the hour "
+    "(ENTRIES_PER_EPISODE_PER_HOUR); send the same check-in again after `Retry-After` seconds",
     503: "`unavailable`: the database is down; retry later",
 }
 
 ALLOW = {
     "description": "the methods this path takes",
     "schema": {"type": "string", "examples": ["GET, HEAD, OPTIONS"]},
+}
+
+
+RETRY_AFTER = {
+    "required": True,
+    "description": "seconds until the episode takes another new entry",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -110,6 +119,28 @@ ALERT_QUERY = [
         "description": "the `next_cursor` of the previous page, passed back as it came: an "
         "opaque string, not to be built or changed; anything else (even a string of the same "
         "alphabet) is refused with 400 `invalid_cursor`",
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+    },
+]
+
+
+ENTRY_QUERY = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "entries per page, a whole number written in ASCII digits",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "the `next_cursor` of the previous page, passed back as it came: an "
+        "opaque string; anything else is refused with 400 `invalid_cursor`",
         "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
     },
 ]
@@ -195,14 +226,25 @@ def patient_paths() -> dict:
                     "201": _json("CheckInResult", "stored"),
                     "200": _json("CheckInResult", "already stored under this idempotency key"),
                     **_refusals(400, 401, 409, 413, 415, 422, 503),
+                    "429": {
+                        **_json("Error", REFUSALS[429]),
+                        "headers": {"Retry-After": RETRY_AFTER},
+                    },
                 },
             }
         },
         "/episode": {
             "get": {
-                "summary": "The patient's episode, entries and expected curve",
+                "summary": "The patient's episode, a page of its entries and the expected curve",
+                "description": "Entries come newest page first, each page in time order; "
+                "`next_cursor` leads to the older ones. Any query parameter not listed is "
+                "refused (400 `unknown_parameter`).",
                 "security": [{"patientToken": []}],
-                "responses": {"200": _json("Episode", "the episode"), **_refusals(401, 503)},
+                "parameters": ENTRY_QUERY,
+                "responses": {
+                    "200": _json("Episode", "the episode and one page of its entries"),
+                    **_refusals(400, 401, 503),
+                },
             }
         },
     }

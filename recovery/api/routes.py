@@ -1,16 +1,24 @@
 """API views: parse, authenticate, call one service, answer with a schema's body."""
 
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+
 from flask import jsonify, request
 
 from ..care.clinics import clinic_params
 from ..care.episodes import (
+    EntryCursor,
     EntryError,
+    EntryLimitError,
     PersonalLink,
-    episode_baseline,
+    baseline_score,
+    entries_page,
     link_for_token,
     record_pain_entry,
 )
-from ..care.models import Episode, PainEntry
+from ..care.models import MAX_ID, Episode, PainEntry
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
 from ..extensions import db
@@ -18,6 +26,7 @@ from ..web.results import ResultView, result_view
 from ..web.site import error_response, speak_to_patient
 from . import bp, schemas
 from .errors import ApiError, bearer_token, json_object
+from .integration import parse_limit, refuse_unknown_params
 from .openapi import openapi_document
 from .schemas import CheckIn, CheckInResult, Entry, Result, parse_body
 
@@ -25,7 +34,8 @@ from .schemas import CheckIn, CheckInResult, Entry, Result, parse_body
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
     """Every refusal has the same JSON shape (`schemas.Error`)."""
-    return error_response(exc.status, exc.code, exc.message, exc.field)
+    body, status = error_response(exc.status, exc.code, exc.message, exc.field)
+    return body, status, exc.headers
 
 
 def patient_link() -> PersonalLink:
@@ -87,6 +97,10 @@ def create_checkin():
         result = record_pain_entry(
             episode, source=link.holder, address=request.remote_addr, **checkin.entry_values()
         )
+    except EntryLimitError as exc:
+        raise ApiError(
+            429, exc.code, exc.message, None, headers={"Retry-After": str(exc.retry_after)}
+        ) from None
     except EntryError as exc:
         status = 409 if exc.code == "idempotency_conflict" else 422
         raise ApiError(status, exc.code, exc.message, exc.field) from None
@@ -98,13 +112,56 @@ def create_checkin():
     return jsonify(body.model_dump(mode="json")), 201 if result.created else 200
 
 
+EPISODE_PARAMS = {"limit", "cursor"}
+
+
+def encode_entry_cursor(cursor: EntryCursor) -> str:
+    """An opaque, URL-safe cursor for the page of older entries."""
+    recorded_dt, entry_id = cursor
+    raw = json.dumps([recorded_dt.isoformat(), entry_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_entry_cursor(text: str) -> EntryCursor:
+    """The position an entries cursor stands for, or ApiError 400 `invalid_cursor`."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        recorded, entry_id = json.loads(raw)
+        recorded_dt = datetime.fromisoformat(recorded)
+        if (
+            not isinstance(entry_id, int)
+            or isinstance(entry_id, bool)
+            or not 0 < entry_id <= MAX_ID
+            or recorded_dt.tzinfo is None
+        ):
+            raise ValueError
+        recorded_dt = recorded_dt.astimezone(UTC)
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        UnicodeDecodeError,
+        RecursionError,
+        OverflowError,
+    ):
+        raise ApiError(
+            400, "invalid_cursor", "use the next_cursor of a previous page", "cursor"
+        ) from None
+    return recorded_dt, entry_id
+
+
 @bp.get("/episode")
 def get_episode():
-    """The patient's episode, entries and the expected curve."""
+    """The patient's episode, a page of its entries (the newest; `cursor` for older ones) and
+    the expected curve."""
     episode = patient_episode()
-    entries = episode.entries
+    refuse_unknown_params(EPISODE_PARAMS)
+    limit = parse_limit(request.args.get("limit"))
+    cursor = request.args.get("cursor")
+    before = decode_entry_cursor(cursor) if cursor is not None else None
+    entries, older = entries_page(episode, limit=limit, before=before)
     params = clinic_params(episode.clinic)
-    baseline, assumed = effective_baseline(episode_baseline(episode, entries), params)
+    baseline, assumed = effective_baseline(baseline_score(episode), params)
     body = schemas.Episode(
         id=episode.id,
         procedure_at=episode.procedure_dt,
@@ -115,6 +172,7 @@ def get_episode():
         curve_baseline=baseline,
         curve_baseline_assumed=assumed,
         entries=[entry_body(episode, e) for e in entries],
+        next_cursor=encode_entry_cursor(older) if older else None,
         expected_curve=curve_points(baseline, chart_hours(), params),
     )
     return jsonify(body.model_dump(mode="json"))

@@ -354,7 +354,7 @@ class Curve(Answer):
 
 
 class Episode(Answer):
-    """The patient's episode, entries in time order and the expected curve."""
+    """The patient's episode, a page of its entries in time order and the expected curve."""
 
     id: int
     procedure_at: UtcTime
@@ -364,7 +364,12 @@ class Episode(Answer):
     baseline_pain: int | None
     curve_baseline: float
     curve_baseline_assumed: bool
-    entries: list[Entry]
+    entries: list[Entry] = Field(
+        description="the newest `limit` entries (before `cursor`, when given), in time order"
+    )
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the page of older entries; null when there are none"
+    )
     expected_curve: Curve
 
 

@@ -119,12 +119,15 @@ def add_staff(
 def deactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
     """Turn an account off (it cannot sign in; its sessions and API token stop working).
 
+    The API token is forgotten, not just refused while the account is off: turning the
+    account back on does not bring it back (a new one must be issued).
     False if it was off already; AccountError for one's own account.
     """
     _not_oneself(member, by)
     if not member.is_active:
         return False
     member.is_active = False
+    member.api_token_hash = None
     sessions.end_sessions(member, sessions.DEACTIVATED, utcnow())
     _audit("staff_deactivated", member, by, address)
     db.session.flush()
@@ -132,7 +135,8 @@ def deactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = 
 
 
 def reactivate_staff(member: StaffUser, *, by: StaffUser, address: str | None = None) -> bool:
-    """Turn an account back on; False if it was on already."""
+    """Turn an account back on (with no API token: deactivating forgot it); False if it was
+    on already."""
     if member.is_active:
         return False
     member.is_active = True

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 
 from ..clinical.curve import amber_line, effective_baseline, expected_pain
 from ..clinical.message import N_, Message, join, joined_parts
@@ -53,6 +54,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST_BEFORE_PROCEDURE = timedelta(days=7)
 NOTE_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 64
+#: The window of the per-episode entry limit (ENTRIES_PER_EPISODE_PER_HOUR).
+ENTRY_LIMIT_WINDOW = timedelta(hours=1)
 
 
 class EntryError(ValueError):
@@ -63,6 +66,21 @@ class EntryError(ValueError):
         self.field = field
         self.code = code
         self.message = message
+
+
+class EntryLimitError(EntryError):
+    """The episode has taken as many new entries in the last hour as it may
+    (ENTRIES_PER_EPISODE_PER_HOUR); `retry_after` is the seconds until it takes one more."""
+
+    def __init__(self, limit: int, retry_after: int):
+        super().__init__(
+            "episode",
+            "too_many_entries",
+            f"this follow-up has taken {limit} entries in the last hour; "
+            f"try again in {retry_after} seconds",
+        )
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -394,8 +412,11 @@ def record_pain_entry(
     (`created` False); with a different answer it is refused (code "idempotency_conflict").
     `source` is who reported it (`EntrySource`): the holder of the link it came through, or
     staff; the rules treat every source alike, as the patient's report.
-    Raises EntryError, having stored nothing, when the entry is refused. Check-ins to one
-    episode are serialised (`lock_episode`), so simultaneous ones each see the one before.
+    Raises EntryError, having stored nothing, when the entry is refused; EntryLimitError when
+    the episode has taken its ENTRIES_PER_EPISODE_PER_HOUR new entries in the hour before
+    `now` (a retry of a stored entry is answered as above, not counted). Check-ins to one
+    episode are serialised (`lock_episode`), so simultaneous ones each see the one before,
+    and of two at once at the limit exactly one is taken.
     """
     now = now or utcnow()
     flags = list(dict.fromkeys(red_flags))  # de-duplicated, order kept
@@ -430,6 +451,7 @@ def record_pain_entry(
         idempotency_key=idempotency_key,
         now=now,
     )
+    check_entry_limit(episode, now)
     entry = PainEntry(
         episode_id=episode.id,
         pain=pain,
@@ -463,6 +485,29 @@ def record_pain_entry(
     )
     db.session.flush()
     return CheckinResult(entry, True, assessment)
+
+
+def check_entry_limit(episode: Episode, now: datetime) -> None:
+    """EntryLimitError if the episode received ENTRIES_PER_EPISODE_PER_HOUR entries (or more)
+    in the hour before `now`; 0 is no limit. Reads at most that many rows, through the
+    (episode_id, received_dt) index; the caller holds the episode's lock."""
+    limit = current_app.config.get("ENTRIES_PER_EPISODE_PER_HOUR") or 0
+    if limit <= 0:
+        return
+    recent = db.session.scalars(
+        db.select(PainEntry.received_dt)
+        .where(
+            PainEntry.episode_id == episode.id,
+            PainEntry.received_dt > now - ENTRY_LIMIT_WINDOW,
+        )
+        .order_by(PainEntry.received_dt.desc())
+        .limit(limit)
+    ).all()
+    if len(recent) < limit:
+        return
+    # One more is taken once the oldest of the last `limit` entries leaves the window.
+    wait = (recent[-1] + ENTRY_LIMIT_WINDOW - now).total_seconds()
+    raise EntryLimitError(limit, max(1, math.ceil(wait)))
 
 
 def _answered_late(
@@ -597,6 +642,51 @@ def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | No
         return episode.baseline_pain
     before = [e for e in entries if e.recorded_dt <= episode.procedure_dt]
     return max(before, key=lambda e: (e.recorded_dt, e.id)).pain if before else None
+
+
+def baseline_score(episode: Episode) -> int | None:
+    """`episode_baseline` without reading every entry: as enrolled, else the latest entry
+    recorded before the procedure (one query), else None."""
+    if episode.baseline_pain is not None:
+        return episode.baseline_pain
+    return db.session.scalar(
+        db.select(PainEntry.pain)
+        .where(PainEntry.episode_id == episode.id, PainEntry.recorded_dt <= episode.procedure_dt)
+        .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
+        .limit(1)
+    )
+
+
+#: Where a page of an episode's entries ends: the (recorded_dt, id) of its oldest entry.
+EntryCursor = tuple[datetime, int]
+
+
+def entries_page(
+    episode: Episode, *, limit: int, before: EntryCursor | None = None
+) -> tuple[list[PainEntry], EntryCursor | None]:
+    """The newest `limit` entries of the episode (before `before`, if given), in recorded
+    order, and the cursor of the page of older ones (None when there are none). Keyset
+    paging, newest page first: one query whatever the episode holds."""
+    statement = (
+        db.select(PainEntry)
+        .where(PainEntry.episode_id == episode.id)
+        .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        before_dt, before_id = before
+        statement = statement.where(
+            or_(
+                PainEntry.recorded_dt < before_dt,
+                and_(PainEntry.recorded_dt == before_dt, PainEntry.id < before_id),
+            )
+        )
+    newest = list(db.session.scalars(statement))
+    cursor = None
+    if len(newest) > limit:
+        newest = newest[:limit]
+        cursor = (newest[-1].recorded_dt, newest[-1].id)
+    return newest[::-1], cursor
 
 
 def to_reading(episode: Episode, entry: PainEntry) -> Reading:

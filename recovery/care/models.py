@@ -308,6 +308,8 @@ class PainEntry(db.Model):
         CheckConstraint(one_of("source", EntrySource.codes()), name="source"),
         UniqueConstraint("episode_id", "idempotency_key", name="uq_pain_entry_idempotency"),
         Index("ix_pain_entry_episode_recorded", "episode_id", "recorded_dt"),
+        # The entry limit counts an episode's entries received in the last hour.
+        Index("ix_pain_entry_episode_received", "episode_id", "received_dt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -497,3 +499,27 @@ class AuditEvent(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     staff: Mapped[StaffUser | None] = relationship()
+
+
+class OneTimeSecret(db.Model):
+    """A secret to show once to the staff member who made it (a new link, a temporary
+    password, an API token), kept here for the page after the redirect instead of in the
+    session cookie, which the browser can read (recovery/care/secrets_once.py).
+
+    Only the hash of its key is stored; the key travels in the staff member's session. It is
+    deleted as it is read, and never shown after `expires_dt`.
+    """
+
+    __table_args__ = (Index("ix_one_time_secret_expires", "expires_dt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    # What it is (secrets_once.KINDS) and whose: an episode's id for a link, a staff
+    # member's for a password or a token.
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    secret: Mapped[str] = mapped_column(String(200))
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_dt: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from flask import abort, redirect, render_template, request, url_for
 from ..care.clinics import emergency_number
 from ..care.episodes import (
     EntryError,
+    EntryLimitError,
     answer_key,
     assess_entry,
     episode_for_retired_token,
@@ -21,7 +22,7 @@ from ..clinical.vocabulary import EntrySource
 from ..extensions import csrf, db
 from ..web.forms import CheckInForm
 from ..web.handout import handout
-from ..web.results import checkin_intro, patient_chart, result_view
+from ..web.results import checkin_intro, entry_limit_text, patient_chart, result_view
 from ..web.site import speak_to_patient
 from . import bp
 from .forms import RemindersForm
@@ -76,6 +77,7 @@ def checkin(token: str):
     form = CheckInForm()
     if request.method == "GET":
         form.idempotency_key.data = uuid.uuid4().hex
+    limited = None
     if form.validate_on_submit():
         answer = form.answer()
         try:
@@ -86,20 +88,26 @@ def checkin(token: str):
                 address=request.remote_addr,
                 **answer,
             )
+        except EntryLimitError as exc:
+            # The page comes back with the answer as typed and the same key, to send later.
+            limited = exc
         except EntryError as exc:
             getattr(form, exc.field, form.pain).errors.append(exc.message)
         else:
             db.session.commit()
             return redirect(url_for("patient.result", token=token, entry_id=result.entry.id))
-    status = 400 if form.errors else 200
-    return render_template(
+    status = 429 if limited else 400 if form.errors else 200
+    page = render_template(
         "patient/checkin.html",
         form=form,
         episode=episode,
         token=token,
         intro=checkin_intro(episode),
         caregiver=link.holder == EntrySource.CAREGIVER,
-    ), status
+        limited=entry_limit_text(limited.retry_after) if limited else None,
+    )
+    headers = {"Retry-After": str(limited.retry_after)} if limited else {}
+    return page, status, headers
 
 
 @bp.route("/<token>/reminders", methods=["GET", "POST"])

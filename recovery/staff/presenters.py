@@ -9,7 +9,6 @@ from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
 
 from ..care.clinics import clinic_params
-from ..care.episodes import episode_baseline
 from ..care.models import Alert, AlertEvent, AuditEvent, Episode, PainEntry
 from ..clinical.curve import chart_hours, curve_points, effective_baseline, expected_pain
 from ..clinical.vocabulary import (
@@ -292,7 +291,7 @@ def episode_chart(detail: EpisodeDetail) -> dict:
     """The staff chart: scores against the expected curve, band, red flags and alerts."""
     episode = detail.episode
     params = clinic_params(episode.clinic)
-    baseline, assumed = effective_baseline(episode_baseline(episode, detail.entries), params)
+    baseline, assumed = effective_baseline(detail.baseline, params)
     alerts = [
         {
             "hours": episode.hours_since_procedure(a.entry.recorded_dt if a.entry else a.opened_dt),
@@ -313,12 +312,12 @@ def episode_chart(detail: EpisodeDetail) -> dict:
 
 
 def entry_rows(detail: EpisodeDetail) -> list[dict]:
-    """The entries table, newest first."""
+    """This page of the entries table, newest first."""
     episode = detail.episode
     params = clinic_params(episode.clinic)
-    baseline, _assumed = effective_baseline(episode_baseline(episode, detail.entries), params)
+    baseline, _assumed = effective_baseline(detail.baseline, params)
     rows = []
-    for entry in reversed(detail.entries):
+    for entry in detail.page_entries:
         hours = episode.hours_since_procedure(entry.recorded_dt)
         rows.append(
             {
@@ -458,7 +457,7 @@ def timeline(
 def episode_summary(detail: EpisodeDetail, now: datetime) -> dict:
     """The facts at the top of the episode page."""
     episode = detail.episode
-    baseline = episode_baseline(episode, detail.entries)
+    baseline = detail.baseline
     default = clinic_params(episode.clinic).default_baseline
     return {
         "patient": episode.patient.display_name,

@@ -2,8 +2,9 @@
 
 import uuid
 
-from flask import flash, jsonify, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -18,6 +19,7 @@ from ..care.alerts import (
 from ..care.clinics import clinic_zone
 from ..care.episodes import (
     EntryError,
+    EntryLimitError,
     answer_key,
     close_episode,
     enrol_patient,
@@ -28,8 +30,9 @@ from ..care.episodes import (
 from ..care.models import utcnow
 from ..care.urls import patient_url
 from ..clinical.vocabulary import EntrySource
-from ..extensions import db
+from ..extensions import db, writes_database
 from ..web.handout import printable_handout
+from ..web.shown_once import show_once, take_shown
 from ..web.site import safe_next
 from . import bp, presenters
 from .access import alert_for_staff, episode_for_staff
@@ -50,7 +53,8 @@ from .services import (
     worklist_episodes,
 )
 
-NEW_LINK_KEY = "new_patient_link"
+#: The one-time secret's kind for a new link, by who holds it (recovery.care.secrets_once).
+LINK_KINDS = {EntrySource.PATIENT: "patient_link", EntrySource.CAREGIVER: "caregiver_link"}
 
 
 def current_page() -> int:
@@ -137,25 +141,26 @@ def enrol():
         except EntryError as exc:
             getattr(form, exc.field, form.display_name).errors.append(exc.message)
         else:
+            show_once("patient_link", result.episode.id, result.token)
             db.session.commit()
-            session[NEW_LINK_KEY] = {"episode_id": result.episode.id, "token": result.token}
             return redirect(url_for("staff.show_link", episode_id=result.episode.id))
     status = 400 if form.errors else 200
     return render_template("staff/enrol.html", form=form), status
 
 
 @bp.get("/episodes/<int:episode_id>/link")
+@writes_database  # reading the new link deletes it
 def show_link(episode_id: int):
     """A new link (the patient's or the caregiver's) and its QR code, shown once right after
     it is issued."""
     episode = episode_for_staff(episode_id, current_user)
-    new_link = session.pop(NEW_LINK_KEY, None)
+    new_link = take_shown(*LINK_KINDS.values(), subject_id=episode.id)
     url = sheet = holder = None
-    if new_link and new_link.get("episode_id") == episode.id:
-        url = patient_url(new_link["token"], request.host_url)
+    if new_link is not None:
+        url = patient_url(new_link.secret, request.host_url)
         sheet = printable_handout(episode, url)
-        holder = new_link.get("holder", EntrySource.PATIENT)
-    return render_template(
+        holder = next(h for h, kind in LINK_KINDS.items() if kind == new_link.kind)
+    page = render_template(
         "staff/link.html",
         episode=episode,
         url=url,
@@ -163,6 +168,8 @@ def show_link(episode_id: int):
         holder=holder,
         form=ConfirmForm(),
     )
+    db.session.commit()
+    return page
 
 
 @bp.post("/episodes/<int:episode_id>/link/reissue")
@@ -176,8 +183,8 @@ def reissue_link(episode_id: int):
             db.session.rollback()
             flash(_("This follow-up is closed; its link cannot be re-issued."), "error")
             return redirect(url_for("staff.show_link", episode_id=episode.id))
+        show_once("patient_link", episode.id, token)
         db.session.commit()
-        session[NEW_LINK_KEY] = {"episode_id": episode.id, "token": token}
         flash(_("A new link was issued. The old link no longer works."), "info")
     return redirect(url_for("staff.show_link", episode_id=episode.id))
 
@@ -210,12 +217,8 @@ def issue_caregiver_link(episode_id: int):
             db.session.rollback()
             flash(_("This follow-up is closed; a caregiver link cannot be issued."), "error")
             return redirect(url_for("staff.episode", episode_id=episode.id))
+        show_once("caregiver_link", episode.id, token)
         db.session.commit()
-        session[NEW_LINK_KEY] = {
-            "episode_id": episode.id,
-            "token": token,
-            "holder": EntrySource.CAREGIVER.value,
-        }
         flash(_("A caregiver link was issued. The patient's own link still works."), "info")
         return redirect(url_for("staff.show_link", episode_id=episode.id))
     return redirect(url_for("staff.episode", episode_id=episode.id))
@@ -234,9 +237,10 @@ def revoke_caregiver_link(episode_id: int):
     return redirect(url_for("staff.episode", episode_id=episode.id))
 
 
-def episode_page(episode, *, entry_form=None, status=200):
-    """Render the episode page (also after an invalid staff entry, with its errors)."""
-    detail = episode_detail(episode)
+def episode_page(episode, *, entry_form=None, status=200, page=1):
+    """Render the episode page (also after an invalid staff entry, with its errors), with
+    page `page` of its entries table."""
+    detail = episode_detail(episode, page)
     now = utcnow()
     if entry_form is None:
         entry_form = StaffEntryForm(formdata=None)
@@ -250,6 +254,14 @@ def episode_page(episode, *, entry_form=None, status=200):
         summary=presenters.episode_summary(detail, now),
         figure=presenters.episode_chart(detail),
         entries=presenters.entry_rows(detail),
+        entry_total=detail.entry_total,
+        chart_entries=len(detail.entries),
+        entry_page=detail.page,
+        entry_pages=detail.pages,
+        newer_url=entries_page_url(episode, detail.page - 1) if detail.page > 1 else None,
+        older_url=(
+            entries_page_url(episode, detail.page + 1) if detail.page < detail.pages else None
+        ),
         alerts=presenters.alert_cards(detail.alerts, now),
         events=presenters.timeline(detail.events, detail.alerts),
         entry_form=entry_form,
@@ -260,10 +272,20 @@ def episode_page(episode, *, entry_form=None, status=200):
     ), status
 
 
+def entries_page_url(episode, page: int) -> str:
+    """The episode page showing page `page` of its entries, scrolled to the table."""
+    return url_for(
+        "staff.episode",
+        episode_id=episode.id,
+        page=page if page > 1 else None,
+        _anchor="entries-heading",
+    )
+
+
 @bp.get("/episodes/<int:episode_id>")
 def episode(episode_id: int):
-    """One patient's course: chart, entries, alerts and timeline."""
-    return episode_page(episode_for_staff(episode_id, current_user))
+    """One patient's course: chart, entries (`?page=N`, newest first), alerts and timeline."""
+    return episode_page(episode_for_staff(episode_id, current_user), page=current_page())
 
 
 @bp.post("/episodes/<int:episode_id>/entries")
@@ -282,6 +304,19 @@ def record_entry(episode_id: int):
                 address=request.remote_addr,
                 **answer,
             )
+        except EntryLimitError as exc:
+            form.form_errors.append(
+                ngettext(
+                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
+                    "takes. The entry was not recorded; send it again in %(num)d minute.",
+                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
+                    "takes. The entry was not recorded; send it again in %(num)d minutes.",
+                    max(1, -(-exc.retry_after // 60)),
+                    limit=exc.limit,
+                )
+            )
+            page, status = episode_page(episode, entry_form=form, status=429)
+            return page, status, {"Retry-After": str(exc.retry_after)}
         except EntryError as exc:
             field = {"recorded_at": "recorded_date"}.get(exc.field, exc.field)
             getattr(form, field, form.pain).errors.append(exc.message)

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..care.alerts import latest_acknowledgement
+from ..care.episodes import baseline_score, entries_page
 from ..care.models import (
     Alert,
     AlertEvent,
@@ -305,40 +306,73 @@ def clinic_change_cursor(clinic_id: int) -> str:
     return f"{stamp}-{episodes}"
 
 
+#: Entries in the episode page's table, newest first, per page (`?page=N`).
+ENTRIES_PER_PAGE = 50
+#: The most entries the episode page's chart plots: the newest, so a page stays bounded
+#: whatever an episode holds (a usual follow-up has a few dozen, all of them plotted).
+CHART_ENTRIES = 1000
+
+
 @dataclass
 class EpisodeDetail:
-    """Everything the episode page shows, loaded in a fixed number of queries."""
+    """Everything the episode page shows, loaded in a fixed number of queries, whatever the
+    number of entries: one page of the entries table and a bounded chart."""
 
     episode: Episode
+    #: The chart's entries in recorded order: the newest CHART_ENTRIES (all, usually).
     entries: list[PainEntry]
     alerts: list[Alert]
     events: list[AuditEvent]
+    #: This page of the entries table, newest first.
+    page_entries: list[PainEntry]
+    #: How many entries the episode has.
+    entry_total: int
+    #: The baseline score (as enrolled, else the latest entry before the procedure).
+    baseline: int | None
+    page: int = 1
+
+    @property
+    def pages(self) -> int:
+        """How many pages the entries table has (at least one)."""
+        return max(1, -(-self.entry_total // ENTRIES_PER_PAGE))
 
 
 #: The timeline's length: the newest changes of the episode and of its alerts.
 TIMELINE_LENGTH = 200
 
 
-def episode_detail(episode: Episode) -> EpisodeDetail:
-    """The episode's entries, alerts (with their history and its staff) and timeline.
+def episode_detail(episode: Episode, page: int = 1) -> EpisodeDetail:
+    """The episode's entries (page `page` of the table, and the chart's), alerts (with their
+    history and its staff) and timeline.
 
     Alerts in the worklist's order, the unresolved ones before the resolved ones (history).
     `events` are the audit trail's other changes (links, entries, closing, downloads): alert
     changes are read from the alerts' own history, which `alerts` carries.
     """
-    entries = list(
+    entry_total = db.session.scalar(
+        db.select(func.count()).select_from(PainEntry).where(PainEntry.episode_id == episode.id)
+    )
+    page = max(1, min(page, max(1, -(-entry_total // ENTRIES_PER_PAGE))))
+    page_entries = list(
         db.session.scalars(
             db.select(PainEntry)
             .filter_by(episode_id=episode.id)
+            .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
             .options(selectinload(PainEntry.recorded_by))
-            .order_by(PainEntry.recorded_dt, PainEntry.id)
+            .limit(ENTRIES_PER_PAGE)
+            .offset((page - 1) * ENTRIES_PER_PAGE)
         )
     )
+    entries, _older = entries_page(episode, limit=CHART_ENTRIES)
+    baseline = baseline_score(episode)
     alerts = list(
         db.session.scalars(
             db.select(Alert)
             .filter_by(episode_id=episode.id)
-            .options(selectinload(Alert.events).selectinload(AlertEvent.staff))
+            .options(
+                selectinload(Alert.events).selectinload(AlertEvent.staff),
+                selectinload(Alert.entry),
+            )
             .order_by(case((Alert.status == "resolved", 1), else_=0), *alert_urgency_order())
         )
     )
@@ -352,4 +386,6 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
             .limit(TIMELINE_LENGTH)
         )
     )
-    return EpisodeDetail(episode, entries, alerts, events)
+    return EpisodeDetail(
+        episode, entries, alerts, events, page_entries, entry_total, baseline, page
+    )

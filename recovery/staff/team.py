@@ -9,7 +9,7 @@ on the next page, and stored only as a hash. An administrator cannot turn off th
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -27,12 +27,10 @@ from ..care.accounts import (
 )
 from ..care.clinics import SetupError
 from ..care.models import StaffUser
-from ..extensions import db
+from ..extensions import db, writes_database
+from ..web.shown_once import show_once, take_shown
 from . import bp
 from .forms import ConfirmForm, StaffMemberForm
-
-#: The session key holding a secret to show once: {"staff_id", "kind", "secret"}.
-NEW_SECRET_KEY = "team_secret"
 
 
 def require_admin() -> None:
@@ -52,7 +50,7 @@ def member_or_404(staff_id: int) -> StaffUser:
 
 def team_page(form: StaffMemberForm, status: int = 200):
     """The team list, the secret to show once (if any), and the form to add someone."""
-    secret = session.pop(NEW_SECRET_KEY, None)
+    secret = take_shown("password", "api_token")
     rows = [
         {
             "id": member.id,
@@ -68,16 +66,20 @@ def team_page(form: StaffMemberForm, status: int = 200):
         for member in clinic_staff(current_user.clinic_id)
     ]
     shown = None
-    if secret:
-        member = staff_in_clinic(secret["staff_id"], current_user.clinic_id)
+    if secret is not None:
+        member = staff_in_clinic(secret.subject_id, current_user.clinic_id)
         if member is not None:
-            shown = {"email": member.email, "kind": secret["kind"], "secret": secret["secret"]}
-    return render_template(
+            kind = "password" if secret.kind == "password" else "token"
+            shown = {"email": member.email, "kind": kind, "secret": secret.secret}
+    page = render_template(
         "staff/team.html", rows=rows, form=form, confirm=ConfirmForm(), shown=shown
-    ), status
+    )
+    db.session.commit()  # the secret shown is gone
+    return page, status
 
 
 @bp.get("/team")
+@writes_database  # showing a new password or token deletes it
 def team():
     """The clinic's staff accounts."""
     require_admin()
@@ -104,8 +106,8 @@ def add_member():
         form.email.errors.append(_("There is already an account with this email address."))
         db.session.rollback()
         return team_page(form, 400)
+    show_once("password", member.id, password)
     db.session.commit()
-    session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
     flash(_("The account was created."), "info")
     return redirect(url_for("staff.team"))
 
@@ -118,6 +120,7 @@ def deactivate_member(staff_id: int):
         try:
             changed = deactivate_staff(member, by=current_user, address=request.remote_addr)
         except AccountError:
+            db.session.rollback()
             flash(_("You cannot turn off your own account."), "error")
         else:
             if changed:
@@ -146,10 +149,11 @@ def reset_member_password(staff_id: int):
         try:
             password = reset_staff_password(member, by=current_user, address=request.remote_addr)
         except AccountError:
+            db.session.rollback()
             flash(_("Change your own password from your Account page."), "error")
             return redirect(url_for("staff.team"))
+        show_once("password", member.id, password)
         db.session.commit()
-        session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "password", "secret": password}
     return redirect(url_for("staff.team"))
 
 
@@ -159,8 +163,8 @@ def issue_member_token(staff_id: int):
     member = member_or_404(staff_id)
     if ConfirmForm().validate_on_submit():
         token = issue_staff_token(member, by=current_user, address=request.remote_addr)
+        show_once("api_token", member.id, token)
         db.session.commit()
-        session[NEW_SECRET_KEY] = {"staff_id": member.id, "kind": "token", "secret": token}
     return redirect(url_for("staff.team"))
 
 

@@ -40,6 +40,21 @@ class ResultView:
     next_checkin: str | None
 
 
+def entry_limit_text(retry_after: int) -> str:
+    """What the patient (or a nurse) is told when the follow-up has taken its entries for the
+    hour (`episodes.EntryLimitError`): nothing was lost, when to send again, whom to call."""
+    minutes = max(1, -(-retry_after // 60))
+    return ngettext(
+        "Too many check-ins were sent for this follow-up in the last hour, so this one was not "
+        "saved yet. Your answer is still below: please send it again in %(num)d minute. If you "
+        "feel unwell, call the clinic now.",
+        "Too many check-ins were sent for this follow-up in the last hour, so this one was not "
+        "saved yet. Your answer is still below: please send it again in %(num)d minutes. If you "
+        "feel unwell, call the clinic now.",
+        minutes,
+    )
+
+
 def result_view(
     episode: Episode, entry: PainEntry, assessment: Assessment, now: datetime | None = None
 ) -> ResultView:

@@ -1,5 +1,6 @@
 """App-wide web pieces: locale and time zone selection, error pages, health check, home."""
 
+import traceback
 from urllib.parse import urlsplit
 
 from flask import (
@@ -155,7 +156,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
         db.session.rollback()
-        app.logger.exception("database error")
+        log_database_error(app, exc)
         if wants_json():
             return error_response(503, "unavailable", "the service is unavailable, retry later")
         return error_page(503, _("Service unavailable"))
@@ -178,6 +179,28 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
             return jsonify({"status": "unavailable"}), 503
         return jsonify({"status": "ok"})
+
+
+def log_database_error(app: Flask, exc: SQLAlchemyError) -> None:
+    """Log a failed statement as the statement (placeholders, never values) and the stack.
+
+    The engine hides the parameters (`hide_parameters`), but the database's own message can
+    still quote them (PostgreSQL's "Failing row contains (...)" holds a patient's pain and
+    note), so the message is left out: its kind and SQLSTATE say what failed.
+    """
+    orig = getattr(exc, "orig", None)
+    kind = type(exc).__name__
+    if orig is not None:
+        kind += f" ({type(orig).__name__}"
+        kind += f", SQLSTATE {orig.sqlstate})" if getattr(orig, "sqlstate", None) else ")"
+    app.logger.error(
+        "database error on %s %s: %s\nstatement: %s\n%s",
+        request.method,
+        request.url_rule.rule if request.url_rule else "(no route)",
+        kind,
+        getattr(exc, "statement", None) or "(none)",
+        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+    )
 
 
 def csv_attachment(lines, filename: str) -> Response:
