@@ -47,7 +47,10 @@ def load_user(session_key: str) -> StaffUser | None:
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    """To the sign-in page, saying so when the session ended for want of activity."""
+    """To the sign-in page, saying so when the session ended for want of activity; the live
+    worklist's own requests get 401 (and no message: no page of theirs shows it)."""
+    if request.headers.get(BACKGROUND_HEADER) == "1":
+        return jsonify(error="signed_out"), 401
     if g.get("signed_out_idle"):
         minutes = current_app.config["IDLE_TIMEOUT_MINUTES"]
         flash(
@@ -57,8 +60,6 @@ def unauthorized():
             ),
             "info",
         )
-    if request.headers.get(BACKGROUND_HEADER) == "1":
-        return jsonify(error="signed_out"), 401
     return redirect(login_url("auth.login", next_url=request.url))
 
 
