@@ -143,7 +143,7 @@ class FreshContextClient(FlaskClient):
     would share its `g` (the signed-in user) and its database session.
     """
 
-    def open(self, *args, **kwargs):
+    def open(self, *args, follow_redirects=False, **kwargs):
         # Read streamed answers (CSV downloads) to the end and close them inside the request,
         # as a server does, so no request context outlives its request.
         kwargs.setdefault("buffered", True)
@@ -151,6 +151,16 @@ class FreshContextClient(FlaskClient):
             response = super().open(*args, **kwargs)
         # End the test's own transaction: on SQLite it holds a snapshot from before the request.
         db.session.rollback()  # the test then sees what the request committed
+        # A browser follows a redirect once the request that sent it is over (its transaction
+        # ended), so each redirect is a request in a fresh context of its own, after this one.
+        history = []
+        while follow_redirects and response.status_code in {301, 302, 303, 307, 308}:
+            if len(history) >= 20:
+                raise AssertionError(f"too many redirects, last to {response.location}")
+            history.append(response)
+            response = self.resolve_redirect(response, buffered=True)
+        if history:
+            response.history = tuple(history)
         return response
 
 

@@ -10,7 +10,7 @@ from ..care.episodes import (
     link_for_token,
     record_pain_entry,
 )
-from ..care.models import Episode, PainEntry
+from ..care.models import Episode, PainEntry, entries_in_force
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
 from ..extensions import db
@@ -43,8 +43,9 @@ def patient_episode() -> Episode:
     return patient_link().episode
 
 
-def entry_body(episode: Episode, entry: PainEntry) -> Entry:
-    """One entry: the check-in body's fields plus id, source and times."""
+def entry_body(episode: Episode, entry: PainEntry, corrected_by: int | None = None) -> Entry:
+    """One entry: the check-in body's fields plus id, source and times, and what corrected it
+    or what it corrects."""
     return Entry(
         id=entry.id,
         pain=entry.pain,
@@ -56,6 +57,8 @@ def entry_body(episode: Episode, entry: PainEntry) -> Entry:
         source=entry.source,
         received_at=entry.received_dt,
         hours_since_procedure=round(episode.hours_since_procedure(entry.recorded_dt), 2),
+        corrects=entry.supersedes_id,
+        corrected_by=corrected_by,
     )
 
 
@@ -103,8 +106,11 @@ def get_episode():
     """The patient's episode, entries and the expected curve."""
     episode = patient_episode()
     entries = episode.entries
+    corrections = {e.supersedes_id: e.id for e in entries if e.supersedes_id is not None}
     params = clinic_params(episode.clinic)
-    baseline, assumed = effective_baseline(episode_baseline(episode, entries), params)
+    baseline, assumed = effective_baseline(
+        episode_baseline(episode, entries_in_force(entries)), params
+    )
     body = schemas.Episode(
         id=episode.id,
         procedure_at=episode.procedure_dt,
@@ -114,7 +120,7 @@ def get_episode():
         baseline_pain=episode.baseline_pain,
         curve_baseline=baseline,
         curve_baseline_assumed=assumed,
-        entries=[entry_body(episode, e) for e in entries],
+        entries=[entry_body(episode, e, corrections.get(e.id)) for e in entries],
         expected_curve=curve_points(baseline, chart_hours(), params),
     )
     return jsonify(body.model_dump(mode="json"))

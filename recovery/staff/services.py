@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..care.alerts import latest_acknowledgement
+from ..care.audit import VIEWED
 from ..care.models import (
     Alert,
     AlertEvent,
@@ -17,8 +18,10 @@ from ..care.models import (
     PainEntry,
     Patient,
     StaffUser,
+    entries_in_force,
     severity_value,
 )
+from ..care.text import like_pattern
 from ..extensions import db
 
 # Episode statuses on the worklist, most pressing first.
@@ -230,12 +233,6 @@ class EpisodeRow:
     no_phone_reason: str | None = None
 
 
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with its wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def worklist_episodes(
     clinic_id: int,
     now: datetime,
@@ -310,9 +307,15 @@ class EpisodeDetail:
     """Everything the episode page shows, loaded in a fixed number of queries."""
 
     episode: Episode
+    #: Every entry, corrected ones too (the table shows both); `current` is those in force.
     entries: list[PainEntry]
     alerts: list[Alert]
     events: list[AuditEvent]
+
+    @property
+    def current(self) -> list[PainEntry]:
+        """The entries in force (none a correction replaced): the chart's and the summary's."""
+        return entries_in_force(self.entries)
 
 
 #: The timeline's length: the newest changes of the episode and of its alerts.
@@ -324,7 +327,8 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
 
     Alerts in the worklist's order, the unresolved ones before the resolved ones (history).
     `events` are the audit trail's other changes (links, entries, closing, downloads): alert
-    changes are read from the alerts' own history, which `alerts` carries.
+    changes are read from the alerts' own history, which `alerts` carries; views of the
+    record are for the audit page, not the timeline.
     """
     entries = list(
         db.session.scalars(
@@ -346,7 +350,10 @@ def episode_detail(episode: Episode) -> EpisodeDetail:
         db.session.scalars(
             db.select(AuditEvent)
             .filter_by(episode_id=episode.id)
-            .where(AuditEvent.action.not_like("alert\\_%", escape="\\"))
+            .where(
+                AuditEvent.action.not_like("alert\\_%", escape="\\"),
+                AuditEvent.action != VIEWED,
+            )
             .options(selectinload(AuditEvent.staff))
             .order_by(AuditEvent.created_dt.desc(), AuditEvent.id.desc())
             .limit(TIMELINE_LENGTH)

@@ -118,6 +118,13 @@ def issue_a_link(page, ward: Ward) -> None:
     submit(page, "form[action$='/link/reissue']")
 
 
+def bad_correction(page, ward: Ward) -> None:
+    """The first entry's correction, sent without a reason: the page comes back with it open."""
+    page.goto(f"{ward.url}/staff/episodes/{ward.emergency.episode.id}")
+    page.locator("details.correction summary").first.click()
+    submit(page, "details.correction[open] form")
+
+
 def bad_target(page, ward: Ward) -> None:
     page.goto(f"{ward.url}/staff/settings")
     fill_and_submit(page, {"#url": "nonsense://x"}, "form[action$='/targets']")
@@ -157,6 +164,9 @@ SCREENS = [
     Screen("settings, bad target", bad_target, staff=True),
     Screen("exports", goto(lambda w: "/staff/exports"), staff=True),
     Screen("cohort", goto(lambda w: "/staff/cohort"), staff=True),
+    Screen("episode, correction without a reason", bad_correction, staff=True),
+    Screen("audit", goto(lambda w: "/staff/audit"), staff=True),
+    Screen("audit, bad filter", goto(lambda w: "/staff/audit?episode=abc"), staff=True),
 ]
 
 
