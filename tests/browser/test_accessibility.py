@@ -245,8 +245,10 @@ TARGETS = """() => {
       left: r.left, top: r.top + window.scrollY, right: r.right, bottom: r.bottom + window.scrollY,
       width: r.width, height: r.height,
       // An element that is not shown, or shown only on focus off-screen (the skip link), or a
-      // radio hidden behind its label (the label is the target) is not a target to measure.
-      hidden: r.width <= 1 || r.height <= 1 || r.right <= 0,
+      // radio hidden behind its label (the label is the target) is not a target to measure;
+      // nor is one inside a closed <details> (Chromium still gives it a box), but its summary.
+      hidden: r.width <= 1 || r.height <= 1 || r.right <= 0 ||
+              Boolean(el.closest('details:not([open]) > :not(summary)')),
     };
   }).filter(t => !t.hidden);
 }"""
