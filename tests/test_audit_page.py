@@ -70,7 +70,7 @@ def test_the_audit_page_shows_that_a_nurse_viewed_a_patients_record(
     assert nurse_client.get(f"/staff/episodes/{x.id}").status_code == 200
     assert nurse_client.get(f"/staff/episodes/{y.id}").status_code == 200
     [view] = views_of(x.id)
-    assert (view.staff_id, view.detail) == (nurse_b.id, "page")
+    assert (view.staff_id, view.detail) == (nurse_b.id, "episode page")
 
     admin_client = signed_in_client(app, admin.email)
     page = admin_client.get("/staff/audit", query_string={"patient": "Xavier"})
@@ -258,7 +258,7 @@ def test_csv_export_holds_the_filtered_events_guarded_and_is_audited(
     [row] = rows
     assert row["action"] == "episode_viewed" and row["staff_name"] == nurse_b.email
     assert (row["patient_name"], row["mrn"]) == ("'=HYPERLINK(1)", "'@SUM(A1)")
-    assert row["episode_id"] == str(formula.id) and row["detail"] == "page"
+    assert row["episode_id"] == str(formula.id) and row["detail"] == "episode page"
     assert row["at_utc"].endswith("Z")
     db.session.rollback()
     [exported] = db.session.scalars(db.select(AuditEvent).filter_by(action="audit_exported"))
@@ -289,7 +289,7 @@ def test_every_staff_view_of_an_episode_is_audited_once(app, client, auth, nurse
         db.select(AuditEvent).filter_by(episode_id=x.id, staff_id=nurse.id).order_by(AuditEvent.id)
     ).all()
     assert [(e.action, e.detail) for e in events] == [
-        ("episode_viewed", "page"),
+        ("episode_viewed", "episode page"),
         ("exported_entries_csv", ""),
         ("exported_fhir", ""),
         ("exported_alerts_csv", ""),

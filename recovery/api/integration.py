@@ -17,7 +17,7 @@ from flask import current_app, jsonify, request
 
 from ..care.accounts import staff_for_api_token
 from ..care.alerts import notes_text
-from ..care.audit import record_view
+from ..care.audit import record_view, viewed_alert
 from ..care.models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
 from ..clinical.vocabulary import Severity
 from ..extensions import db, writes_database
@@ -213,7 +213,7 @@ def show_alert(alert_id: int):
         **alert_fields(alert), history=[alert_event_body(e) for e in alert.events]
     )
     body = detail.model_dump(mode="json")
-    record_view(alert.episode, user, f"API: alert {alert.id}", address=request.remote_addr)
+    record_view(alert.episode, user, viewed_alert(alert.id), address=request.remote_addr)
     db.session.commit()
     return jsonify(body)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, or_
 from sqlalchemy.orm import aliased
 
-from ..clinical.message import Message
+from ..clinical.message import N_, Message
 from ..extensions import db
 from .models import (
     Alert,
@@ -62,18 +62,28 @@ def record_event(
 
 
 def record_view(
-    episode: Episode, staff: StaffUser, how: str, *, address: str | None = None
+    episode: Episode, staff: StaffUser, how: Message, *, address: str | None = None
 ) -> AuditEvent:
-    """Record that `staff` viewed `episode` (`how`: "page", "api alert 12"...): one row per
-    view, so the audit page can say who saw a patient's record and when."""
+    """Record that `staff` viewed `episode` (`how`: `VIEWED_PAGE`, `viewed_alert(id)`): one
+    row per view, so the audit page can say who saw a patient's record and when."""
     return record_event(
         VIEWED,
         clinic_id=episode.clinic_id,
         episode=episode,
         staff=staff,
-        detail=how,
+        detail=str(how),
+        detail_message=how,
         address=address,
     )
+
+
+#: How a record was viewed: its page on the staff side.
+VIEWED_PAGE = Message(N_("episode page"))
+
+
+def viewed_alert(alert_id: int) -> Message:
+    """How a record was viewed: one of its alerts through the integration API."""
+    return Message(N_("API: alert %(id)s"), {"id": alert_id})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ..care.alerts import (
     record_contact_attempt,
     resolve_alert,
 )
-from ..care.audit import record_view
+from ..care.audit import VIEWED_PAGE, record_view
 from ..care.clinics import clinic_zone
 from ..care.episodes import (
     EntryError,
@@ -292,7 +292,7 @@ def episode(episode_id: int):
     trail (`episode_viewed`), committed before the page is read, so the page itself reads as
     a reader (on SQLite it holds no write lock while it renders)."""
     episode = episode_for_staff(episode_id, current_user)
-    record_view(episode, current_user, "page", address=request.remote_addr)
+    record_view(episode, current_user, VIEWED_PAGE, address=request.remote_addr)
     db.session.commit()
     writes_done()
     return episode_page(episode)
