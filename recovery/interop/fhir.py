@@ -347,8 +347,9 @@ def fhir_bundle(
     """The episode as a FHIR R4 Bundle of type "collection" (a JSON-ready dict).
 
     Holds the Patient, the Procedure, a RelatedPerson for the caregiver when they reported
-    any entry, one Observation per entry (plus one for an enrolment baseline), and one Flag
-    per alert. fullUrls are urn:uuid from uuid5 of
+    any entry, one Observation per entry, corrected ones too (`fhir_observation`: the
+    corrected one `entered-in-error`, its correction `corrected`; plus one for an enrolment
+    baseline), and one Flag per alert. fullUrls are urn:uuid from uuid5 of
     "recovery/<resource>/<id>", so references resolve inside the Bundle and stay the same
     between exports. Touches only the episode's patient, clinic, entries and alerts: load it
     with `load_episode_for_export` for a fixed number of queries.
