@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from .care import twofactor
 from .care.accounts import create_staff, issue_api_token
+from .care.audit import record_event
 from .care.clinics import (
     DEFAULT_EMERGENCY_NUMBER,
     SetupError,
@@ -85,6 +86,9 @@ def create_staff_command(clinic_slug, email, role, name, password_stdin, api_tok
         token = issue_api_token(user) if api_token else None
     except SetupError as exc:
         fail(str(exc))
+    # In the audit trail as the team page's changes are, by the system (the command line).
+    for action in ("staff_added", "api_token_issued")[: 2 if token else 1]:
+        record_event(action, clinic_id=user.clinic_id, detail=f"{user.email} (command line)")
     db.session.commit()
     click.echo(f"created {user.role} {user.email} (id {user.id})")
     if secret:
@@ -368,6 +372,7 @@ def settings_command(
         changes = (schedule, emergency_number, fhir_mrn_system, notify_urls, escalate_urls)
         if overrides or any(change is not None for change in changes):
             update_clinic_settings(clinic, overrides, *changes)
+            record_event("settings_changed", clinic_id=clinic.id, detail="command line")
     except SetupError as exc:
         fail(str(exc))
     db.session.commit()
@@ -385,6 +390,12 @@ def calibrate_command(clinic_slug: str, apply_: bool) -> None:
         outcome = calibrate_clinic(get_clinic(clinic_slug), apply=apply_)
     except (SetupError, CalibrationError) as exc:
         fail(str(exc))
+    if apply_:
+        record_event(
+            "settings_changed",
+            clinic_id=get_clinic(clinic_slug).id,
+            detail="command line: the clinic's own band (calibrate --apply)",
+        )
     db.session.commit()
     click.echo(outcome.report_text)
     click.echo(

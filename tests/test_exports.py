@@ -32,6 +32,9 @@ ENTRY_HEADER = [
     "source",
     "recorded_by",
     "received_at_utc",
+    "corrects_entry_id",
+    "correction_reason",
+    "corrected_by_entry_id",
 ]
 ALERT_HEADER = [
     "alert_id",

@@ -50,9 +50,17 @@ form_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 
 
 def row_counts() -> dict[str, int]:
-    """How many rows each table that a request could write to holds."""
+    """How many rows each table that a request could write to holds.
+
+    Audit rows of views (`episode_viewed`) are left out: `flashed` opens the episode page,
+    which records that view, and a view is not a change (tests/test_audit_page.py checks it).
+    """
     return {
-        model.__name__: db.session.scalar(db.select(db.func.count()).select_from(model))
+        model.__name__: db.session.scalar(
+            db.select(db.func.count())
+            .select_from(model)
+            .where(AuditEvent.action != "episode_viewed" if model is AuditEvent else db.true())
+        )
         for model in MODELS
     }
 

@@ -218,6 +218,7 @@ def sample_pages(client, clinic, nurse, now, language: str) -> tuple[dict[str, s
         "/account/password",
         "/staff/team",
         "/staff/settings",
+        "/staff/audit",
     ]
     for url in staff_pages:
         response = client.get(url, headers=headers)

@@ -156,6 +156,9 @@ ROUTES: dict[str, Access] = {
     "staff.revoke": STAFF(data=CONFIRM),
     "staff.issue_caregiver_link": STAFF(data=CONFIRM),
     "staff.revoke_caregiver_link": STAFF(data=CONFIRM),
+    "staff.correct_entry": STAFF(
+        data={"correct-{entry_id}-pain": "2", "correct-{entry_id}-reason": "typed 9 for 2"}
+    ),
     "staff.record_entry": STAFF(
         data={
             "pain": "5",
@@ -173,7 +176,9 @@ ROUTES: dict[str, Access] = {
     "staff.export_clinic_alerts": STAFF(query=DAYS),
     "staff.export_episode_entries": STAFF,
     "staff.export_episode_alerts": STAFF,
-    # An administrator's pages. Coming: the audit page ("staff.audit": ADMIN) goes here.
+    # An administrator's pages.
+    "staff.audit": ADMIN,
+    "staff.audit_csv": ADMIN,
     "staff.reset_member_second_factor": ADMIN(data=CONFIRM),
     "staff.team": ADMIN,
     "staff.add_member": ADMIN(
@@ -450,7 +455,10 @@ def request(actor: Actor, access: Access, rule: str, endpoint: str, method: str,
     def fill(mapping):
         if mapping is None:
             return None
-        return {k: v.format(**values) if isinstance(v, str) else v for k, v in mapping.items()}
+        return {
+            k.format(**values): v.format(**values) if isinstance(v, str) else v
+            for k, v in mapping.items()
+        }
 
     body = {}
     if method != "GET":

@@ -17,6 +17,7 @@ from flask import current_app, jsonify, request
 
 from ..care.accounts import staff_for_api_token
 from ..care.alerts import notes_text
+from ..care.audit import record_view, viewed_alert
 from ..care.models import MAX_ID, Alert, AlertEvent, Episode, StaffUser
 from ..clinical.vocabulary import Severity
 from ..extensions import db, writes_database
@@ -199,8 +200,10 @@ def list_alerts():
 
 
 @bp.get("/alerts/<int:alert_id>")
+@writes_database  # the view of the patient's alert is audited
 def show_alert(alert_id: int):
-    """One alert of the clinic, as in the feed, with its history oldest first."""
+    """One alert of the clinic, as in the feed, with its history oldest first; recorded in
+    the audit trail as a view of its episode (`episode_viewed`)."""
     user = api_staff()
     refuse_unknown_params(set())
     alert = clinic_alert(alert_id, user.clinic_id)
@@ -209,7 +212,10 @@ def show_alert(alert_id: int):
     detail = schemas.AlertDetail(
         **alert_fields(alert), history=[alert_event_body(e) for e in alert.events]
     )
-    return jsonify(detail.model_dump(mode="json"))
+    body = detail.model_dump(mode="json")
+    record_view(alert.episode, user, viewed_alert(alert.id), address=request.remote_addr)
+    db.session.commit()
+    return jsonify(body)
 
 
 # --- CSV -----------------------------------------------------------------------------------

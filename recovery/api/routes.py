@@ -14,6 +14,7 @@ from ..care.episodes import (
     EntryLimitError,
     PersonalLink,
     baseline_score,
+    corrected_by,
     entries_page,
     link_for_token,
     record_pain_entry,
@@ -53,8 +54,9 @@ def patient_episode() -> Episode:
     return patient_link().episode
 
 
-def entry_body(episode: Episode, entry: PainEntry) -> Entry:
-    """One entry: the check-in body's fields plus id, source and times."""
+def entry_body(episode: Episode, entry: PainEntry, corrected_by: int | None = None) -> Entry:
+    """One entry: the check-in body's fields plus id, source and times, and what corrected it
+    or what it corrects."""
     return Entry(
         id=entry.id,
         pain=entry.pain,
@@ -66,6 +68,8 @@ def entry_body(episode: Episode, entry: PainEntry) -> Entry:
         source=entry.source,
         received_at=entry.received_dt,
         hours_since_procedure=round(episode.hours_since_procedure(entry.recorded_dt), 2),
+        corrects=entry.supersedes_id,
+        corrected_by=corrected_by,
     )
 
 
@@ -160,6 +164,7 @@ def get_episode():
     cursor = request.args.get("cursor")
     before = decode_entry_cursor(cursor) if cursor is not None else None
     entries, older = entries_page(episode, limit=limit, before=before)
+    corrections = corrected_by(entries)
     params = clinic_params(episode.clinic)
     baseline, assumed = effective_baseline(baseline_score(episode), params)
     body = schemas.Episode(
@@ -171,7 +176,7 @@ def get_episode():
         baseline_pain=episode.baseline_pain,
         curve_baseline=baseline,
         curve_baseline_assumed=assumed,
-        entries=[entry_body(episode, e) for e in entries],
+        entries=[entry_body(episode, e, corrections.get(e.id)) for e in entries],
         next_cursor=encode_entry_cursor(older) if older else None,
         expected_curve=curve_points(baseline, chart_hours(), params),
     )

@@ -322,6 +322,15 @@ class Entry(Answer):
     )
     received_at: UtcTime
     hours_since_procedure: float = Field(description="2 decimals; negative before it")
+    corrects: int | None = Field(
+        default=None,
+        description="a correction by staff: the id of the entry it replaces (null otherwise)",
+    )
+    corrected_by: int | None = Field(
+        default=None,
+        description="the id of the entry that corrected this one, which is then no longer "
+        "counted (null while it is in force)",
+    )
 
 
 class Result(Answer):

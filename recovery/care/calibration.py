@@ -16,7 +16,7 @@ from ..clinical.vocabulary import format_duration
 from ..extensions import db
 from .clinics import clinic_params, clinic_schedule, save_clinic_params
 from .episodes import episode_baseline
-from .models import Clinic, Episode, PainEntry, utcnow
+from .models import Clinic, Episode, PainEntry, entry_in_force, utcnow
 
 
 class CalibrationError(ValueError):
@@ -54,6 +54,7 @@ def finished_episodes(clinic: Clinic, now: datetime) -> list[tuple[int | None, l
             .where(
                 Episode.clinic_id == clinic.id,
                 (Episode.status == "closed") | (Episode.procedure_dt <= cutoff),
+                entry_in_force(),
             )
         ):
             by_episode[entry.episode_id].append(entry)

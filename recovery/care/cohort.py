@@ -46,11 +46,12 @@ from ..clinical.rules import RULES
 from ..clinical.schedule import DEFAULT_SCHEDULE, Window
 from ..clinical.vocabulary import Severity
 from ..extensions import db
-from .models import Alert, Episode, PainEntry
+from .models import Alert, Episode, PainEntry, entry_in_force
 
 
 def _episode_readings(clinic_id: int, now: datetime):
-    """Every entry of the clinic's episodes up to `now`, ordered by episode then time."""
+    """Every entry in force (none a correction replaced) of the clinic's episodes up to `now`,
+    ordered by episode then time."""
     return db.session.execute(
         db.select(
             Episode.id,
@@ -60,7 +61,7 @@ def _episode_readings(clinic_id: int, now: datetime):
             PainEntry.pain,
         )
         .join(PainEntry, PainEntry.episode_id == Episode.id)
-        .where(Episode.clinic_id == clinic_id, PainEntry.recorded_dt <= now)
+        .where(Episode.clinic_id == clinic_id, PainEntry.recorded_dt <= now, entry_in_force())
         .order_by(Episode.id, PainEntry.recorded_dt, PainEntry.id)
     )
 

@@ -43,6 +43,7 @@ from .models import (
     Patient,
     RetiredLink,
     StaffUser,
+    entry_in_force,
     utcnow,
 )
 from .text import storable_text_problem
@@ -56,6 +57,7 @@ NOTE_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 64
 #: The window of the per-episode entry limit (ENTRIES_PER_EPISODE_PER_HOUR).
 ENTRY_LIMIT_WINDOW = timedelta(hours=1)
+CORRECTION_REASON_MAX = 1000
 
 
 class EntryError(ValueError):
@@ -510,6 +512,108 @@ def check_entry_limit(episode: Episode, now: datetime) -> None:
     raise EntryLimitError(limit, max(1, math.ceil(wait)))
 
 
+def correct_pain_entry(
+    entry: PainEntry,
+    *,
+    pain: int,
+    red_flags: Sequence[str] = (),
+    is_analgesic_taken: bool = False,
+    note: str = "",
+    reason: str,
+    staff: StaffUser,
+    address: str | None = None,
+    now: datetime | None = None,
+) -> CheckinResult:
+    """Correct `entry`: record a new entry at the same recorded time that supersedes it, with
+    the staff member's `reason`. Nothing is deleted: both stay on the episode page, in the
+    exports and the API; the corrected one no longer counts for the rules, the chart and the
+    worklist.
+
+    The new entry is evaluated as a new staff entry is (`assess_entry` against the entries in
+    force, then `apply_alerts`). Alerts the corrected entry raised stay for staff to resolve;
+    it raises no new ones (docs/clinical.md, "Corrections").
+
+    Under the episode's lock, so of two staff members correcting the same entry at once the
+    first wins and the second is refused (EntryError "entry", "already_corrected"), also
+    enforced by a unique index on `supersedes_id`. Refuses a closed follow-up, a missing or
+    over-long reason, and bad values, as `record_pain_entry` does, having stored nothing.
+    """
+    now = now or utcnow()
+    episode = entry.episode
+    flags = list(dict.fromkeys(red_flags))
+    note = note.strip()
+    reason = reason.strip()
+    lock_episode(episode)
+    successor = db.session.scalar(
+        db.select(PainEntry.id).where(PainEntry.supersedes_id == entry.id)
+    )
+    if successor is not None:
+        raise EntryError(
+            "entry",
+            "already_corrected",
+            "this entry has already been corrected; correct the entry that replaced it instead",
+        )
+    if not reason:
+        raise EntryError("reason", "required", "say why the entry is corrected")
+    if len(reason) > CORRECTION_REASON_MAX:
+        raise EntryError(
+            "reason", "too_long", f"the reason is longer than {CORRECTION_REASON_MAX} characters"
+        )
+    if problem := storable_text_problem(reason):
+        raise EntryError("reason", "invalid_text", f"the reason {problem}")
+    validate_entry(
+        episode,
+        pain=pain,
+        recorded_dt=entry.recorded_dt,
+        red_flags=flags,
+        note=note,
+        idempotency_key=None,
+        now=now,
+    )
+    correction = PainEntry(
+        episode_id=episode.id,
+        pain=pain,
+        recorded_dt=entry.recorded_dt,
+        received_dt=now,
+        red_flags=flags,
+        is_analgesic_taken=bool(is_analgesic_taken),
+        note=note,
+        source=EntrySource.STAFF.value,
+        recorded_by_id=staff.id,
+        supersedes_id=entry.id,
+        correction_reason=reason,
+    )
+    db.session.add(correction)
+    db.session.flush()
+    entries = episode_entries(episode)
+    assessment = assess_entry(correction, entries)
+    apply_alerts(episode, correction, assessment.findings, now=now)
+    refresh_summary(episode, entries)
+    episode.updated_dt = now
+    before = f"{entry.pain}/10" + (
+        f", red flags: {', '.join(entry.red_flags)}" if entry.red_flags else ""
+    )
+    after = f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else "")
+    record_event(
+        "entry_corrected",
+        clinic_id=episode.clinic_id,
+        episode=episode,
+        staff=staff,
+        detail=f"entry {entry.id}: {before} -> {after}; reason: {reason}",
+        detail_message=Message(
+            N_("%(before)s corrected to %(after)s; reason: %(reason)s"),
+            {
+                "before": _entry_words(entry.pain, entry.red_flags or []),
+                "after": _entry_words(pain, flags),
+                "reason": reason,
+            },
+        ),
+        address=address,
+    )
+    db.session.flush()
+    return CheckinResult(correction, True, assessment)
+
+
 def _answered_late(
     episode: Episode, entry: PainEntry, entries: Sequence[PainEntry], *, now: datetime
 ) -> None:
@@ -645,16 +749,32 @@ def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | No
 
 
 def baseline_score(episode: Episode) -> int | None:
-    """`episode_baseline` without reading every entry: as enrolled, else the latest entry
-    recorded before the procedure (one query), else None."""
+    """`episode_baseline` without reading every entry: as enrolled, else the latest entry in
+    force recorded before the procedure (one query), else None."""
     if episode.baseline_pain is not None:
         return episode.baseline_pain
     return db.session.scalar(
         db.select(PainEntry.pain)
-        .where(PainEntry.episode_id == episode.id, PainEntry.recorded_dt <= episode.procedure_dt)
+        .where(
+            PainEntry.episode_id == episode.id,
+            PainEntry.recorded_dt <= episode.procedure_dt,
+            entry_in_force(),
+        )
         .order_by(PainEntry.recorded_dt.desc(), PainEntry.id.desc())
         .limit(1)
     )
+
+
+def corrected_by(entries: Sequence[PainEntry]) -> dict[int, int]:
+    """Which of `entries` a correction replaced: entry id -> the correction's id (one query;
+    the correction may be on another page)."""
+    ids = [e.id for e in entries]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        db.select(PainEntry.supersedes_id, PainEntry.id).where(PainEntry.supersedes_id.in_(ids))
+    )
+    return dict(rows.all())
 
 
 #: Where a page of an episode's entries ends: the (recorded_dt, id) of its oldest entry.
@@ -699,11 +819,13 @@ def to_reading(episode: Episode, entry: PainEntry) -> Reading:
 
 
 def episode_entries(episode: Episode) -> list[PainEntry]:
-    """The episode's entries in recorded order (one query)."""
+    """The episode's entries in force (none a correction replaced), in recorded order (one
+    query): what the rules, the summary and the charts read."""
     return list(
         db.session.scalars(
             db.select(PainEntry)
             .filter_by(episode_id=episode.id)
+            .where(entry_in_force())
             .order_by(PainEntry.recorded_dt, PainEntry.id)
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -22,7 +23,7 @@ from sqlalchemy import (
     case,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clinical.vocabulary import (
@@ -310,6 +311,8 @@ class PainEntry(db.Model):
         Index("ix_pain_entry_episode_recorded", "episode_id", "recorded_dt"),
         # The entry limit counts an episode's entries received in the last hour.
         Index("ix_pain_entry_episode_received", "episode_id", "received_dt"),
+        # An entry is corrected at most once: of two corrections at once, one is stored.
+        Index("uq_pain_entry_supersedes_id", "supersedes_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,9 +326,26 @@ class PainEntry(db.Model):
     source: Mapped[str] = mapped_column(String(16), default=EntrySource.PATIENT.value)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # A correction: the entry this one replaces (never deleted; shown as "corrected") and why.
+    # Entries no other entry supersedes are "in force": the rules, the chart and the worklist
+    # read only those (recovery.care.episodes.in_force).
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("pain_entry.id"))
+    correction_reason: Mapped[str | None] = mapped_column(String(1000))
 
     episode: Mapped[Episode] = relationship(back_populates="entries")
     recorded_by: Mapped[StaffUser | None] = relationship()
+
+
+def entry_in_force(entry=PainEntry):
+    """SQL: `entry` (PainEntry or an alias of it) is in force: no correction supersedes it."""
+    successor = aliased(PainEntry)
+    return ~db.select(successor.id).where(successor.supersedes_id == entry.id).exists()
+
+
+def entries_in_force(entries: Sequence[PainEntry]) -> list[PainEntry]:
+    """`entries` without those that another of them supersedes (order kept)."""
+    superseded = {e.supersedes_id for e in entries if e.supersedes_id is not None}
+    return [e for e in entries if e.id not in superseded]
 
 
 class Alert(db.Model):
@@ -485,6 +505,9 @@ def severity_value(column):
 
 class AuditEvent(db.Model):
     """Who did what, when and from where: the episode's timeline and the audit trail."""
+
+    # The audit page lists a clinic's events newest first.
+    __table_args__ = (Index("ix_audit_event_clinic_created", "clinic_id", "created_dt"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)

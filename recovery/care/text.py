@@ -14,3 +14,9 @@ def storable_text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "is not valid Unicode text"
     return None
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with its wildcards escaped (escape="\\")."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

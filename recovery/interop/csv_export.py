@@ -60,6 +60,11 @@ ENTRY_COLUMNS = (
     "source",
     "recorded_by",
     "received_at_utc",
+    # Corrections: an entry is never deleted; a correction is a new entry naming the one it
+    # replaces and why, and the replaced one names its correction (no longer in force).
+    "corrects_entry_id",
+    "correction_reason",
+    "corrected_by_entry_id",
 )
 
 ALERT_COLUMNS = (
@@ -142,6 +147,7 @@ def _staff_name(staff):
 
 def _entries_statement():
     recorder = aliased(StaffUser)
+    successor = aliased(PainEntry)
     return (
         db.select(
             PainEntry.id,
@@ -157,10 +163,14 @@ def _entries_statement():
             PainEntry.source,
             _staff_name(recorder).label("recorded_by"),
             PainEntry.received_dt,
+            PainEntry.supersedes_id,
+            PainEntry.correction_reason,
+            successor.id.label("superseded_by_id"),
         )
         .join(Episode, Episode.id == PainEntry.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .outerjoin(recorder, recorder.id == PainEntry.recorded_by_id)
+        .outerjoin(successor, successor.supersedes_id == PainEntry.id)
         .order_by(PainEntry.episode_id, PainEntry.recorded_dt, PainEntry.id)
         .execution_options(yield_per=STREAM_BATCH)
     )
@@ -185,6 +195,9 @@ def _entry_rows(statement, zone: ZoneInfo) -> Iterator[list[object]]:
             row.source,
             row.recorded_by,
             utc_text(row.received_dt),
+            row.supersedes_id,
+            row.correction_reason,
+            row.superseded_by_id,
         ]
 
 

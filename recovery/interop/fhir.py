@@ -204,8 +204,19 @@ def _pain_observation(settings: FhirSettings, episode: Episode, pain: int) -> di
     }
 
 
-def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings) -> dict:
-    """Observation: the 0-10 score; red flags and analgesic as components, the note as a note."""
+def fhir_observation(
+    entry: PainEntry,
+    episode: Episode,
+    settings: FhirSettings,
+    correction: PainEntry | None = None,
+) -> dict:
+    """Observation: the 0-10 score; red flags and analgesic as components, the note as a note.
+
+    Corrections (an entry is never deleted): an entry a later one corrected (`correction`) is
+    `entered-in-error`, with a note saying when and why it was corrected and by which
+    Observation; the correction is `corrected`, with a note naming the one it replaces and the
+    reason (FHIR R4 observation-status).
+    """
     resource = _pain_observation(settings, episode, entry.pain)
     resource["effectiveDateTime"] = utc_text(entry.recorded_dt)
     resource["issued"] = utc_text(entry.received_dt)
@@ -236,8 +247,29 @@ def fhir_observation(entry: PainEntry, episode: Episode, settings: FhirSettings)
         }
     )
     resource["component"] = components
-    if entry.note:
-        resource["note"] = [{"text": entry.note}]
+    notes = [{"text": entry.note}] if entry.note else []
+    if correction is not None:
+        resource["status"] = "entered-in-error"
+        notes.append(
+            {
+                "time": utc_text(correction.received_dt),
+                "text": f"Corrected by Observation "
+                f"{_reference(settings, 'Observation', correction.id)['reference']}: "
+                f"{correction.correction_reason or ''}",
+            }
+        )
+    if entry.supersedes_id is not None:
+        resource["status"] = "corrected"
+        notes.append(
+            {
+                "time": utc_text(entry.received_dt),
+                "text": f"Corrects Observation "
+                f"{_reference(settings, 'Observation', entry.supersedes_id)['reference']}: "
+                f"{entry.correction_reason or ''}",
+            }
+        )
+    if notes:
+        resource["note"] = notes
     return resource
 
 
@@ -315,8 +347,9 @@ def fhir_bundle(
     """The episode as a FHIR R4 Bundle of type "collection" (a JSON-ready dict).
 
     Holds the Patient, the Procedure, a RelatedPerson for the caregiver when they reported
-    any entry, one Observation per entry (plus one for an enrolment baseline), and one Flag
-    per alert. fullUrls are urn:uuid from uuid5 of
+    any entry, one Observation per entry, corrected ones too (`fhir_observation`: the
+    corrected one `entered-in-error`, its correction `corrected`; plus one for an enrolment
+    baseline), and one Flag per alert. fullUrls are urn:uuid from uuid5 of
     "recovery/<resource>/<id>", so references resolve inside the Bundle and stay the same
     between exports. Touches only the episode's patient, clinic, entries and alerts: load it
     with `load_episode_for_export` for a fixed number of queries.
@@ -334,8 +367,13 @@ def fhir_bundle(
         )
     if any(entry.source == EntrySource.CAREGIVER for entry in episode.entries):
         entries.append(_entry(settings, episode.id, fhir_caregiver(episode, settings)))
+    corrections = {e.supersedes_id: e for e in episode.entries if e.supersedes_id is not None}
     entries += [
-        _entry(settings, entry.id, fhir_observation(entry, episode, settings))
+        _entry(
+            settings,
+            entry.id,
+            fhir_observation(entry, episode, settings, corrections.get(entry.id)),
+        )
         for entry in episode.entries
     ]
     entries += [

@@ -12,4 +12,4 @@ def require_login():
     """Every staff page needs a signed-in staff member."""
 
 
-from . import cohort, exports, routes, settings, team  # noqa: E402,F401  (registers views)
+from . import audit, cohort, exports, routes, settings, team  # noqa: E402,F401  (registers views)

@@ -6,6 +6,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
@@ -16,8 +17,17 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
+from ..care.episodes import CORRECTION_REASON_MAX, NOTE_MAX
 from ..clinical.vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
 from ..translation import choices, language_choices
 from ..web.forms import CheckInForm, MultiCheckboxField, StorableText
@@ -185,6 +195,42 @@ class StaffEntryForm(CheckInForm):
     def recorded_dt(self, zone) -> datetime:
         """The time of the score as an aware datetime in `zone`."""
         return datetime.combine(self.recorded_date.data, self.recorded_time.data, tzinfo=zone)
+
+
+class CorrectionForm(FlaskForm):
+    """A correction of one entry: its new values, as the entry form takes them, and why.
+
+    One per entry on the episode page, each with its own `prefix` ("correct-<id>"), so their
+    fields' ids differ."""
+
+    pain = SelectField(
+        _l("Pain (0-10)"),
+        choices=[SelectChoice(n, str(n)) for n in range(11)],
+        coerce=int,
+        validators=[InputRequired(_l("Please choose a number from 0 to 10."))],
+    )
+    red_flags = MultiCheckboxField(_l("Red flags reported"), choices=choices(RedFlag))
+    analgesic = BooleanField(_l("Took pain medicine"))
+    note = TextAreaField(_l("Note"), validators=[Optional(), StorableText(), Length(max=NOTE_MAX)])
+    reason = TextAreaField(
+        _l("Reason for the correction"),
+        validators=[
+            DataRequired(_l("Say why the entry is corrected.")),
+            StorableText(),
+            Length(max=CORRECTION_REASON_MAX),
+        ],
+        description=_l("For example: the patient meant 3, not 8. Kept with both entries."),
+    )
+
+    def answer(self) -> dict:
+        """The corrected values as `episodes.correct_pain_entry` takes them."""
+        return {
+            "pain": self.pain.data,
+            "red_flags": self.red_flags.data or [],
+            "is_analgesic_taken": self.analgesic.data,
+            "note": self.note.data or "",
+            "reason": self.reason.data or "",
+        }
 
 
 class StaffMemberForm(FlaskForm):

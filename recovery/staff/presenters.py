@@ -82,8 +82,8 @@ def acknowledgement_text(
     return ": ".join(part for part in (action_label(action, terms), (note or "").strip()) if part)
 
 
-def event_label(action: str) -> str:
-    """What an audit event records, in words."""
+def event_labels() -> dict[str, str]:
+    """Every audit action the app records, in words (the timeline's and the audit page's)."""
     return {
         "enrolled": _("enrolled the patient"),
         "link_issued": _("issued a new link"),
@@ -91,6 +91,8 @@ def event_label(action: str) -> str:
         "caregiver_link_issued": _("issued a caregiver link"),
         "caregiver_link_revoked": _("revoked the caregiver link"),
         "entry_recorded": _("recorded an entry"),
+        "entry_corrected": _("corrected an entry"),
+        "episode_viewed": _("viewed the record"),
         "alert_opened": _("alert opened"),
         "alert_escalated": _("alert escalated"),
         "alert_updated": _("alert updated"),
@@ -109,12 +111,31 @@ def event_label(action: str) -> str:
         "exported_entries_csv": _("downloaded the entries"),
         "exported_alerts_csv": _("downloaded the alerts"),
         "exported_fhir": _("exported the record (FHIR)"),
-    }.get(action, action.replace("_", " "))
+        "audit_exported": _("downloaded the audit trail"),
+        "signed_in": _("signed in"),
+        "sign_in_failed": _("failed to sign in"),
+        "signed_out": _("signed out"),
+        "password_changed": _("changed their password"),
+        "staff_added": _("added a staff member"),
+        "staff_deactivated": _("turned off an account"),
+        "staff_reactivated": _("turned an account back on"),
+        "staff_password_reset": _("reset a password"),
+        "api_token_issued": _("issued an API token"),
+        "api_token_revoked": _("revoked an API token"),
+        "settings_changed": _("changed the clinic's settings"),
+    }
 
 
-def actor_label(event: AuditEvent) -> str:
-    """Who did it: the staff member's name, the patient, their caregiver, or the system (the
-    alert rules)."""
+def event_label(action: str) -> str:
+    """What an audit event records, in words."""
+    return event_labels().get(action, action.replace("_", " "))
+
+
+def actor_label(event: AuditEvent, staff_name: str | None = None) -> str:
+    """Who did it: the staff member's name (`staff_name` when the caller read it already), the
+    patient, their caregiver, or the system (the alert rules)."""
+    if staff_name:
+        return staff_name
     if event.staff:
         return event.staff.display_name
     return {"patient": _("Patient"), "caregiver": _("Caregiver"), "system": _("System")}.get(
@@ -302,7 +323,7 @@ def episode_chart(detail: EpisodeDetail) -> dict:
         for a in detail.alerts
     ]
     return episode_figure(
-        entries=[entry_dict(episode, e) for e in detail.entries],
+        entries=[entry_dict(episode, e) for e in detail.current],
         curve=curve_points(baseline, [0.0, *chart_hours()], params),
         alerts=alerts,
         baseline=baseline,
@@ -312,15 +333,23 @@ def episode_chart(detail: EpisodeDetail) -> dict:
 
 
 def entry_rows(detail: EpisodeDetail) -> list[dict]:
-    """This page of the entries table, newest first."""
+    """This page of the entries table, newest first: every entry, a corrected one marked as
+    such with who corrected it, when and why (`corrected`), and its correction saying what it
+    replaced."""
     episode = detail.episode
     params = clinic_params(episode.clinic)
     baseline, _assumed = effective_baseline(detail.baseline, params)
+    linked = [*detail.page_entries, *detail.related.values()]
+    by_id = {entry.id: entry for entry in linked}
+    successors = {e.supersedes_id: e for e in linked if e.supersedes_id is not None}
     rows = []
     for entry in detail.page_entries:
         hours = episode.hours_since_procedure(entry.recorded_dt)
+        successor = successors.get(entry.id)
+        replaced = by_id.get(entry.supersedes_id) if entry.supersedes_id else None
         rows.append(
             {
+                "id": entry.id,
                 "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
                 "since": hours_text(hours),
                 "pain": entry.pain,
@@ -328,12 +357,35 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
                     format_number(expected_pain(baseline, hours, params)) if hours > 0 else "—"
                 ),
                 "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
+                "red_flag_codes": list(entry.red_flags or []),
                 "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
+                "is_analgesic_taken": entry.is_analgesic_taken,
                 "note": entry.note,
                 "source": source_text(entry),
+                "in_force": successor is None,
+                "corrected": correction_text(successor) if successor else "",
+                "correction_of": (
+                    _(
+                        "Correction of %(pain)s/10: %(reason)s",
+                        pain=replaced.pain,
+                        reason=entry.correction_reason or "",
+                    )
+                    if replaced
+                    else ""
+                ),
             }
         )
     return rows
+
+
+def correction_text(correction: PainEntry) -> str:
+    """Why an entry is no longer in force: who corrected it, when, and why."""
+    return _(
+        "Corrected by %(name)s on %(when)s: %(reason)s",
+        name=correction.recorded_by.display_name if correction.recorded_by else _("staff"),
+        when=format_datetime(correction.received_dt, "EEE d MMM yyyy HH:mm"),
+        reason=correction.correction_reason or "",
+    )
 
 
 def source_text(entry: PainEntry) -> str:
@@ -505,3 +557,23 @@ def caregiver_link_text(episode: Episode) -> str:
     if episode.caregiver_token_issued_dt is None:
         return _("none issued")
     return _("revoked") if episode.status == "active" else _("ended with the follow-up")
+
+
+def audit_rows(rows) -> list[dict]:
+    """The audit page's rows: when (the clinic's time), who, what in words, which patient,
+    the detail and the address."""
+    return [
+        {
+            "id": event.id,
+            "when": format_datetime(event.created_dt, "EEE d MMM yyyy HH:mm:ss"),
+            "who": actor_label(event, staff_name),
+            "what": event_label(event.action),
+            "action": event.action,
+            "episode_id": event.episode_id,
+            "patient": patient_name or "",
+            "mrn": mrn or "",
+            "detail": render(event.detail_message, event.detail),
+            "address": event.address or "",
+        }
+        for event, staff_name, patient_name, mrn in rows
+    ]

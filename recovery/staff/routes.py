@@ -2,10 +2,11 @@
 
 import uuid
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from ..care.alerts import (
@@ -16,21 +17,23 @@ from ..care.alerts import (
     record_contact_attempt,
     resolve_alert,
 )
+from ..care.audit import VIEWED_PAGE, record_view
 from ..care.clinics import clinic_zone
 from ..care.episodes import (
     EntryError,
     EntryLimitError,
     answer_key,
     close_episode,
+    correct_pain_entry,
     enrol_patient,
     issue_link,
     record_pain_entry,
     revoke_link,
 )
-from ..care.models import utcnow
+from ..care.models import PainEntry, utcnow
 from ..care.urls import patient_url
 from ..clinical.vocabulary import EntrySource
-from ..extensions import db, writes_database
+from ..extensions import db, writes_database, writes_done
 from ..web.handout import printable_handout
 from ..web.shown_once import show_once, take_shown
 from ..web.site import safe_next
@@ -40,6 +43,7 @@ from .forms import (
     AcknowledgeForm,
     ConfirmForm,
     ContactForm,
+    CorrectionForm,
     EnrolForm,
     ResolveForm,
     StaffEntryForm,
@@ -237,10 +241,30 @@ def revoke_caregiver_link(episode_id: int):
     return redirect(url_for("staff.episode", episode_id=episode.id))
 
 
-def episode_page(episode, *, entry_form=None, status=200, page=1):
-    """Render the episode page (also after an invalid staff entry, with its errors), with
-    page `page` of its entries table."""
+def correction_form(row: dict) -> CorrectionForm:
+    """The blank correction form of an entry in force, filled with its current values."""
+    form = CorrectionForm(formdata=None, prefix=f"correct-{row['id']}")
+    form.pain.data = row["pain"]
+    form.red_flags.data = row["red_flag_codes"]
+    form.analgesic.data = row["is_analgesic_taken"]
+    form.note.data = row["note"]
+    return form
+
+
+def episode_page(episode, *, entry_form=None, correction=None, status=200, page=1):
+    """Render the episode page (also after an invalid staff entry or correction, with its
+    errors: `correction` is (entry id, its form)), with page `page` of its entries table."""
     detail = episode_detail(episode, page)
+    entries = presenters.entry_rows(detail)
+    if episode.status == "active":
+        for row in entries:
+            if row["in_force"]:
+                row["form"] = correction_form(row)
+        if correction is not None:
+            for row in entries:
+                if row["id"] == correction[0] and "form" in row:
+                    row["form"] = correction[1]
+                    row["open"] = True
     now = utcnow()
     if entry_form is None:
         entry_form = StaffEntryForm(formdata=None)
@@ -253,7 +277,7 @@ def episode_page(episode, *, entry_form=None, status=200, page=1):
         episode=episode,
         summary=presenters.episode_summary(detail, now),
         figure=presenters.episode_chart(detail),
-        entries=presenters.entry_rows(detail),
+        entries=entries,
         entry_total=detail.entry_total,
         chart_entries=len(detail.entries),
         entry_page=detail.page,
@@ -283,9 +307,16 @@ def entries_page_url(episode, page: int) -> str:
 
 
 @bp.get("/episodes/<int:episode_id>")
+@writes_database  # the view is audited
 def episode(episode_id: int):
-    """One patient's course: chart, entries (`?page=N`, newest first), alerts and timeline."""
-    return episode_page(episode_for_staff(episode_id, current_user), page=current_page())
+    """One patient's course: chart, entries (`?page=N`, newest first), alerts and timeline.
+    Each view is in the audit trail (`episode_viewed`), committed before the page is read, so
+    the page itself reads as a reader (on SQLite it holds no write lock while it renders)."""
+    episode = episode_for_staff(episode_id, current_user)
+    record_view(episode, current_user, VIEWED_PAGE, address=request.remote_addr)
+    db.session.commit()
+    writes_done()
+    return episode_page(episode, page=current_page())
 
 
 @bp.post("/episodes/<int:episode_id>/entries")
@@ -325,6 +356,54 @@ def record_entry(episode_id: int):
             flash(_("The entry was recorded."), "info")
             return redirect(url_for("staff.episode", episode_id=episode.id))
     return episode_page(episode, entry_form=form, status=400)
+
+
+@bp.post("/episodes/<int:episode_id>/entries/<int:entry_id>/correct")
+def correct_entry(episode_id: int, entry_id: int):
+    """Correct an entry: a new entry supersedes it, with a reason; both stay on the page.
+
+    400 with a clear message for a correction of an entry already corrected (a second nurse
+    at the same moment, an old page): the first correction stays the one in force.
+    """
+    episode = episode_for_staff(episode_id, current_user)
+    entry = db.session.get(PainEntry, entry_id)
+    if entry is None or entry.episode_id != episode.id:
+        abort(404)
+    form = CorrectionForm(prefix=f"correct-{entry.id}")
+    if form.validate_on_submit():
+        try:
+            correct_pain_entry(
+                entry, staff=current_user, address=request.remote_addr, **form.answer()
+            )
+            db.session.commit()
+        except EntryError as exc:
+            db.session.rollback()
+            if exc.code == "already_corrected":
+                flash(already_corrected_text(), "error")
+                return episode_page(episode, status=400)
+            if exc.code == "closed":
+                flash(_("This follow-up is closed; its entries cannot be corrected."), "error")
+                return episode_page(episode, status=400)
+            getattr(form, exc.field, form.pain).errors.append(exc.message)
+        except IntegrityError:
+            # The unique index on `supersedes_id`: another correction of it was stored first.
+            db.session.rollback()
+            flash(already_corrected_text(), "error")
+            return episode_page(episode, status=400)
+        else:
+            flash(
+                _("The entry was corrected. The earlier entry is kept, marked corrected."), "info"
+            )
+            return redirect(url_for("staff.episode", episode_id=episode.id, _anchor="entries"))
+    return episode_page(episode, correction=(entry.id, form), status=400)
+
+
+def already_corrected_text() -> str:
+    """What a nurse is told when the entry they correct was corrected already."""
+    return _(
+        "This entry had already been corrected, so your correction was not recorded. "
+        "Check the newer entry and correct that one if needed."
+    )
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..care.alerts import latest_acknowledgement
+from ..care.audit import VIEWED
 from ..care.episodes import baseline_score, entries_page
 from ..care.models import (
     Alert,
@@ -18,8 +19,10 @@ from ..care.models import (
     PainEntry,
     Patient,
     StaffUser,
+    entries_in_force,
     severity_value,
 )
+from ..care.text import like_pattern
 from ..extensions import db
 
 # Episode statuses on the worklist, most pressing first.
@@ -231,12 +234,6 @@ class EpisodeRow:
     no_phone_reason: str | None = None
 
 
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with its wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def worklist_episodes(
     clinic_id: int,
     now: datetime,
@@ -319,7 +316,8 @@ class EpisodeDetail:
     number of entries: one page of the entries table and a bounded chart."""
 
     episode: Episode
-    #: The chart's entries in recorded order: the newest CHART_ENTRIES (all, usually).
+    #: The chart's entries in recorded order: the newest CHART_ENTRIES (all, usually),
+    #: corrected ones too; `current` is those in force.
     entries: list[PainEntry]
     alerts: list[Alert]
     events: list[AuditEvent]
@@ -327,14 +325,22 @@ class EpisodeDetail:
     page_entries: list[PainEntry]
     #: How many entries the episode has.
     entry_total: int
-    #: The baseline score (as enrolled, else the latest entry before the procedure).
+    #: The baseline score (as enrolled, else the latest entry in force before the procedure).
     baseline: int | None
+    #: The entries that correct, or were corrected by, those of this page, by id: the table
+    #: says what each correction replaced and who corrected an entry, across page breaks.
+    related: dict[int, PainEntry]
     page: int = 1
 
     @property
     def pages(self) -> int:
         """How many pages the entries table has (at least one)."""
         return max(1, -(-self.entry_total // ENTRIES_PER_PAGE))
+
+    @property
+    def current(self) -> list[PainEntry]:
+        """The entries in force (none a correction replaced): the chart's and the summary's."""
+        return entries_in_force(self.entries)
 
 
 #: The timeline's length: the newest changes of the episode and of its alerts.
@@ -347,7 +353,8 @@ def episode_detail(episode: Episode, page: int = 1) -> EpisodeDetail:
 
     Alerts in the worklist's order, the unresolved ones before the resolved ones (history).
     `events` are the audit trail's other changes (links, entries, closing, downloads): alert
-    changes are read from the alerts' own history, which `alerts` carries.
+    changes are read from the alerts' own history, which `alerts` carries; views of the
+    record are for the audit page, not the timeline.
     """
     entry_total = db.session.scalar(
         db.select(func.count()).select_from(PainEntry).where(PainEntry.episode_id == episode.id)
@@ -365,6 +372,7 @@ def episode_detail(episode: Episode, page: int = 1) -> EpisodeDetail:
     )
     entries, _older = entries_page(episode, limit=CHART_ENTRIES)
     baseline = baseline_score(episode)
+    related = correction_links(page_entries)
     alerts = list(
         db.session.scalars(
             db.select(Alert)
@@ -380,12 +388,30 @@ def episode_detail(episode: Episode, page: int = 1) -> EpisodeDetail:
         db.session.scalars(
             db.select(AuditEvent)
             .filter_by(episode_id=episode.id)
-            .where(AuditEvent.action.not_like("alert\\_%", escape="\\"))
+            .where(
+                AuditEvent.action.not_like("alert\\_%", escape="\\"),
+                AuditEvent.action != VIEWED,
+            )
             .options(selectinload(AuditEvent.staff))
             .order_by(AuditEvent.created_dt.desc(), AuditEvent.id.desc())
             .limit(TIMELINE_LENGTH)
         )
     )
     return EpisodeDetail(
-        episode, entries, alerts, events, page_entries, entry_total, baseline, page
+        episode, entries, alerts, events, page_entries, entry_total, baseline, related, page
     )
+
+
+def correction_links(entries: list[PainEntry]) -> dict[int, PainEntry]:
+    """The entries that correct `entries`, or that they correct, by id (one query, none when
+    nothing on the page was corrected or is a correction)."""
+    ids = [e.id for e in entries]
+    replaced = [e.supersedes_id for e in entries if e.supersedes_id is not None]
+    if not ids:
+        return {}
+    linked = db.session.scalars(
+        db.select(PainEntry)
+        .where(or_(PainEntry.supersedes_id.in_(ids), PainEntry.id.in_(replaced or [0])))
+        .options(selectinload(PainEntry.recorded_by))
+    )
+    return {e.id: e for e in linked}

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 
 from ..care.clinics import clinic_params, clinic_schedule, emergency_number, response_hours
 from ..care.episodes import episode_baseline, episode_entries
-from ..care.models import Episode, PainEntry, utcnow
+from ..care.models import Episode, PainEntry, entries_in_force, utcnow
 from ..clinical.curve import (
     amber_line,
     chart_hours,
@@ -188,7 +188,7 @@ def checkin_intro(episode: Episode, now: datetime | None = None) -> CheckinIntro
 
 
 def _entry_hours(episode: Episode) -> list[float]:
-    return [episode.hours_since_procedure(e.recorded_dt) for e in episode.entries]
+    return [episode.hours_since_procedure(e.recorded_dt) for e in entries_in_force(episode.entries)]
 
 
 def window_times(episode: Episode, window: Window) -> tuple[datetime, datetime]:

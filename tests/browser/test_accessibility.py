@@ -119,6 +119,13 @@ def issue_a_link(page, ward: Ward) -> None:
     submit(page, "form[action$='/link/reissue']")
 
 
+def bad_correction(page, ward: Ward) -> None:
+    """The first entry's correction, sent without a reason: the page comes back with it open."""
+    page.goto(f"{ward.url}/staff/episodes/{ward.emergency.episode.id}")
+    page.locator("details.correction summary").first.click()
+    submit(page, "details.correction[open] form")
+
+
 def bad_target(page, ward: Ward) -> None:
     page.goto(f"{ward.url}/staff/settings")
     fill_and_submit(page, {"#url": "nonsense://x"}, "form[action$='/targets']")
@@ -186,6 +193,9 @@ SCREENS = [
     Screen("settings, bad target", bad_target, staff=True),
     Screen("exports", goto(lambda w: "/staff/exports"), staff=True),
     Screen("cohort", goto(lambda w: "/staff/cohort"), staff=True),
+    Screen("episode, correction without a reason", bad_correction, staff=True),
+    Screen("audit", goto(lambda w: "/staff/audit"), staff=True),
+    Screen("audit, bad filter", goto(lambda w: "/staff/audit?episode=abc"), staff=True),
     Screen("account", goto(lambda w: "/account"), staff=True),
     Screen("idle warning", idle_warning, staff=True),
     Screen("two-step sign-in, off", goto(lambda w: "/account/2fa"), staff=True),
@@ -280,8 +290,10 @@ TARGETS = """() => {
       left: r.left, top: r.top + window.scrollY, right: r.right, bottom: r.bottom + window.scrollY,
       width: r.width, height: r.height,
       // An element that is not shown, or shown only on focus off-screen (the skip link), or a
-      // radio hidden behind its label (the label is the target) is not a target to measure.
-      hidden: r.width <= 1 || r.height <= 1 || r.right <= 0,
+      // radio hidden behind its label (the label is the target) is not a target to measure;
+      // nor is one inside a closed <details> (Chromium still gives it a box), but its summary.
+      hidden: r.width <= 1 || r.height <= 1 || r.right <= 0 ||
+              Boolean(el.closest('details:not([open]) > :not(summary)')),
     };
   }).filter(t => !t.hidden);
 }"""

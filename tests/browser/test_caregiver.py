@@ -48,8 +48,9 @@ def test_a_caregiver_checks_in_and_the_nurse_sees_it_as_theirs(live_server, desk
     desktop.goto(episode_url)
     newest = desktop.locator("#entries tbody tr").first
     expect(newest).to_contain_text("6/10")
-    expect(newest.locator("td").last).to_have_text("reported by caregiver")
-    expect(desktop.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("Patient")
+    entered_by = 'td[data-label="Entered by"]'
+    expect(newest.locator(entered_by)).to_have_text("reported by caregiver")
+    expect(desktop.locator("#entries tbody tr").nth(1).locator(entered_by)).to_have_text("Patient")
     assert chart_traces(desktop)["observed"]["y"] == [5, 6]
     hovers = desktop.evaluate(
         "document.querySelector('[data-chart]').data.find(t => t.uid === 'observed')"

@@ -344,8 +344,9 @@ def test_nurse_records_a_score_for_the_patient(live_server, desktop):
     newest = page.locator("#entries tbody tr").first
     expect(newest).to_contain_text("4/10")
     expect(newest).to_contain_text("Given by phone")
-    expect(newest.locator("td").last).to_have_text(f"staff ({NURSE_NAME})")
-    expect(page.locator("#entries tbody tr").nth(1).locator("td").last).to_have_text("Patient")
+    entered_by = 'td[data-label="Entered by"]'
+    expect(newest.locator(entered_by)).to_have_text(f"staff ({NURSE_NAME})")
+    expect(page.locator("#entries tbody tr").nth(1).locator(entered_by)).to_have_text("Patient")
     assert chart_traces(page)["observed"]["y"] == [3, 4]
     assert page.watch.problems == []
 
