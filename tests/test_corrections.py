@@ -69,10 +69,11 @@ def test_a_nurse_corrects_an_entry_and_both_stay_visible(client, auth, nurse, fe
     assert f"Corrected by {nurse.email}" in old_row.group(
         1
     ) and "she said 7, not 3" in old_row.group(1)
-    assert "Correct</summary>" not in old_row.group(1)  # a corrected entry is not corrected again
+    # A corrected entry is not corrected again.
+    assert f"/entries/{old.id}/correct" not in old_row.group(1)
     new_row = re.search(rf'<tr>((?:(?!</tr>).)*id="entry-{new.id}".*?)</tr>', html, re.S).group(1)
     assert "7/10" in new_row and "Correction of 3/10: she said 7, not 3" in new_row
-    assert "Correct</summary>" in new_row
+    assert f"/entries/{new.id}/correct" in new_row
     assert "corrected an entry" in html  # the timeline
     # The chart and the summary hold the entry in force only.
     figure = json.loads(re.search(r'id="episode-chart-data">(.*?)</script>', html, re.S).group(1))
@@ -149,8 +150,7 @@ def test_a_bad_correction_is_a_400_with_nothing_stored(client, auth, nurse, feve
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "The correction was not recorded" in html
-    assert f'id="correct-{entry.id}-{field}' in html
-    assert '<details class="correction" open>' in html
+    assert f'id="correct-{entry.id}-{field}' in html  # the correction page, with its error
     assert [e.id for e in entries_of(episode.id)] == [entry.id]
     # A refused correction records nothing, not even in the audit trail.
     assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == before
@@ -172,9 +172,9 @@ def test_corrections_need_the_clinic_and_an_active_follow_up(client, auth, nurse
     assert "This follow-up is closed; its entries cannot be corrected." in response.get_data(
         as_text=True
     )
-    assert "Correct</summary>" not in client.get(f"/staff/episodes/{episode.id}").get_data(
-        as_text=True
-    )
+    page = client.get(f"/staff/episodes/{episode.id}").get_data(as_text=True)
+    assert f"/entries/{entry.id}/correct" not in page
+    assert client.get(f"/staff/episodes/{episode.id}/entries/{entry.id}/correct").status_code == 400
     assert len(entries_of(episode.id)) == 1
     auth.logout()
     response = correct(client, episode, entry, pain="1", reason="x")
@@ -316,3 +316,18 @@ def test_the_database_refuses_a_second_correction_of_one_entry(feverish, nurse):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_correction_page_shows_the_entry_and_its_form(client, auth, nurse, feverish):
+    episode, entry = feverish
+    auth.login()
+    page = client.get(f"/staff/episodes/{episode.id}/entries/{entry.id}/correct")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "The entry as it stands" in html and "3/10" in html
+    assert f'name="correct-{entry.id}-reason"' in html
+    assert '<option selected value="3">' in html or 'value="3" selected' in html
+    assert correct(client, episode, entry, pain="4", reason="first").status_code == 302
+    again = client.get(f"/staff/episodes/{episode.id}/entries/{entry.id}/correct")
+    assert again.status_code == 400
+    assert "already been corrected" in again.get_data(as_text=True)

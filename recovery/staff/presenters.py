@@ -342,40 +342,52 @@ def entry_rows(detail: EpisodeDetail) -> list[dict]:
     linked = [*detail.page_entries, *detail.related.values()]
     by_id = {entry.id: entry for entry in linked}
     successors = {e.supersedes_id: e for e in linked if e.supersedes_id is not None}
-    rows = []
-    for entry in detail.page_entries:
-        hours = episode.hours_since_procedure(entry.recorded_dt)
-        successor = successors.get(entry.id)
-        replaced = by_id.get(entry.supersedes_id) if entry.supersedes_id else None
-        rows.append(
-            {
-                "id": entry.id,
-                "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
-                "since": hours_text(hours),
-                "pain": entry.pain,
-                "expected": (
-                    format_number(expected_pain(baseline, hours, params)) if hours > 0 else "—"
-                ),
-                "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
-                "red_flag_codes": list(entry.red_flags or []),
-                "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
-                "is_analgesic_taken": entry.is_analgesic_taken,
-                "note": entry.note,
-                "source": source_text(entry),
-                "in_force": successor is None,
-                "corrected": correction_text(successor) if successor else "",
-                "correction_of": (
-                    _(
-                        "Correction of %(pain)s/10: %(reason)s",
-                        pain=replaced.pain,
-                        reason=entry.correction_reason or "",
-                    )
-                    if replaced
-                    else ""
-                ),
-            }
+    return [
+        entry_row(
+            episode,
+            entry,
+            expected=lambda hours: expected_pain(baseline, hours, params),
+            successor=successors.get(entry.id),
+            replaced=by_id.get(entry.supersedes_id) if entry.supersedes_id else None,
         )
-    return rows
+        for entry in detail.page_entries
+    ]
+
+
+def entry_row(
+    episode: Episode,
+    entry: PainEntry,
+    *,
+    expected=None,
+    successor: PainEntry | None = None,
+    replaced: PainEntry | None = None,
+) -> dict:
+    """One entry as staff read it (the entries table, the correction page): `expected` gives
+    the expected score at an hour, `successor` is the entry's correction, `replaced` the
+    entry it corrects."""
+    hours = episode.hours_since_procedure(entry.recorded_dt)
+    return {
+        "id": entry.id,
+        "when": format_datetime(entry.recorded_dt, "EEE d MMM yyyy HH:mm"),
+        "since": hours_text(hours),
+        "pain": entry.pain,
+        "expected": format_number(expected(hours)) if expected and hours > 0 else "—",
+        "red_flags": ", ".join(red_flag_label(code) for code in entry.red_flags),
+        "analgesic": _("yes") if entry.is_analgesic_taken else _("no"),
+        "note": entry.note,
+        "source": source_text(entry),
+        "in_force": successor is None,
+        "corrected": correction_text(successor) if successor else "",
+        "correction_of": (
+            _(
+                "Correction of %(pain)s/10: %(reason)s",
+                pain=replaced.pain,
+                reason=entry.correction_reason or "",
+            )
+            if replaced
+            else ""
+        ),
+    }
 
 
 def correction_text(correction: PainEntry) -> str:

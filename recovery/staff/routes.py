@@ -241,30 +241,28 @@ def revoke_caregiver_link(episode_id: int):
     return redirect(url_for("staff.episode", episode_id=episode.id))
 
 
-def correction_form(row: dict) -> CorrectionForm:
-    """The blank correction form of an entry in force, filled with its current values."""
-    form = CorrectionForm(formdata=None, prefix=f"correct-{row['id']}")
-    form.pain.data = row["pain"]
-    form.red_flags.data = row["red_flag_codes"]
-    form.analgesic.data = row["is_analgesic_taken"]
-    form.note.data = row["note"]
+def correction_form(entry: PainEntry) -> CorrectionForm:
+    """The blank correction form of an entry, filled with its current values."""
+    form = CorrectionForm(formdata=None, prefix=f"correct-{entry.id}")
+    form.pain.data = entry.pain
+    form.red_flags.data = list(entry.red_flags or [])
+    form.analgesic.data = entry.is_analgesic_taken
+    form.note.data = entry.note
     return form
 
 
-def episode_page(episode, *, entry_form=None, correction=None, status=200, page=1):
-    """Render the episode page (also after an invalid staff entry or correction, with its
-    errors: `correction` is (entry id, its form)), with page `page` of its entries table."""
+def episode_page(episode, *, entry_form=None, status=200, page=1):
+    """Render the episode page (also after an invalid staff entry, with its errors), with
+    page `page` of its entries table; an entry in force of an active follow-up links to its
+    correction page."""
     detail = episode_detail(episode, page)
     entries = presenters.entry_rows(detail)
     if episode.status == "active":
         for row in entries:
             if row["in_force"]:
-                row["form"] = correction_form(row)
-        if correction is not None:
-            for row in entries:
-                if row["id"] == correction[0] and "form" in row:
-                    row["form"] = correction[1]
-                    row["open"] = True
+                row["correct_url"] = url_for(
+                    "staff.correct_entry", episode_id=episode.id, entry_id=row["id"]
+                )
     now = utcnow()
     if entry_form is None:
         entry_form = StaffEntryForm(formdata=None)
@@ -358,9 +356,10 @@ def record_entry(episode_id: int):
     return episode_page(episode, entry_form=form, status=400)
 
 
-@bp.post("/episodes/<int:episode_id>/entries/<int:entry_id>/correct")
+@bp.route("/episodes/<int:episode_id>/entries/<int:entry_id>/correct", methods=["GET", "POST"])
 def correct_entry(episode_id: int, entry_id: int):
-    """Correct an entry: a new entry supersedes it, with a reason; both stay on the page.
+    """Correct an entry on a page of its own: a new entry supersedes it, with a reason; both
+    stay on the episode page. (One form per entry on the episode page would weigh 4 KB a row.)
 
     400 with a clear message for a correction of an entry already corrected (a second nurse
     at the same moment, an old page): the first correction stays the one in force.
@@ -369,6 +368,8 @@ def correct_entry(episode_id: int, entry_id: int):
     entry = db.session.get(PainEntry, entry_id)
     if entry is None or entry.episode_id != episode.id:
         abort(404)
+    if request.method == "GET":
+        return correction_page(episode, entry, correction_form(entry))
     form = CorrectionForm(prefix=f"correct-{entry.id}")
     if form.validate_on_submit():
         try:
@@ -395,7 +396,20 @@ def correct_entry(episode_id: int, entry_id: int):
                 _("The entry was corrected. The earlier entry is kept, marked corrected."), "info"
             )
             return redirect(url_for("staff.episode", episode_id=episode.id, _anchor="entries"))
-    return episode_page(episode, correction=(entry.id, form), status=400)
+    return correction_page(episode, entry, form, status=400)
+
+
+def correction_page(episode, entry: PainEntry, form: CorrectionForm, status: int = 200):
+    """The entry as it stands and the form that corrects it; an entry already corrected, or
+    of a closed follow-up, gets the episode page with why not."""
+    if episode.status != "active":
+        flash(_("This follow-up is closed; its entries cannot be corrected."), "error")
+        return episode_page(episode, status=400)
+    if db.session.scalar(db.select(PainEntry.id).where(PainEntry.supersedes_id == entry.id)):
+        flash(already_corrected_text(), "error")
+        return episode_page(episode, status=400)
+    row = presenters.entry_row(episode, entry)
+    return render_template("staff/correct.html", episode=episode, entry=row, form=form), status
 
 
 def already_corrected_text() -> str:

@@ -120,10 +120,11 @@ def issue_a_link(page, ward: Ward) -> None:
 
 
 def bad_correction(page, ward: Ward) -> None:
-    """The first entry's correction, sent without a reason: the page comes back with it open."""
+    """The first entry's correction, sent without a reason: the page says what is missing."""
     page.goto(f"{ward.url}/staff/episodes/{ward.emergency.episode.id}")
-    page.locator("details.correction summary").first.click()
-    submit(page, "details.correction[open] form")
+    with page.expect_navigation():
+        page.locator("#entries a[href$='/correct']").first.click()
+    submit(page)
 
 
 def bad_target(page, ward: Ward) -> None:

@@ -22,8 +22,9 @@ def test_nurse_corrects_an_entry_and_the_admin_sees_it(live_server, desktop):
     page.goto(f"{live_server.url}/staff/episodes/{enrolled.episode.id}")
     assert chart_traces(page)["observed"]["y"] == [8]
 
-    page.locator(f"#entry-{entry.id} summary").click()
-    form = page.locator(f"#entry-{entry.id} form")
+    page.locator(f"#entry-{entry.id}").get_by_role("link", name="Correct").click()
+    expect(page.locator("h1")).to_have_text("Correct an entry")
+    form = page.locator("main form")
     form.get_by_label("Pain (0-10)").select_option("3")
     form.get_by_label("Reason for the correction").fill("She said 3, I typed 8")
     form.get_by_role("button", name="Record the correction").click()
