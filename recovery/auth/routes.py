@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..care import sessions, twofactor
 from ..care.audit import record_event
 from ..care.models import MAX_ID, StaffUser, utcnow
+from ..clinical.message import N_, Message
 from ..extensions import db
 from ..web import throttle
 from ..web.site import safe_next
@@ -132,6 +133,9 @@ def signed_in(user: StaffUser, remember: bool, next_url, keys, how: str):
         clinic_id=user.clinic_id,
         staff=user,
         detail="password and code" if how != "password" else "password",
+        detail_message=Message(
+            N_("with password and code") if how != "password" else N_("with password")
+        ),
         address=request.remote_addr,
     )
     db.session.commit()
