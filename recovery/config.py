@@ -166,7 +166,7 @@ def load_config(app, test_config: dict | None) -> None:
     refused with a RuntimeError naming each setting to fix (`production_problems`).
     """
     secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
-    production = os.environ.get("RECOVERY_ENV", "development") == "production"
+    production = recovery_env(os.environ.get("RECOVERY_ENV")) == "production"
     env = os.environ.get
     # Staff sessions (recovery.care.sessions): idle timeout, length, "keep me signed in".
     remember_days = whole_number("REMEMBER_DAYS", env("REMEMBER_DAYS"), 14, 1, 14)

@@ -129,6 +129,26 @@ def test_stay_signed_in_under_the_warning_keeps_the_session(client, nurse):
         assert signed_in(client)
 
 
+def test_a_page_whose_time_is_up_ends_the_session_unless_another_tab_was_used(app, client, nurse):
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
+        sign_in(client)
+        other_tab = copy_of(app, client)
+        clock.shift(timedelta(minutes=10))
+        early = client.post("/account/idle", headers=BACKGROUND)
+        assert early.json == {"ended": False, "remaining": 20 * 60}
+        assert other_tab.get("/staff/").status_code == 200  # used in another tab at 10 min
+        clock.shift(timedelta(minutes=19, seconds=30))  # this page's time is up; the tab's not
+        assert client.post("/account/idle", headers=BACKGROUND).json["remaining"] == 630
+        clock.shift(timedelta(minutes=9, seconds=30))  # nothing since: it ends now
+        done = client.post("/account/idle", headers=BACKGROUND)
+        assert done.json == {"ended": True, "login": "/login"}
+        page = client.get("/login").get_data(as_text=True)
+        assert page.count("signed out after 30 minutes without activity") == 1
+        assert not signed_in(other_tab)
+        reason = db.session.scalar(db.select(StaffSession.ended_reason))
+        assert reason == "idle"
+
+
 def test_a_remembered_session_has_no_idle_warning(client, nurse):
     sign_in(client, remember=True)
     assert "data-idle-seconds" not in client.get("/staff/").get_data(as_text=True)

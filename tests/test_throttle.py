@@ -184,3 +184,19 @@ def test_behind_a_trusted_proxy_the_clients_address_is_used(
         db.select(AuditEvent.address).where(AuditEvent.action == "signed_in")
     ).all()
     assert address == "203.0.113.9"
+
+
+def test_failures_from_anyone_do_not_block_a_signed_in_nurse_changing_her_password(
+    app, client, nurse
+):
+    """Sign-in failures anyone can cause for her email count apart from wrong passwords
+    given while signed in, so a forced change of a temporary password cannot be blocked."""
+    assert sign_in(client).status_code == 302
+    attacker = app.test_client()
+    assert fail(attacker, 6, environ_base={"REMOTE_ADDR": "198.51.100.9"})[-1] == 429
+    new = {
+        "current": factories.PASSWORD,
+        "new": "another passphrase",
+        "confirm": "another passphrase",
+    }
+    assert client.post("/account/password", data=new).status_code == 302

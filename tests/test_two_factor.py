@@ -257,3 +257,47 @@ def test_production_requires_it_of_administrators_by_default(monkeypatch):
     monkeypatch.delenv("RECOVERY_ENV")
     monkeypatch.delenv("REQUIRE_ADMIN_2FA")
     assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["REQUIRE_ADMIN_2FA"] is False
+
+
+def test_setting_it_up_ends_the_sessions_opened_with_the_password_alone(app, client, nurse):
+    kept = app.test_client()  # a browser signed in with the password alone, kept signed in
+    kept.post(
+        "/login", data={"email": nurse.email, "password": factories.PASSWORD, "remember": "y"}
+    )
+    assert kept.get("/staff/").status_code == 200
+    password_step(client)
+    set_up(client)
+    assert kept.get("/staff/").status_code == 302
+    assert client.get("/staff/").status_code == 200  # the session that set it up stays
+
+
+def test_a_session_held_at_the_set_up_page_opens_nothing_once_the_admin_sets_it_up(
+    app, client, admin
+):
+    app.config["REQUIRE_ADMIN_2FA"] = True
+    intruder = app.test_client()  # knows the password, waits at /account/2fa
+    assert password_step(intruder, admin.email).status_code == 302
+    assert intruder.get("/staff/team").headers["Location"].endswith("/account/2fa")
+    password_step(client, admin.email)
+    set_up(client)
+    refused = intruder.get("/staff/team")
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+
+
+@pytest.mark.parametrize("value", ["Production", " production "])
+def test_production_is_production_however_it_is_written(monkeypatch, value):
+    monkeypatch.setenv("RECOVERY_ENV", value)
+    monkeypatch.setenv("SECRET_KEY", "a production secret")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
+    monkeypatch.setenv("ALLOW_SQLITE_IN_PRODUCTION", "1")
+    production = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert production.config["REQUIRE_ADMIN_2FA"] is True
+
+
+def test_the_recovery_codes_page_can_print(client, nurse):
+    password_step(client)
+    client.post("/account/2fa/start")
+    secret = db.session.scalar(db.select(StaffUser.totp_pending_secret))
+    page = client.post("/account/2fa/confirm", data={"code": code_now(secret)})
+    html = page.get_data(as_text=True)
+    assert 'data-action="print"' in html and "/static/js/app.js" in html

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import segno
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -18,6 +18,8 @@ from ..web import throttle
 from ..web.forms import ConfirmForm
 from . import bp
 from .forms import SetupCodeForm, TurnOffForm
+from .gate import idle_message
+from .routes import signed_in_key
 
 
 def _audit(action: str) -> None:
@@ -111,6 +113,25 @@ def keepalive():
     return "", 204
 
 
+@bp.post("/account/idle")
+@login_required
+def idle():
+    """A page's idle timer ran out (static/js/idle.js, which sends this as a background
+    request, so it counts as no activity). If no other page of the session was used since,
+    the session ends now (`{"ended": true}`) and the sign-in page says why; otherwise the
+    answer is how many seconds the session has left (another tab was in use)."""
+    user = current_user._get_current_object()
+    now = utcnow()
+    left = sessions.idle_timeout() - sessions.idle_for(user.session_key, now)
+    if left > sessions.TOUCH_EVERY:
+        return jsonify(ended=False, remaining=int(left.total_seconds()))
+    sessions.end_session(user.session_key, sessions.IDLE, now)
+    db.session.commit()
+    logout_user()
+    flash(idle_message(), "info")
+    return jsonify(ended=True, login=url_for("auth.login"))
+
+
 def required_for(user) -> bool:
     """Whether the clinic requires `user` to keep two-step sign-in on."""
     return current_app.config["REQUIRE_ADMIN_2FA"] and user.role == Role.ADMIN.value
@@ -119,7 +140,7 @@ def required_for(user) -> bool:
 def wait_after_failures(field) -> bool:
     """Whether wrong passwords or codes on this account must wait (the field says how long);
     these pages are throttled as sign-in is, so a signed-in browser left open cannot guess."""
-    wait = throttle.seconds_to_wait("LOGIN_FAILURES_PER_ACCOUNT", current_user.email)
+    wait = throttle.seconds_to_wait("LOGIN_FAILURES_PER_ACCOUNT", signed_in_key(current_user))
     if wait:
         field.errors.append(
             _("Too many wrong tries. Wait %(num)d seconds and try again.", num=wait)
@@ -128,7 +149,7 @@ def wait_after_failures(field) -> bool:
 
 
 def count_failure() -> None:
-    throttle.count("LOGIN_FAILURES_PER_ACCOUNT", current_user.email)
+    throttle.count("LOGIN_FAILURES_PER_ACCOUNT", signed_in_key(current_user))
 
 
 def two_factor_page(*, setup_form=None, off_form=None, codes_form=None, status=200):
@@ -180,6 +201,8 @@ def two_factor_confirm():
     if codes is None:
         form.code.errors.append(_("That code does not match. Check the app and try again."))
         return two_factor_page(setup_form=form, status=400)
+    # Sessions opened with the password alone end: from now on that is not enough.
+    sessions.end_sessions(user, sessions.SECOND_FACTOR_ENABLED, utcnow(), keep_key=user.session_key)
     _audit("second_factor_enabled")
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes)

@@ -23,7 +23,7 @@ from . import bp
 BACKGROUND_HEADER = "X-Recovery-Background"
 
 #: Pages open to a member who must first change a temporary password.
-PASSWORD_PAGES = frozenset({"auth.change_password", "auth.logout", "auth.keepalive"})
+PASSWORD_PAGES = frozenset({"auth.change_password", "auth.logout", "auth.keepalive", "auth.idle"})
 #: Pages open to an administrator who must first set up the second factor.
 SECOND_FACTOR_PAGES = PASSWORD_PAGES | {
     "auth.two_factor",
@@ -52,14 +52,7 @@ def unauthorized():
     if request.headers.get(BACKGROUND_HEADER) == "1":
         return jsonify(error="signed_out"), 401
     if g.get("signed_out_idle"):
-        minutes = current_app.config["IDLE_TIMEOUT_MINUTES"]
-        flash(
-            _(
-                "You were signed out after %(num)d minutes without activity. Sign in again.",
-                num=minutes,
-            ),
-            "info",
-        )
+        flash(idle_message(), "info")
     return redirect(login_url("auth.login", next_url=request.url))
 
 
@@ -67,6 +60,13 @@ def unauthorized():
 def idle_page() -> dict:
     """For the idle warning of staff pages (templates/base.html, static/js/idle.js)."""
     return {"idle_seconds": sessions.page_idle_seconds()}
+
+
+def idle_message() -> str:
+    return _(
+        "You were signed out after %(num)d minutes without activity. Sign in again.",
+        num=current_app.config["IDLE_TIMEOUT_MINUTES"],
+    )
 
 
 def needs_second_factor(user: StaffUser) -> bool:

@@ -72,6 +72,13 @@ def throttle_keys(user: StaffUser | None, email: str) -> list[tuple[str, str]]:
     ]
 
 
+def signed_in_key(user: StaffUser) -> str:
+    """The throttle's key for wrong passwords and codes given while signed in (the password
+    and two-step pages): the account's own, apart from sign-in's, which anyone who knows the
+    email can fill."""
+    return f"signed-in:{user.id}"
+
+
 def seconds_to_wait(keys: list[tuple[str, str]]) -> int | None:
     return max((w for s, k in keys if (w := throttle.seconds_to_wait(s, k))), default=None)
 
@@ -229,7 +236,7 @@ def change_password():
     """Change one's own password, after giving the current one; other sessions end."""
     form = PasswordForm()
     if form.validate_on_submit():
-        account = current_user.email
+        account = signed_in_key(current_user)
         wait = throttle.seconds_to_wait("LOGIN_FAILURES_PER_ACCOUNT", account)
         if wait:
             return throttled(form, form.current, "auth/password.html", wait)

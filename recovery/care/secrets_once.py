@@ -70,6 +70,7 @@ def take_secret(key: str | None, staff: StaffUser, *, now: datetime) -> Shown | 
     """
     if not key or not isinstance(key, str) or len(key) > 200:
         return None
+    purge_expired(now)  # so a secret never read does not outlive its minutes by much
     table = OneTimeSecret.__table__
     row = db.session.execute(
         table.delete()

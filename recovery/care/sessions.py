@@ -25,8 +25,10 @@ PASSWORD_CHANGED = "password_changed"
 PASSWORD_RESET = "password_reset"
 DEACTIVATED = "deactivated"
 SECOND_FACTOR_RESET = "second_factor_reset"
+SECOND_FACTOR_ENABLED = "second_factor_enabled"
 EVERYWHERE = "signed_out_everywhere"
 ENDED_BY_OWNER = "ended_by_owner"
+IDLE = "idle"
 
 #: A session's last activity is written at most this often (a write per page would be waste).
 TOUCH_EVERY = timedelta(seconds=60)
@@ -124,6 +126,13 @@ def touch(staff_session: StaffSession, now: datetime) -> None:
         with db.engine.begin() as connection:
             connection.execute(statement)
     db.session.expire(staff_session, ["last_seen_dt"])
+
+
+def idle_for(key: str, now: datetime) -> timedelta | None:
+    """How long the live session whose key is `key` has gone without recorded activity; None
+    if it is not live."""
+    found = find_session(key, now)
+    return None if found.session is None else now - found.session.last_seen_dt
 
 
 def keep_alive(key: str, now: datetime) -> None:

@@ -1,8 +1,11 @@
 /* Idle sign-out for staff pages. The server ends a session that has not been used for the idle
    timeout (recovery.care.sessions); this shows a warning shortly before, with a button that
-   keeps the session, and reloads the page once the time has passed, so that a patient's record
-   does not stay on an unattended screen (the reload lands on the sign-in page). Typing or
-   clicking on the page counts as use: it tells the server, at most once a minute. */
+   keeps the session. When the time is up it asks the server (/account/idle, a background
+   request that is not itself activity): unless another tab of the session was used meanwhile,
+   the session ends there and then and the page goes to the sign-in page, so that a patient's
+   record does not stay on an unattended screen; otherwise the timer takes the time the server
+   says is left. Typing or clicking on the page counts as use: it tells the server, at most
+   once a minute. */
 (function () {
   "use strict";
   var box = document.getElementById("idle-warning");
@@ -39,10 +42,41 @@
     if (lastUse - lastSeen > 60000) keepAlive();
   }
 
+  var asking = false;
+
+  function timeUp() {
+    if (asking) return;
+    asking = true;
+    fetch(box.dataset.idleUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-CSRFToken": box.dataset.csrf, "X-Recovery-Background": "1" }
+    })
+      .then(function (response) {
+        if (!response.ok) {  // signed out already: the sign-in page says why
+          window.location.reload();
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (answer) {
+        if (!answer) return;
+        if (answer.ended) {
+          window.location.assign(answer.login);
+        } else {  // used in another tab: the time the server says is left
+          lastSeen = Date.now() - (idleMs - answer.remaining * 1000);
+          if (box.open && answer.remaining * 1000 > warnMs) box.close();
+        }
+      })
+      .catch(function () { /* offline for a moment: the next check asks again */ })
+      .then(function () { asking = false; });
+  }
+
   function check() {
     var idle = Date.now() - lastSeen;
     if (idle >= idleMs) {
-      window.location.reload();
+      timeUp();
     } else if (idle >= idleMs - warnMs && !box.open) {
       box.showModal();  // the page behind is inert until the choice is made
       box.querySelector("[data-idle-stay]").focus();

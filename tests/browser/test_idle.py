@@ -3,11 +3,12 @@ leaves the patient's data for the sign-in page; the page's clock is Playwright's
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import time_machine
 from playwright.sync_api import expect
 
-from recovery.care.models import StaffSession, utcnow
+from recovery.care.models import StaffSession
 from recovery.extensions import db
 from tests import factories
 
@@ -39,14 +40,24 @@ def test_an_idle_page_warns_keeps_the_session_on_request_then_signs_out(live_ser
     db.session.rollback()
     assert db.session.scalar(db.select(StaffSession.last_seen_dt)) > before
 
-    # Half an hour passes on the server too; the page, at its own timeout, reloads.
-    session = db.session.scalar(db.select(StaffSession))
-    session.last_seen_dt = utcnow() - timedelta(minutes=31)
-    db.session.commit()
+    # The page's time is up while the server saw activity a moment ago (the keepalive): the
+    # server says how long is left, and the page stays, without counting itself as activity.
     phone.clock.fast_forward("29:10")
-    expect(phone.locator("h1")).to_have_text("Staff sign in")
-    expect(phone.locator(".flash")).to_contain_text(
-        "You were signed out after 30 minutes without activity."
-    )
-    assert "Idle Ida" not in phone.content()
+    phone.wait_for_timeout(500)
+    expect(phone.locator("#episodes")).to_contain_text("Idle Ida")
+    db.session.rollback()
+    assert db.session.scalar(db.select(StaffSession.ended_dt)) is None
+
+    # Half an hour passes on the server too: at the page's next check the session ends there
+    # and then, and the page leaves the patient's data for the sign-in page.
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=31), tick=True):
+        phone.clock.fast_forward("30:30")
+        expect(phone.locator("h1")).to_have_text("Staff sign in")
+        expect(phone.locator(".flash")).to_have_count(1)
+        expect(phone.locator(".flash")).to_contain_text(
+            "You were signed out after 30 minutes without activity."
+        )
+        assert "Idle Ida" not in phone.content()
+        phone.goto(f"{live_server.url}/staff/")  # the session is over, not merely left
+        expect(phone.locator("h1")).to_have_text("Staff sign in")
     assert phone.watch.problems == []
