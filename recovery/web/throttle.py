@@ -35,7 +35,13 @@ def init_app(app: Flask) -> None:
             raise RuntimeError(
                 f"{name} must read like '5 per minute; 10 per 15 minutes; 20 per hour'"
             ) from None
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URL"])
+    url = app.config["RATELIMIT_STORAGE_URL"]
+    if app.config.get("RECOVERY_ENV") == "production" and url.startswith("memory://"):
+        app.logger.warning(
+            "RATELIMIT_STORAGE_URL is memory://: each server process counts failed sign-ins "
+            "on its own; with several, use redis://"
+        )
+    storage = storage_from_string(url)
     app.extensions[EXTENSION] = MovingWindowRateLimiter(storage)
 
 
