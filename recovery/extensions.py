@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and attached to the app in `create_app`."""
 
 import sqlite3
+import traceback
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel
@@ -11,6 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so Alembic migrations name the same thing on every engine.
@@ -105,3 +107,20 @@ def writes_database(view):
     """Mark a view that writes although its method is GET (a download that is audited)."""
     view.writes_database = True
     return view
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A failure as the logs may keep it: for a database error its kind, SQLSTATE and
+    statement (placeholders only, never values) and the stack, but not its message, which
+    can quote a row (PostgreSQL's "Failing row contains (...)" holds a patient's pain and
+    note); for any other, its kind and message and the stack."""
+    stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    if not isinstance(exc, SQLAlchemyError):
+        return f"{type(exc).__name__}: {exc}\n{stack}"
+    orig = getattr(exc, "orig", None)
+    kind = type(exc).__name__
+    if orig is not None:
+        kind += f" ({type(orig).__name__}"
+        kind += f", SQLSTATE {orig.sqlstate})" if getattr(orig, "sqlstate", None) else ")"
+    statement = getattr(exc, "statement", None) or "(none)"
+    return f"{kind}\nstatement: {statement}\n{stack}"

@@ -9,9 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from recovery import ROOT, create_app
+from recovery.care.models import utcnow
 from recovery.extensions import db
+from tests import factories
 from tests.test_caregiver import submit
 
 PG = "postgresql+psycopg://recovery@db.example/recovery"
@@ -173,6 +176,31 @@ def test_a_failed_statement_is_logged_without_the_patients_answer(
     assert note not in page.split("<textarea")[0] and "UPDATE" not in page
     db.session.rollback()
     assert episodes.episode_entries(enrolled.episode) == []  # nothing stored
+
+
+def test_the_worker_logs_a_failed_statement_without_the_patients_answer(
+    app, enrolled, monkeypatch, caplog
+):
+    """The same for the worker: a stage whose statement fails is logged by its kind and
+    statement, never the row the database quotes."""
+    from sqlalchemy import text
+
+    from recovery.care import outreach
+
+    note = "confidential-note-otter"
+
+    def failing_stage(now, senders, report):
+        db.session.execute(text("UPDATE pain_entry SET pain = 99, note = :note"), {"note": note})
+
+    factories.gen_entry(enrolled.episode, 4, 10, note=note)
+    monkeypatch.setattr(outreach, "check_windows", failing_stage)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(IntegrityError):
+        outreach.run_tick(utcnow())
+    logged = caplog.text
+    assert "outreach: failing_stage failed" in logged
+    assert "statement: UPDATE pain_entry" in logged
+    assert note not in logged and "Failing row" not in logged and "[parameters:" not in logged
 
 
 # --- plain error pages ---------------------------------------------------------------------

@@ -56,7 +56,7 @@ from ..clinical.vocabulary import (
     Rule,
     Severity,
 )
-from ..extensions import db
+from ..extensions import db, describe_failure
 from ..translation import format_day_time, render, translate, words
 from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
@@ -125,7 +125,9 @@ def run_tick(now: datetime, senders: Senders | None = None) -> TickReport:
                 stage(now, senders, report)
             except Exception as exc:
                 db.session.rollback()
-                current_app.logger.exception("outreach: %s failed", stage.__name__)
+                current_app.logger.error(
+                    "outreach: %s failed: %s", stage.__name__, describe_failure(exc)
+                )
                 failed.append(exc)
         if failed:
             raise failed[0]
@@ -174,9 +176,11 @@ def run_worker(*, interval: float, ticks: int | None = None, echo=print, clock=u
                 report = run_tick(clock())
                 if any(report.to_json().values()):
                     echo(json.dumps(report.to_json()))
-            except Exception:
+            except Exception as exc:
                 db.session.rollback()
-                current_app.logger.exception("the outreach run failed; the next one will retry")
+                current_app.logger.error(
+                    "the outreach run failed; the next one will retry: %s", describe_failure(exc)
+                )
             count += 1
             if ticks is not None and count >= ticks:
                 break
@@ -550,7 +554,9 @@ def deliver_due(now: datetime, senders: Senders, report: TickReport) -> None:
             outgoing = compose(notification, now)
         except Exception as exc:  # a message that cannot be written is retried like a failure
             db.session.rollback()
-            current_app.logger.exception("outreach: notification %s", notification_id)
+            current_app.logger.error(
+                "outreach: notification %s: %s", notification_id, describe_failure(exc)
+            )
             outgoing = f"{type(exc).__name__}: {exc}"
             notification = db.session.get(Notification, notification_id)
             _record_attempt(notification, now, outgoing)

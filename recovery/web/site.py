@@ -1,6 +1,5 @@
 """App-wide web pieces: locale and time zone selection, error pages, health check, home."""
 
-import traceback
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from ..care.models import MAX_ID
-from ..extensions import db, writes_done
+from ..extensions import db, describe_failure, writes_done
 from ..translation import language_name
 
 
@@ -182,24 +181,13 @@ def init_app(app: Flask) -> None:
 
 
 def log_database_error(app: Flask, exc: SQLAlchemyError) -> None:
-    """Log a failed statement as the statement (placeholders, never values) and the stack.
-
-    The engine hides the parameters (`hide_parameters`), but the database's own message can
-    still quote them (PostgreSQL's "Failing row contains (...)" holds a patient's pain and
-    note), so the message is left out: its kind and SQLSTATE say what failed.
-    """
-    orig = getattr(exc, "orig", None)
-    kind = type(exc).__name__
-    if orig is not None:
-        kind += f" ({type(orig).__name__}"
-        kind += f", SQLSTATE {orig.sqlstate})" if getattr(orig, "sqlstate", None) else ")"
+    """Log a failed statement without its values or the database's message
+    (`extensions.describe_failure`), with the route it failed on."""
     app.logger.error(
-        "database error on %s %s: %s\nstatement: %s\n%s",
+        "database error on %s %s: %s",
         request.method,
         request.url_rule.rule if request.url_rule else "(no route)",
-        kind,
-        getattr(exc, "statement", None) or "(none)",
-        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        describe_failure(exc),
     )
 
 
