@@ -7,8 +7,6 @@ clinic, and another clinic's episode is a 404, never a 403.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from datetime import UTC, date, datetime
@@ -36,7 +34,7 @@ from ..interop.fhir import (
     load_episode_for_export,
 )
 from ..web.site import csv_attachment
-from . import bp, schemas
+from . import bp, cursors, schemas
 from .errors import ApiError, bearer_token
 
 DEFAULT_LIMIT = 100
@@ -95,36 +93,26 @@ def episode_fhir(episode_id: int):
 def encode_cursor(cursor: AlertCursor) -> str:
     """An opaque, URL-safe page cursor."""
     rank, opened_dt, alert_id = cursor
-    raw = json.dumps([rank, opened_dt.isoformat(), alert_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode([rank, opened_dt.isoformat(), alert_id])
+
+
+def alert_position(values: list) -> AlertCursor:
+    """An alert feed cursor's values as (rank, opened time, alert id); ValueError if not."""
+    rank, opened, alert_id = values
+    opened_dt = datetime.fromisoformat(opened)
+    if (
+        not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id))
+        or opened_dt.tzinfo is None
+        or not 0 <= rank <= max(Severity)
+        or not 0 < alert_id <= MAX_ID
+    ):
+        raise ValueError
+    return rank, opened_dt.astimezone(UTC), alert_id
 
 
 def decode_cursor(text: str) -> AlertCursor:
-    """The position a cursor stands for, or ApiError 400."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        rank, opened, alert_id = json.loads(raw)
-        opened_dt = datetime.fromisoformat(opened)
-        if (
-            not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id))
-            or opened_dt.tzinfo is None
-            or not 0 <= rank <= max(Severity)
-            or not 0 < alert_id <= MAX_ID
-        ):
-            raise ValueError
-        opened_dt = opened_dt.astimezone(UTC)
-    except (
-        binascii.Error,
-        ValueError,
-        TypeError,
-        UnicodeDecodeError,
-        RecursionError,
-        OverflowError,
-    ):
-        raise ApiError(
-            400, "invalid_cursor", "use the next_cursor of a previous page", "cursor"
-        ) from None
-    return rank, opened_dt, alert_id
+    """The position a cursor stands for, or ApiError 400 `invalid_cursor`."""
+    return cursors.decode(text, alert_position)
 
 
 def parse_limit(value: str | None) -> int:

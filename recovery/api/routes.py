@@ -1,8 +1,5 @@
 """API views: parse, authenticate, call one service, answer with a schema's body."""
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 
 from flask import jsonify, request
@@ -25,7 +22,7 @@ from ..clinical.rules import Assessment
 from ..extensions import db
 from ..web.results import ResultView, result_view
 from ..web.site import error_response, speak_to_patient
-from . import bp, schemas
+from . import bp, cursors, schemas
 from .errors import ApiError, bearer_token, json_object
 from .integration import parse_limit, refuse_unknown_params
 from .openapi import openapi_document
@@ -122,36 +119,26 @@ EPISODE_PARAMS = {"limit", "cursor"}
 def encode_entry_cursor(cursor: EntryCursor) -> str:
     """An opaque, URL-safe cursor for the page of older entries."""
     recorded_dt, entry_id = cursor
-    raw = json.dumps([recorded_dt.isoformat(), entry_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode([recorded_dt.isoformat(), entry_id])
+
+
+def entry_position(values: list) -> EntryCursor:
+    """An entries cursor's values as (recorded time, entry id); ValueError if they are not."""
+    recorded, entry_id = values
+    recorded_dt = datetime.fromisoformat(recorded)
+    if (
+        not isinstance(entry_id, int)
+        or isinstance(entry_id, bool)
+        or not 0 < entry_id <= MAX_ID
+        or recorded_dt.tzinfo is None
+    ):
+        raise ValueError
+    return recorded_dt.astimezone(UTC), entry_id
 
 
 def decode_entry_cursor(text: str) -> EntryCursor:
     """The position an entries cursor stands for, or ApiError 400 `invalid_cursor`."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        recorded, entry_id = json.loads(raw)
-        recorded_dt = datetime.fromisoformat(recorded)
-        if (
-            not isinstance(entry_id, int)
-            or isinstance(entry_id, bool)
-            or not 0 < entry_id <= MAX_ID
-            or recorded_dt.tzinfo is None
-        ):
-            raise ValueError
-        recorded_dt = recorded_dt.astimezone(UTC)
-    except (
-        binascii.Error,
-        ValueError,
-        TypeError,
-        UnicodeDecodeError,
-        RecursionError,
-        OverflowError,
-    ):
-        raise ApiError(
-            400, "invalid_cursor", "use the next_cursor of a previous page", "cursor"
-        ) from None
-    return recorded_dt, entry_id
+    return cursors.decode(text, entry_position)
 
 
 @bp.get("/episode")
