@@ -108,18 +108,18 @@ def login():
                 }
                 return redirect(url_for("auth.code"))
             return signed_in(user, bool(form.remember.data), next_url, keys, "password")
-        for setting, key in keys:
-            throttle.count(setting, key)
-        if user is not None:
-            record_event(
-                "sign_in_failed",
-                clinic_id=user.clinic_id,
-                staff=user,
-                address=request.remote_addr,
-            )
-            db.session.commit()
+        failed(keys, user, "sign_in_failed")
         form.password.errors.append(_("Wrong email or password."))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+def failed(keys: list[tuple[str, str]], user: StaffUser | None, action: str) -> None:
+    """Count a failed try against `keys`; audit it when it names an account."""
+    for setting, key in keys:
+        throttle.count(setting, key)
+    if user is not None:
+        record_event(action, clinic_id=user.clinic_id, staff=user, address=request.remote_addr)
+        db.session.commit()
 
 
 def signed_in(user: StaffUser, remember: bool, next_url, keys, how: str):
@@ -194,15 +194,7 @@ def code():
                 )
             return signed_in(user, pending.get("remember", False), pending.get("next"), keys, how)
         db.session.rollback()
-        for setting, key in keys:
-            throttle.count(setting, key)
-        record_event(
-            "second_factor_failed",
-            clinic_id=user.clinic_id,
-            staff=user,
-            address=request.remote_addr,
-        )
-        db.session.commit()
+        failed(keys, user, "second_factor_failed")
         form.code.errors.append(_("That code is not right, or was used already."))
     return render_template("auth/code.html", form=form), 200 if not form.errors else 400
 
