@@ -102,6 +102,7 @@ ROUTES: dict[str, Access] = {
     "auth.end_session": SELF(data=CONFIRM),  # the nurse's other session
     "auth.end_all_sessions": SELF(data=CONFIRM),
     "auth.keepalive": SELF(changes=False),  # only the session's "last seen" (BOOKKEEPING)
+    "auth.idle": SELF(changes=False),  # the session was just used: it is not ended
     "auth.two_factor": SELF,
     "auth.two_factor_start": SELF(data=CONFIRM),
     "auth.two_factor_confirm": SELF(data={"code": "{setup_code}"}),
