@@ -140,7 +140,9 @@ def upgrade():
         )
 
     with op.batch_alter_table("episode", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("outreach_due_dt", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("outreach_due_dt", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index(
             "ix_episode_status_outreach_due", ["status", "outreach_due_dt"], unique=False
         )

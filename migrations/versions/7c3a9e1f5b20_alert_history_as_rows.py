@@ -113,7 +113,9 @@ def _create_table():
         sa.Column("entry_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(_one_of("kind", KINDS), name=op.f("ck_alert_event_kind")),
         sa.CheckConstraint(_one_of("action", ACTIONS), name=op.f("ck_alert_event_action")),
-        sa.CheckConstraint(_one_of("severity", SEVERITIES), name=op.f("ck_alert_event_severity")),
+        sa.CheckConstraint(
+            _one_of("severity", SEVERITIES), name=op.f("ck_alert_event_severity")
+        ),
         sa.ForeignKeyConstraint(
             ["alert_id"], ["alert.id"], name=op.f("fk_alert_event_alert_id_alert")
         ),
@@ -240,19 +242,8 @@ def _split(line):
     return None, line
 
 
-def _event(
-    row,
-    kind,
-    when,
-    *,
-    staff_id=None,
-    severity=None,
-    action=None,
-    note="",
-    detail="",
-    detail_message=None,
-    entry_id=None,
-):
+def _event(row, kind, when, *, staff_id=None, severity=None, action=None, note="", detail="",
+           detail_message=None, entry_id=None):
     return {
         "alert_id": row.id,
         "kind": kind,
@@ -293,14 +284,8 @@ def _from_audit(row, trail):
                 status = "open"
             last_finding = len(events)
             events.append(
-                _event(
-                    row,
-                    kind,
-                    audit.created_dt,
-                    severity=severity,
-                    detail=reason,
-                    detail_message=message,
-                )
+                _event(row, kind, audit.created_dt, severity=severity, detail=reason,
+                       detail_message=message)
             )
             if reopened:
                 events.append(_event(row, "reopened", audit.created_dt, severity=severity))
@@ -320,15 +305,8 @@ def _from_audit(row, trail):
             action, note = None, line
             status = "resolved"
         events.append(
-            _event(
-                row,
-                kind,
-                audit.created_dt,
-                staff_id=audit.staff_id,
-                severity=severity,
-                action=action,
-                note=note,
-            )
+            _event(row, kind, audit.created_dt, staff_id=audit.staff_id, severity=severity,
+                   action=action, note=note)
         )
     if lines or status != row.status or last_finding is None:
         return None
@@ -342,15 +320,8 @@ def _from_columns(row):
     """The alert's events from its own columns and note, when the audit trail cannot say."""
     lines = [line for line in (row.note or "").splitlines() if line.strip()]
     events = [
-        _event(
-            row,
-            "opened",
-            row.opened_dt,
-            severity=row.severity,
-            detail=row.reason,
-            detail_message=row.reason_message,
-            entry_id=row.entry_id,
-        )
+        _event(row, "opened", row.opened_dt, severity=row.severity, detail=row.reason,
+               detail_message=row.reason_message, entry_id=row.entry_id)
     ]
     resolution = None
     if row.resolved_dt is not None and lines and _split(lines[-1])[0] is None:
@@ -364,28 +335,16 @@ def _from_columns(row):
         for line in lines or [""]:
             action, note = _split(line)
             events.append(
-                _event(
-                    row,
-                    "acknowledged",
-                    row.acknowledged_dt,
-                    staff_id=row.acknowledged_by_id,
-                    severity=row.severity,
-                    action=action,
-                    note=note,
-                )
+                _event(row, "acknowledged", row.acknowledged_dt,
+                       staff_id=row.acknowledged_by_id, severity=row.severity, action=action,
+                       note=note)
             )
         if row.status == "open":
             when = max(row.updated_dt, row.acknowledged_dt)
             events.append(_event(row, "reopened", when, severity=row.severity))
     if row.resolved_dt is not None:
         events.append(
-            _event(
-                row,
-                "resolved",
-                row.resolved_dt,
-                staff_id=row.resolved_by_id,
-                severity=row.severity,
-                note=resolution or "",
-            )
+            _event(row, "resolved", row.resolved_dt, staff_id=row.resolved_by_id,
+                   severity=row.severity, note=resolution or "")
         )
     return events
