@@ -96,54 +96,44 @@ DATE_RANGE = [
     }
     for name, label in (("start", "first"), ("end", "last"))
 ]
+
+
+def page_parameters(items: str) -> list[dict]:
+    """The query parameters of a keyset-paged list of `items` (api/cursors.py)."""
+    return [
+        {
+            "name": "limit",
+            "in": "query",
+            "description": f"{items} per page, a whole number written in ASCII digits",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "the `next_cursor` of the previous page, passed back as it came: "
+            "an opaque string, not to be built or changed; anything else (even a string of "
+            "the same alphabet) is refused with 400 `invalid_cursor`",
+            "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+        },
+    ]
+
+
 ALERT_QUERY = [
     {
         "name": "status",
         "in": "query",
         "schema": {"type": "string", "enum": list(ALERT_FILTERS), "default": "open"},
     },
-    {
-        "name": "limit",
-        "in": "query",
-        "description": "alerts per page, a whole number written in ASCII digits",
-        "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_LIMIT,
-            "default": DEFAULT_LIMIT,
-        },
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "description": "the `next_cursor` of the previous page, passed back as it came: an "
-        "opaque string, not to be built or changed; anything else (even a string of the same "
-        "alphabet) is refused with 400 `invalid_cursor`",
-        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
-    },
+    *page_parameters("alerts"),
 ]
 
 
-ENTRY_QUERY = [
-    {
-        "name": "limit",
-        "in": "query",
-        "description": "entries per page, a whole number written in ASCII digits",
-        "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_LIMIT,
-            "default": DEFAULT_LIMIT,
-        },
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "description": "the `next_cursor` of the previous page, passed back as it came: an "
-        "opaque string; anything else is refused with 400 `invalid_cursor`",
-        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
-    },
-]
+ENTRY_QUERY = page_parameters("entries")
 
 
 def _staff_get(summary: str, ok: dict, parameters: list, refusals: tuple[int, ...]) -> dict:
