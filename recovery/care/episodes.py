@@ -484,7 +484,7 @@ def record_pain_entry(
         staff=staff,
         # "patient" or "caregiver": who reported it through their link.
         actor=None if staff else source,
-        detail=f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else ""),
+        detail=_entry_text(pain, flags),
         detail_message=_entry_words(pain, flags),
         address=address,
     )
@@ -547,10 +547,7 @@ def correct_pain_entry(
     note = note.strip()
     reason = reason.strip()
     lock_episode(episode)
-    successor = db.session.scalar(
-        db.select(PainEntry.id).where(PainEntry.supersedes_id == entry.id)
-    )
-    if successor is not None:
+    if is_corrected(entry):
         raise EntryError(
             "entry",
             "already_corrected",
@@ -593,10 +590,7 @@ def correct_pain_entry(
     apply_alerts(episode, correction, assessment.findings, now=now)
     refresh_summary(episode, entries)
     episode.updated_dt = now
-    before = f"{entry.pain}/10" + (
-        f", red flags: {', '.join(entry.red_flags)}" if entry.red_flags else ""
-    )
-    after = f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else "")
+    before, after = _entry_text(entry.pain, entry.red_flags or []), _entry_text(pain, flags)
     record_event(
         "entry_corrected",
         clinic_id=episode.clinic_id,
@@ -726,6 +720,11 @@ def _same_answer(
     )
 
 
+def _entry_text(pain: int, flags: Sequence[str]) -> str:
+    """The audit trail's words for an entry, as kept (English, codes): "7/10, red flags: fever"."""
+    return f"{pain}/10" + (f", red flags: {', '.join(flags)}" if flags else "")
+
+
 def _entry_words(pain: int, flags: Sequence[str]) -> Message:
     """The timeline's words for an entry: the score and any red flags."""
     if not flags:
@@ -749,6 +748,12 @@ def episode_baseline(episode: Episode, entries: Sequence[PainEntry]) -> int | No
         return episode.baseline_pain
     before = [e for e in entries if e.recorded_dt <= episode.procedure_dt]
     return max(before, key=lambda e: (e.recorded_dt, e.id)).pain if before else None
+
+
+def is_corrected(entry: PainEntry) -> bool:
+    """Whether a correction has replaced `entry` (one query)."""
+    successor = db.select(PainEntry.id).where(PainEntry.supersedes_id == entry.id).limit(1)
+    return db.session.scalar(successor) is not None
 
 
 def baseline_score(episode: Episode) -> int | None:

@@ -26,6 +26,7 @@ from ..care.episodes import (
     close_episode,
     correct_pain_entry,
     enrol_patient,
+    is_corrected,
     issue_link,
     record_pain_entry,
     revoke_link,
@@ -379,18 +380,13 @@ def correct_entry(episode_id: int, entry_id: int):
             db.session.commit()
         except EntryError as exc:
             db.session.rollback()
-            if exc.code == "already_corrected":
-                flash(already_corrected_text(), "error")
-                return episode_page(episode, status=400)
-            if exc.code == "closed":
-                flash(_("This follow-up is closed; its entries cannot be corrected."), "error")
-                return episode_page(episode, status=400)
+            if exc.code in ("already_corrected", "closed"):
+                return correction_refused(episode, exc.code)
             getattr(form, exc.field, form.pain).errors.append(exc.message)
         except IntegrityError:
             # The unique index on `supersedes_id`: another correction of it was stored first.
             db.session.rollback()
-            flash(already_corrected_text(), "error")
-            return episode_page(episode, status=400)
+            return correction_refused(episode, "already_corrected")
         else:
             flash(
                 _("The entry was corrected. The earlier entry is kept, marked corrected."), "info"
@@ -403,21 +399,25 @@ def correction_page(episode, entry: PainEntry, form: CorrectionForm, status: int
     """The entry as it stands and the form that corrects it; an entry already corrected, or
     of a closed follow-up, gets the episode page with why not."""
     if episode.status != "active":
-        flash(_("This follow-up is closed; its entries cannot be corrected."), "error")
-        return episode_page(episode, status=400)
-    if db.session.scalar(db.select(PainEntry.id).where(PainEntry.supersedes_id == entry.id)):
-        flash(already_corrected_text(), "error")
-        return episode_page(episode, status=400)
+        return correction_refused(episode, "closed")
+    if is_corrected(entry):
+        return correction_refused(episode, "already_corrected")
     row = presenters.entry_row(episode, entry)
     return render_template("staff/correct.html", episode=episode, entry=row, form=form), status
 
 
-def already_corrected_text() -> str:
-    """What a nurse is told when the entry they correct was corrected already."""
-    return _(
-        "This entry had already been corrected, so your correction was not recorded. "
-        "Check the newer entry and correct that one if needed."
-    )
+def correction_refused(episode, code: str):
+    """The episode page (400) saying why an entry cannot be corrected: `code` "closed" (the
+    follow-up) or "already_corrected" (by a colleague a moment ago, or from an old page)."""
+    if code == "closed":
+        message = _("This follow-up is closed; its entries cannot be corrected.")
+    else:
+        message = _(
+            "This entry had already been corrected, so your correction was not recorded. "
+            "Check the newer entry and correct that one if needed."
+        )
+    flash(message, "error")
+    return episode_page(episode, status=400)
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
