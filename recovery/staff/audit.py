@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional
 
 from ..care.accounts import clinic_staff
 from ..care.audit import AuditFilter, audit_page
@@ -18,10 +18,11 @@ from ..care.clinics import clinic_zone
 from ..care.models import MAX_ID
 from ..extensions import db, writes_database
 from ..interop.audit_export import export_audit_csv
-from ..interop.csv_export import EARLIEST_EXPORT_DATE, LATEST_EXPORT_DATE, local_day_bounds
+from ..interop.csv_export import local_day_bounds
 from ..web.forms import StorableText
 from ..web.site import csv_attachment
 from . import bp, presenters
+from .forms import exportable_day, not_before_start
 from .routes import current_page
 from .team import require_admin
 
@@ -50,25 +51,17 @@ class AuditFilterForm(FlaskForm):
     )
     staff = SelectField(_l("Staff member"), validators=[Optional()])
     action = SelectField(_l("Action"), validators=[Optional()])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()], description=_l("Both days are included."))
+    start = DateField(_l("From"), validators=[Optional(), exportable_day])
+    end = DateField(
+        _l("To"),
+        validators=[Optional(), exportable_day, not_before_start],
+        description=_l("Both days are included."),
+    )
 
     def __init__(self, *args, staff_choices=(), action_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.staff.choices = [("", _("Anyone")), *staff_choices]
         self.action.choices = [("", _("Any action")), *action_choices]
-
-    def validate_start(self, field):
-        """A date the clinic could have events for."""
-        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
-            raise ValidationError(_l("Use a date from 2000 to 2099."))
-
-    def validate_end(self, field):
-        """A date the clinic could have events for, not before the first day."""
-        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
-            raise ValidationError(_l("Use a date from 2000 to 2099."))
-        if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError(_l("The last day is before the first day."))
 
     def audit_filter(self, zone) -> AuditFilter:
         """The filters for the audit service: the days as UTC instants in the clinic's zone."""

@@ -16,8 +16,6 @@ from ..care.clinics import clinic_zone
 from ..care.models import utcnow
 from ..extensions import db, writes_database
 from ..interop.csv_export import (
-    EARLIEST_EXPORT_DATE,
-    LATEST_EXPORT_DATE,
     MAX_RANGE_DAYS,
     CsvExport,
     export_clinic_csv,
@@ -26,6 +24,7 @@ from ..interop.csv_export import (
 from ..web.site import csv_attachment
 from . import bp
 from .access import episode_for_staff
+from .forms import exportable_day, not_before_start
 
 # The blank form offers the last 30 days.
 DEFAULT_DAYS = 30
@@ -37,10 +36,12 @@ class ExportForm(FlaskForm):
     class Meta:
         csrf = False  # a GET that changes nothing
 
-    start = DateField(_l("From"), validators=[InputRequired(_l("Enter the first day."))])
+    start = DateField(
+        _l("From"), validators=[InputRequired(_l("Enter the first day.")), exportable_day]
+    )
     end = DateField(
         _l("To"),
-        validators=[InputRequired(_l("Enter the last day."))],
+        validators=[InputRequired(_l("Enter the last day.")), exportable_day, not_before_start],
         description=_l("Both days are included; at most %(days)d days.", days=MAX_RANGE_DAYS),
     )
     kind = SelectField(
@@ -52,20 +53,11 @@ class ExportForm(FlaskForm):
         default="entries",
     )
 
-    def validate_start(self, field):
-        """A date the clinic could have data for."""
-        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
-            raise ValidationError(_l("Use a date from 2000 to 2099."))
-
     def validate_end(self, field):
-        """Not before the start, not too far from it."""
-        if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
-            raise ValidationError(_l("Use a date from 2000 to 2099."))
+        """Not too far from the start."""
         start = self.start.data
-        if not (field.data and start):
+        if field.errors or not (field.data and start):
             return
-        if field.data < start:
-            raise ValidationError(_l("The last day is before the first day."))
         if (field.data - start).days + 1 > MAX_RANGE_DAYS:
             raise ValidationError(
                 _l("Export at most %(days)d days at a time.", days=MAX_RANGE_DAYS)

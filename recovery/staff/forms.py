@@ -29,6 +29,7 @@ from wtforms.validators import (
 
 from ..care.episodes import CORRECTION_REASON_MAX, NOTE_MAX
 from ..clinical.vocabulary import AlertAction, ContactOutcome, Indication, RedFlag
+from ..interop.csv_export import EARLIEST_EXPORT_DATE, LATEST_EXPORT_DATE
 from ..translation import choices, language_choices
 from ..web.forms import CheckInForm, MultiCheckboxField, StorableText
 from ..web.forms import ConfirmForm as ConfirmForm  # shared with the account pages
@@ -291,3 +292,16 @@ class TimingForm(FlaskForm):
         _l("We contact a patient whose answer raised an alert within (hours)"),
         validators=[DataRequired(_l("Enter a number of hours.")), NumberRange(1, 14 * 24)],
     )
+
+
+def exportable_day(form, field) -> None:
+    """A date field's validator: a day the clinic could have data for (the exports' and the
+    audit page's ranges)."""
+    if field.data and not EARLIEST_EXPORT_DATE <= field.data <= LATEST_EXPORT_DATE:
+        raise ValidationError(_l("Use a date from 2000 to 2099."))
+
+
+def not_before_start(form, field) -> None:
+    """The last day of a range's validator: not before the form's `start`."""
+    if field.data and form.start.data and field.data < form.start.data:
+        raise ValidationError(_l("The last day is before the first day."))
