@@ -24,6 +24,7 @@ from ..web.site import csv_attachment
 from . import bp, presenters
 from .forms import exportable_day, not_before_start
 from .routes import current_page
+from .services import page_count
 from .team import require_admin
 
 PER_PAGE = 50
@@ -108,7 +109,7 @@ def audit_page_html(form: AuditFilterForm, *, rows, total: int, page: int) -> st
         rows=rows,
         total=total,
         page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        pages=page_count(total, PER_PAGE),
         prev_url=url_for("staff.audit", **args, page=page - 1) if page > 1 else None,
         next_url=(
             url_for("staff.audit", **args, page=page + 1) if page * PER_PAGE < total else None

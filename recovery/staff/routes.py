@@ -4,7 +4,6 @@ import uuid
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
@@ -21,7 +20,6 @@ from ..care.audit import VIEWED_PAGE, record_view
 from ..care.clinics import clinic_zone
 from ..care.episodes import (
     EntryError,
-    EntryLimitError,
     answer_key,
     close_episode,
     correct_pain_entry,
@@ -54,6 +52,7 @@ from .services import (
     PER_PAGE,
     clinic_change_cursor,
     episode_detail,
+    page_count,
     worklist_alerts,
     worklist_episodes,
 )
@@ -101,7 +100,7 @@ def worklist():
         episodes=presenters.episode_rows(episodes, now),
         total=total,
         page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        pages=page_count(total, PER_PAGE),
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PER_PAGE < total else None,
         cursor=clinic_change_cursor(clinic_id),
@@ -320,7 +319,8 @@ def episode(episode_id: int):
 
 @bp.post("/episodes/<int:episode_id>/entries")
 def record_entry(episode_id: int):
-    """Record a score on the patient's behalf (for example during a phone call)."""
+    """Record a score on the patient's behalf (for example during a phone call); the entry
+    limit does not apply to staff (`episodes.record_pain_entry`)."""
     episode = episode_for_staff(episode_id, current_user)
     form = StaffEntryForm()
     if form.validate_on_submit():
@@ -334,19 +334,6 @@ def record_entry(episode_id: int):
                 address=request.remote_addr,
                 **answer,
             )
-        except EntryLimitError as exc:
-            form.form_errors.append(
-                ngettext(
-                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
-                    "takes. The entry was not recorded; send it again in %(num)d minute.",
-                    "This follow-up has taken %(limit)d entries in the last hour, the most it "
-                    "takes. The entry was not recorded; send it again in %(num)d minutes.",
-                    max(1, -(-exc.retry_after // 60)),
-                    limit=exc.limit,
-                )
-            )
-            page, status = episode_page(episode, entry_form=form, status=429)
-            return page, status, {"Retry-After": str(exc.retry_after)}
         except EntryError as exc:
             field = {"recorded_at": "recorded_date"}.get(exc.field, exc.field)
             getattr(form, field, form.pain).errors.append(exc.message)

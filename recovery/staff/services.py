@@ -303,6 +303,11 @@ def clinic_change_cursor(clinic_id: int) -> str:
     return f"{stamp}-{episodes}"
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows fill, `per_page` a page: at least one."""
+    return max(1, -(-total // per_page))
+
+
 #: Entries in the episode page's table, newest first, per page (`?page=N`).
 ENTRIES_PER_PAGE = 50
 #: The most entries the episode page's chart plots: the newest, so a page stays bounded
@@ -335,7 +340,7 @@ class EpisodeDetail:
     @property
     def pages(self) -> int:
         """How many pages the entries table has (at least one)."""
-        return max(1, -(-self.entry_total // ENTRIES_PER_PAGE))
+        return page_count(self.entry_total, ENTRIES_PER_PAGE)
 
     @property
     def current(self) -> list[PainEntry]:
@@ -359,7 +364,7 @@ def episode_detail(episode: Episode, page: int = 1) -> EpisodeDetail:
     entry_total = db.session.scalar(
         db.select(func.count()).select_from(PainEntry).where(PainEntry.episode_id == episode.id)
     )
-    page = max(1, min(page, max(1, -(-entry_total // ENTRIES_PER_PAGE))))
+    page = max(1, min(page, page_count(entry_total, ENTRIES_PER_PAGE)))
     page_entries = list(
         db.session.scalars(
             db.select(PainEntry)

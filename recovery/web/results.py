@@ -41,7 +41,7 @@ class ResultView:
 
 
 def entry_limit_text(retry_after: int) -> str:
-    """What the patient (or a nurse) is told when the follow-up has taken its entries for the
+    """What the patient (or caregiver) is told when the follow-up has taken its entries for the
     hour (`episodes.EntryLimitError`): nothing was lost, when to send again, whom to call."""
     minutes = max(1, -(-retry_after // 60))
     return ngettext(
