@@ -5,8 +5,8 @@ the database (`OneTimeSecret`), never in the session cookie, which is signed but
 anyone holding it (a shared computer, a backup of the browser's profile). What travels in
 the session is a random key; only its hash is stored. The record belongs to the staff member
 who made it: only they can read it, once (it is deleted by the read that shows it, so two
-reads at once show it once), and only for `LIFETIME`; expired records are purged whenever a
-new one is kept.
+reads at once show it once), and only for `LIFETIME`; expired records are purged whenever
+one is kept or read.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def take_secret(key: str | None, staff: StaffUser, *, now: datetime) -> Shown | 
     """
     if not key or not isinstance(key, str) or len(key) > 200:
         return None
-    purge_expired(now)  # so a secret never read does not outlive its minutes by much
+    purge_expired(now)  # an expired secret is never shown, and one never read not kept long
     table = OneTimeSecret.__table__
     row = db.session.execute(
         table.delete()
@@ -79,11 +79,9 @@ def take_secret(key: str | None, staff: StaffUser, *, now: datetime) -> Shown | 
             table.c.staff_id == staff.id,
             table.c.clinic_id == staff.clinic_id,
         )
-        .returning(table.c.kind, table.c.subject_id, table.c.secret, table.c.expires_dt)
+        .returning(table.c.kind, table.c.subject_id, table.c.secret)
     ).first()
     if row is None:
-        return None
-    if row.expires_dt <= now:
         return None
     return Shown(kind=row.kind, subject_id=row.subject_id, secret=row.secret)
 
