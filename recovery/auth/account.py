@@ -71,7 +71,7 @@ def account():
     return render_template(
         "auth/account.html",
         sessions=rows,
-        current_id=sessions.current_session_id(user),
+        current_id=user.staff_session.id,
         confirm=ConfirmForm(),
     )
 
@@ -108,7 +108,7 @@ def end_all_sessions():
 @login_required
 def keepalive():
     """Under the idle warning, "Stay signed in": activity recorded now."""
-    sessions.keep_alive(current_user.session_key, utcnow())
+    sessions.keep_alive(current_user.staff_session, utcnow())
     db.session.commit()
     return "", 204
 
@@ -122,10 +122,10 @@ def idle():
     answer is how many seconds the session has left (another tab was in use)."""
     user = current_user._get_current_object()
     now = utcnow()
-    left = sessions.idle_timeout() - sessions.idle_for(user.session_key, now)
+    left = sessions.idle_timeout() - (now - user.staff_session.last_seen_dt)
     if left > sessions.TOUCH_EVERY:
         return jsonify(ended=False, remaining=int(left.total_seconds()))
-    sessions.end_session(user.session_key, sessions.IDLE, now)
+    sessions.end_session(user.staff_session, sessions.IDLE, now)
     db.session.commit()
     logout_user()
     flash(idle_message(), "info")
@@ -202,7 +202,7 @@ def two_factor_confirm():
         form.code.errors.append(_("That code does not match. Check the app and try again."))
         return two_factor_page(setup_form=form, status=400)
     # Sessions opened with the password alone end: from now on that is not enough.
-    sessions.end_sessions(user, sessions.SECOND_FACTOR_ENABLED, utcnow(), keep_key=user.session_key)
+    sessions.end_sessions(user, sessions.SECOND_FACTOR_ENABLED, utcnow(), keep=user.staff_session)
     _audit("second_factor_enabled")
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes)

@@ -240,7 +240,7 @@ def change_password():
             user.set_password(form.new.data)
             user.must_change_password = False
             sessions.end_sessions(
-                user, sessions.PASSWORD_CHANGED, utcnow(), keep_key=user.session_key
+                user, sessions.PASSWORD_CHANGED, utcnow(), keep=user.staff_session
             )
             record_event(
                 "password_changed",
@@ -261,7 +261,7 @@ def change_password():
 def logout():
     """Sign out: the session ends on the server, so its cookies open nothing any more."""
     user = current_user._get_current_object()
-    sessions.end_session(user.session_key, sessions.SIGNED_OUT, utcnow())
+    sessions.end_session(user.staff_session, sessions.SIGNED_OUT, utcnow())
     record_event("signed_out", clinic_id=user.clinic_id, staff=user, address=request.remote_addr)
     db.session.commit()
     logout_user()

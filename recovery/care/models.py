@@ -125,7 +125,7 @@ class StaffUser(UserMixin, db.Model):
     #: The server-side session this object was loaded for (`recovery.care.sessions`).
     #: (Plain attributes of the loaded object, not columns.)
     session_key = None
-    session_remember = False
+    staff_session = None
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of `password`, made the configured way (scrypt unless a test
@@ -151,6 +151,11 @@ class StaffUser(UserMixin, db.Model):
     def has_second_factor(self) -> bool:
         """Whether signing in needs a code from an authenticator app."""
         return self.totp_secret is not None
+
+    @property
+    def session_remember(self) -> bool:
+        """Whether this sign-in is "keep me signed in" (no idle timeout, no warning)."""
+        return self.staff_session is not None and self.staff_session.remember
 
     def get_id(self) -> str | None:
         """Flask-Login's key in the cookies: the key of this sign-in's server-side session,

@@ -59,20 +59,19 @@ def open_session(
         if remember
         else timedelta(hours=config["SESSION_HOURS"])
     )
-    db.session.add(
-        StaffSession(
-            key_hash=hash_token(key),
-            staff_user_id=user.id,
-            remember=remember,
-            created_dt=now,
-            last_seen_dt=now,
-            expires_dt=now + lifetime,
-            address=(address or None) and address[:64],
-            user_agent=(user_agent or "")[:200],
-        )
+    staff_session = StaffSession(
+        key_hash=hash_token(key),
+        staff_user_id=user.id,
+        remember=remember,
+        created_dt=now,
+        last_seen_dt=now,
+        expires_dt=now + lifetime,
+        address=(address or None) and address[:64],
+        user_agent=(user_agent or "")[:200],
     )
+    db.session.add(staff_session)
     db.session.flush()
-    user.session_key, user.session_remember = key, remember
+    user.session_key, user.staff_session = key, staff_session
     return key
 
 
@@ -100,7 +99,7 @@ def find_session(key: str, now: datetime) -> Lookup:
     if not user.is_active or not is_live(staff_session, now):
         idle = staff_session.ended_dt is None and now < staff_session.expires_dt
         return Lookup(None, None, idle=idle and user.is_active)
-    user.session_key, user.session_remember = key, staff_session.remember
+    user.session_key, user.staff_session = key, staff_session
     return Lookup(staff_session, user)
 
 
@@ -128,20 +127,9 @@ def touch(staff_session: StaffSession, now: datetime) -> None:
     db.session.expire(staff_session, ["last_seen_dt"])
 
 
-def idle_for(key: str, now: datetime) -> timedelta | None:
-    """How long the live session whose key is `key` has gone without recorded activity; None
-    if it is not live."""
-    found = find_session(key, now)
-    return None if found.session is None else now - found.session.last_seen_dt
-
-
-def keep_alive(key: str, now: datetime) -> None:
+def keep_alive(staff_session: StaffSession, now: datetime) -> None:
     """Record activity now, however recent the last record ("Stay signed in")."""
-    db.session.execute(
-        db.update(StaffSession)
-        .where(StaffSession.key_hash == hash_token(key), StaffSession.ended_dt.is_(None))
-        .values(last_seen_dt=now)
-    )
+    staff_session.last_seen_dt = now
 
 
 def page_idle_seconds() -> int:
@@ -151,24 +139,21 @@ def page_idle_seconds() -> int:
     return max(60, int((idle_timeout() - TOUCH_EVERY).total_seconds()))
 
 
-def end_session(key: str, reason: str, now: datetime) -> None:
-    """End the session whose key is `key` (sign-out)."""
-    db.session.execute(
-        db.update(StaffSession)
-        .where(StaffSession.key_hash == hash_token(key), StaffSession.ended_dt.is_(None))
-        .values(ended_dt=now, ended_reason=reason)
-    )
+def end_session(staff_session: StaffSession, reason: str, now: datetime) -> None:
+    """End one session (sign-out, idleness)."""
+    staff_session.ended_dt, staff_session.ended_reason = now, reason
 
 
 def end_sessions(
-    user: StaffUser, reason: str, now: datetime, *, keep_key: str | None = None
+    user: StaffUser, reason: str, now: datetime, *, keep: StaffSession | None = None
 ) -> int:
-    """End every live session of `user`, except the one whose key is `keep_key`; how many."""
+    """End every live session of `user`, except `keep` (the one making the change); how
+    many."""
     statement = db.update(StaffSession).where(
         StaffSession.staff_user_id == user.id, StaffSession.ended_dt.is_(None)
     )
-    if keep_key is not None:
-        statement = statement.where(StaffSession.key_hash != hash_token(keep_key))
+    if keep is not None:
+        statement = statement.where(StaffSession.id != keep.id)
     result = db.session.execute(statement.values(ended_dt=now, ended_reason=reason))
     return result.rowcount
 
@@ -202,12 +187,3 @@ def live_sessions(user: StaffUser, now: datetime) -> list[StaffSession]:
         .order_by(StaffSession.last_seen_dt.desc(), StaffSession.id.desc())
     )
     return [s for s in sessions if is_live(s, now)]
-
-
-def current_session_id(user: StaffUser) -> int | None:
-    """The id of the session `user` was loaded through, if any."""
-    if not user.session_key:
-        return None
-    return db.session.scalar(
-        db.select(StaffSession.id).where(StaffSession.key_hash == hash_token(user.session_key))
-    )
