@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -200,6 +201,7 @@ def seed_cohort(
             rows["alert"].append(
                 {
                     "id": ids.take(Alert),
+                    "clinic_id": clinic.id,
                     "episode_id": episode_id,
                     "rule": rule,
                     "severity": a["severity"],
@@ -262,7 +264,12 @@ def seed_cohort(
 
 
 def write_rows(rows: dict[str, list[dict]]) -> None:
-    """Bulk-insert the rows of `seed_cohort`, parents first."""
+    """Bulk-insert the rows of `seed_cohort`, parents first, each episode with the counts of
+    its open and acknowledged alerts (as the app keeps them)."""
+    counts = Counter((a["episode_id"], a["status"]) for a in rows["alert"])
+    for episode in rows["episode"]:
+        episode["open_alerts"] = counts[episode["id"], "open"]
+        episode["acknowledged_alerts"] = counts[episode["id"], "acknowledged"]
     for table, model in (
         ("patient", Patient),
         ("episode", Episode),

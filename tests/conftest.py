@@ -133,6 +133,8 @@ def app(request, database_url, extra_config):
             db.create_all()
         yield app
         db.session.remove()
+        # Whatever the test did, every episode's alert counts are what its alerts say.
+        assert factories.miscounted_episodes() == []
         db.engine.dispose()
 
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from flask import current_app
+from sqlalchemy import case, func, or_
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from recovery.care.accounts import create_staff
 from recovery.care.clinics import create_clinic
 from recovery.care.episodes import enrol_patient, record_pain_entry
-from recovery.care.models import Clinic, Episode, StaffUser
+from recovery.care.models import Alert, Clinic, Episode, StaffUser
 from recovery.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -98,3 +100,32 @@ def gen_entry(episode: Episode, pain: int, hours: float, **kw):
         config["ENTRIES_PER_EPISODE_PER_HOUR"] = limit
     db.session.commit()
     return result
+
+
+def miscounted_episodes() -> list[tuple[int, int, int, int, int]]:
+    """Episodes whose open and acknowledged alert counts (kept by the app on every alert
+    change) differ from their alerts: (id, open kept, open, acknowledged kept, acknowledged).
+    Empty when the schema is not the app's (a test that migrated it away)."""
+    counted = (
+        db.select(
+            Alert.episode_id,
+            func.sum(case((Alert.status == "open", 1), else_=0)).label("open_n"),
+            func.sum(case((Alert.status == "acknowledged", 1), else_=0)).label("ack_n"),
+        )
+        .group_by(Alert.episode_id)
+        .subquery()
+    )
+    open_n = func.coalesce(counted.c.open_n, 0)
+    ack_n = func.coalesce(counted.c.ack_n, 0)
+    statement = (
+        db.select(Episode.id, Episode.open_alerts, open_n, Episode.acknowledged_alerts, ack_n)
+        .outerjoin(counted, counted.c.episode_id == Episode.id)
+        .where(or_(Episode.open_alerts != open_n, Episode.acknowledged_alerts != ack_n))
+    )
+    try:
+        return [tuple(row) for row in db.session.execute(statement)]
+    except (OperationalError, ProgrammingError):
+        db.session.rollback()
+        return []
+    finally:
+        db.session.remove()

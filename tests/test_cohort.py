@@ -174,6 +174,7 @@ def add_alert(episode, rule, severity, opened_dt, status="open"):
     db.session.add(
         Alert(
             episode_id=episode.id,
+            clinic_id=episode.clinic_id,
             rule=rule,
             severity=severity,
             status=status,

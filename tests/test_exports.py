@@ -252,6 +252,7 @@ def test_tab_and_carriage_return_are_neutralised(client, auth, clinic, nurse, no
     episode = factories.gen_episode(clinic).episode
     alert = Alert(
         episode_id=episode.id,
+        clinic_id=episode.clinic_id,
         rule="red_flag",
         severity="urgent",
         reason="x",

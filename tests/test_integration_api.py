@@ -37,6 +37,7 @@ def gen_alert(episode, rule: str, severity: str, opened_dt, status: str = "open"
     """A committed alert, as the rules would have opened it."""
     alert = Alert(
         episode_id=episode.id,
+        clinic_id=episode.clinic_id,
         rule=rule,
         severity=severity,
         status=status,

@@ -333,11 +333,11 @@ BEFORE_CAREGIVERS = "55a93bd09843"
 
 
 def seed_entries_before_caregivers(conn) -> dict[str, sa.Table]:
-    """A clinic, a patient, an episode with a live link, and an entry an alert points at."""
+    """A clinic, a patient, an episode with a live link, and an entry an alert points at
+    (columns every schema from the caregiver migration's on has)."""
     meta = sa.MetaData()
     meta.reflect(conn)
     t = meta.tables
-    assert "caregiver_token_hash" not in t["episode"].c
     conn.execute(
         t["clinic"].insert(),
         {"id": 1, "slug": "north", "name": "North", "timezone": "UTC", "phone": "", "settings": {}}
@@ -399,7 +399,7 @@ def test_caregiver_links_migrate_up_and_down_with_data(empty_database):
     with app.app_context():
         upgrade(revision=BEFORE_CAREGIVERS)
         with db.engine.begin() as conn:
-            seed_entries_before_caregivers(conn)
+            assert "caregiver_token_hash" not in seed_entries_before_caregivers(conn)["episode"].c
         upgrade()
         meta = sa.MetaData()
         with db.engine.begin() as conn:
@@ -441,5 +441,49 @@ def test_caregiver_links_migrate_up_and_down_with_data(empty_database):
         assert alert_entry == 1
         assert token_hash == "a" * 64
         upgrade()  # and up again, from what the downgrade left
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+BEFORE_ALERT_CLINIC = "a4c1e7d35b92"
+
+
+def test_alerts_gain_their_clinic_and_episodes_their_alert_counts(empty_database):
+    """Up: each alert carries its episode's clinic and each episode counts its open and
+    acknowledged alerts, from the rows already there. Down: both are gone, the rows intact."""
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
+    with app.app_context():
+        upgrade(revision=BEFORE_ALERT_CLINIC)
+        with db.engine.begin() as conn:
+            t = seed_entries_before_caregivers(conn)
+            alert = {"episode_id": 1, "severity": "moderate", "reason": "r", "opened_dt": T0}
+            alert["updated_dt"] = T0
+            conn.execute(
+                t["alert"].insert(),
+                [
+                    alert | {"id": 2, "rule": "rebound", "status": "acknowledged"},
+                    alert | {"id": 3, "rule": "persistent", "status": "resolved"},
+                    alert | {"id": 4, "rule": "persistent", "status": "acknowledged"},
+                ],
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            clinics = conn.execute(text("SELECT DISTINCT clinic_id FROM alert")).scalars().all()
+            counts = conn.execute(
+                text("SELECT open_alerts, acknowledged_alerts FROM episode")
+            ).one()
+        assert clinics == [1]
+        assert tuple(counts) == (1, 2)
+        downgrade(revision=BEFORE_ALERT_CLINIC)
+        with db.engine.connect() as conn:
+            alert_columns = {c["name"] for c in inspect(conn).get_columns("alert")}
+            episode_columns = {c["name"] for c in inspect(conn).get_columns("episode")}
+            statuses = conn.execute(text("SELECT status FROM alert ORDER BY id")).scalars().all()
+        assert "clinic_id" not in alert_columns
+        assert not {"open_alerts", "acknowledged_alerts"} & episode_columns
+        assert statuses == ["open", "acknowledged", "resolved", "acknowledged"]
+        upgrade()
         downgrade(revision="base")
         db.engine.dispose()

@@ -21,9 +21,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     case,
+    event,
+    inspect,
     text,
 )
-from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clinical.vocabulary import (
@@ -272,6 +274,11 @@ class Episode(db.Model):
     # When the outreach job (recovery.care.outreach) should next look at this episode: a window
     # opens or closes, a reminder falls due. None: never again (the protocol is over).
     outreach_due_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many of its alerts are open and acknowledged (unresolved, not yet closed), kept on
+    # every alert change (`_count_alert_changes`), so the worklist's status of an episode
+    # reads its own row, not every alert of the clinic.
+    open_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acknowledged_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient] = relationship(back_populates="episodes")
@@ -369,9 +376,14 @@ class Alert(db.Model):
             postgresql_where=text("status != 'resolved'"),
         ),
         Index("ix_alert_status_severity", "status", "severity"),
+        # The worklist reads one clinic's alerts of one status and counts them per episode.
+        Index("ix_alert_clinic_status_episode", "clinic_id", "status", "episode_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The episode's clinic, kept on the alert so that a clinic's alerts are read without the
+    #: others' (set from the episode when the alert is first written).
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
     rule: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
@@ -397,6 +409,45 @@ class Alert(db.Model):
     events: Mapped[list[AlertEvent]] = relationship(
         back_populates="alert", order_by="[AlertEvent.created_dt, AlertEvent.id]"
     )
+
+    @validates("episode")
+    def _takes_episode_clinic(self, _key: str, episode: Episode) -> Episode:
+        """An alert belongs to its episode's clinic."""
+        self.clinic_id = episode.clinic_id
+        return episode
+
+
+#: The episode column that counts its alerts of each unresolved status.
+_ALERT_COUNTERS = {"open": "open_alerts", "acknowledged": "acknowledged_alerts"}
+
+
+@event.listens_for(Session, "before_flush")
+def _count_alert_changes(session: Session, _context, _instances) -> None:
+    """Keep `Episode.open_alerts` and `Episode.acknowledged_alerts` true as alerts are
+    written: each alert added, changing status or deleted moves its episode's counts.
+
+    Every change to an episode's alerts is made holding the episode's lock (a check-in, a
+    nurse, the outreach job: recovery.care.episodes.lock_episode), with the episode and the
+    alert as they are now, so the counts move from what the last change left.
+    """
+    for alert in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(alert, Alert):
+            continue
+        if alert in session.new:
+            before, after = (), (alert.status or "open",)
+        elif alert in session.deleted:
+            before, after = (alert.status,), ()
+        else:
+            history = inspect(alert).attrs.status.history
+            if not history.has_changes():
+                continue
+            before, after = history.deleted, history.added
+        with session.no_autoflush:
+            episode = alert.episode or session.get(Episode, alert.episode_id)
+        for status, step in [*((s, -1) for s in before), *((s, 1) for s in after)]:
+            if status in _ALERT_COUNTERS:
+                column = _ALERT_COUNTERS[status]
+                setattr(episode, column, (getattr(episode, column) or 0) + step)
 
 
 class AlertEvent(db.Model):

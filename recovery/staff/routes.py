@@ -1,6 +1,7 @@
 """Staff views: thin; the work is in services and recovery.care.episodes."""
 
 import uuid
+from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -49,7 +50,9 @@ from .forms import (
     WorklistFilterForm,
 )
 from .services import (
+    ALERT_PATIENTS_PER_PAGE,
     PER_PAGE,
+    AlertSection,
     clinic_change_cursor,
     episode_detail,
     page_count,
@@ -61,9 +64,13 @@ from .services import (
 LINK_KINDS = {EntrySource.PATIENT: "patient_link", EntrySource.CAREGIVER: "caregiver_link"}
 
 
-def current_page() -> int:
-    """The `page` query argument, at least 1."""
-    page = request.args.get("page", 1, type=int) or 1
+#: The worklist's page numbers in the query string: the alert sections' and the patients'.
+PAGE_ARGS = ("open_page", "progress_page", "page")
+
+
+def current_page(name: str = "page") -> int:
+    """The page number in query argument `name`, at least 1."""
+    page = request.args.get(name, 1, type=int) or 1
     return max(1, min(page, 100_000))
 
 
@@ -74,12 +81,11 @@ def worklist():
     filters = WorklistFilterForm(request.args)
     if not filters.validate():
         filters = WorklistFilterForm(MultiDict())
-    page, now = current_page(), utcnow()
+    open_page, progress_page, page = (current_page(name) for name in PAGE_ARGS)
+    now = utcnow()
     clinic_id = current_user.clinic_id
-    open_alerts, open_total, open_patients = worklist_alerts(clinic_id, "open")
-    in_progress, in_progress_total, in_progress_patients = worklist_alerts(
-        clinic_id, "acknowledged"
-    )
+    open_alerts = worklist_alerts(clinic_id, "open", open_page)
+    in_progress = worklist_alerts(clinic_id, "acknowledged", progress_page)
     episodes, total = worklist_episodes(
         clinic_id,
         now,
@@ -91,26 +97,52 @@ def worklist():
     return render_template(
         "staff/worklist.html",
         filters=filters,
-        open_alerts=presenters.patient_alert_rows(open_alerts, now),
-        open_total=open_total,
-        open_patients=open_patients,
-        in_progress=presenters.patient_alert_rows(in_progress, now),
-        in_progress_total=in_progress_total,
-        in_progress_patients=in_progress_patients,
+        open_alerts=presenters.patient_alert_rows(open_alerts.rows, now),
+        open_total=open_alerts.alerts,
+        open_patients=open_alerts.patients,
+        open_pager=alert_pager("open_page", open_alerts),
+        in_progress=presenters.patient_alert_rows(in_progress.rows, now),
+        in_progress_total=in_progress.alerts,
+        in_progress_patients=in_progress.patients,
+        progress_pager=alert_pager("progress_page", in_progress),
         episodes=presenters.episode_rows(episodes, now),
         total=total,
-        page=page,
-        pages=page_count(total, PER_PAGE),
-        prev_url=page_url(page - 1) if page > 1 else None,
-        next_url=page_url(page + 1) if page * PER_PAGE < total else None,
+        patients_pager=section_pager("page", page, total, PER_PAGE),
         cursor=clinic_change_cursor(clinic_id),
     )
 
 
-def page_url(page: int) -> str:
-    """This page's URL with the same filters and another page number."""
-    args = {k: v for k, v in request.args.items() if k in WorklistFilterForm.FIELDS}
-    return url_for(request.endpoint, **args, page=page)
+@dataclass(frozen=True)
+class Pager:
+    """One paged list of the worklist: its page, page count and neighbours' URLs."""
+
+    page: int
+    pages: int
+    prev_url: str | None
+    next_url: str | None
+
+
+def section_pager(name: str, page: int, total: int, per_page: int) -> Pager:
+    """The pager of the list paged by query argument `name`; its links keep the filters and
+    the other lists' pages."""
+    return Pager(
+        page,
+        page_count(total, per_page),
+        page_url(**{name: page - 1}) if page > 1 else None,
+        page_url(**{name: page + 1}) if page * per_page < total else None,
+    )
+
+
+def alert_pager(name: str, section: AlertSection) -> Pager:
+    """The pager of a worklist alert section."""
+    return section_pager(name, section.page, section.patients, ALERT_PATIENTS_PER_PAGE)
+
+
+def page_url(**pages: int) -> str:
+    """This page's URL with the same filters and other page numbers."""
+    keep = (*WorklistFilterForm.FIELDS, *PAGE_ARGS)
+    args = {k: v for k, v in request.args.items() if k in keep}
+    return url_for(request.endpoint, **(args | pages))
 
 
 @bp.get("/changes")

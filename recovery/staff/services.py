@@ -23,13 +23,17 @@ from ..care.models import (
     severity_value,
 )
 from ..care.text import like_pattern
+from ..clinical.vocabulary import AlertStatus
 from ..extensions import db
 
 # Episode statuses on the worklist, most pressing first.
 STATUSES = ("alert", "overdue", "watch", "on_track")
 PER_PAGE = 50
-#: Patients listed in each alert section of the worklist (the most pressing).
-ALERT_PATIENTS_SHOWN = 200
+#: The statuses of an alert still to be dealt with.
+UNRESOLVED = (str(AlertStatus.OPEN), str(AlertStatus.ACKNOWLEDGED))
+#: Patients listed per page of each alert section of the worklist, the most pressing first:
+#: a page costs the same to build in a clinic of any size.
+ALERT_PATIENTS_PER_PAGE = 25
 
 
 @dataclass(frozen=True)
@@ -88,24 +92,43 @@ def _section_where(clinic_id: int, status: str) -> list:
     """SQL conditions for the alerts that put a patient in a worklist section: "open" (any
     open alert), or "acknowledged" (acknowledged alerts, and none open: a patient with an open
     alert is in the open section, with all their alerts)."""
-    where = [Episode.clinic_id == clinic_id, Episode.status == "active", Alert.status == status]
+    where = [
+        Alert.clinic_id == clinic_id,
+        Alert.status == status,
+        Episode.status == "active",
+    ]
     if status == "acknowledged":
         other = aliased(Alert)
         where.append(
             ~db.select(other.id)
-            .where(other.episode_id == Alert.episode_id, other.status == "open")
+            .where(
+                other.clinic_id == clinic_id,
+                other.status == "open",
+                other.episode_id == Alert.episode_id,
+            )
             .exists()
         )
     return where
 
 
-def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], int, int]:
+@dataclass(frozen=True)
+class AlertSection:
+    """One page of a worklist alert section."""
+
+    rows: list[PatientAlerts]
+    #: Alerts of the section's status, and patients with one, in the whole clinic.
+    alerts: int
+    patients: int
+    #: The page shown (the last one when a later page was asked for).
+    page: int
+
+
+def worklist_alerts(clinic_id: int, status: str, page: int = 1) -> AlertSection:
     """Patients of active episodes with alerts in one section ("open" or "acknowledged", see
     `_section_where`), one row each with all their unresolved alerts, most severe first.
 
     Rows are ordered by each patient's most pressing alert of that status (most severe, then
-    oldest), at most ALERT_PATIENTS_SHOWN; returns (rows, alerts of that status, patients).
-    Two statements whatever the number of rows.
+    oldest), ALERT_PATIENTS_PER_PAGE a page. Two statements whatever the number of rows.
     """
     where = _section_where(clinic_id, status)
     alerts_total, patients_total = db.session.execute(
@@ -113,6 +136,7 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], i
         .join(Episode, Episode.id == Alert.episode_id)
         .where(*where)
     ).one()
+    page = min(page, page_count(patients_total, ALERT_PATIENTS_PER_PAGE))
     severity = severity_value(Alert.severity)
     ranked = (
         db.select(
@@ -135,7 +159,8 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], i
         db.select(ranked)
         .where(ranked.c.rank == 1)
         .order_by(*lead_order)
-        .limit(ALERT_PATIENTS_SHOWN)
+        .limit(ALERT_PATIENTS_PER_PAGE)
+        .offset((page - 1) * ALERT_PATIENTS_PER_PAGE)
         .subquery()
     )
     acknowledger = aliased(StaffUser)
@@ -164,7 +189,7 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], i
         .join(Episode, Episode.id == Alert.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .outerjoin(acknowledger, acknowledger.id == Alert.acknowledged_by_id)
-        .where(Alert.status != "resolved")
+        .where(Alert.clinic_id == clinic_id, Alert.status.in_(UNRESOLVED))
         .order_by(
             leads.c.lead_severity.desc(),
             leads.c.lead_opened_dt,
@@ -180,31 +205,18 @@ def worklist_alerts(clinic_id: int, status: str) -> tuple[list[PatientAlerts], i
             row = PatientAlerts(alert.episode_id, *patient, lead_alert_id=lead_id, alerts=[])
             rows[alert.episode_id] = row
         row.alerts.append(AlertRow(alert, *acknowledged))
-    return list(rows.values()), alerts_total, patients_total
+    return AlertSection(list(rows.values()), alerts_total, patients_total, page)
 
 
-def _alert_counts():
-    """Open and acknowledged alerts per episode."""
-    return (
-        db.select(
-            Alert.episode_id,
-            func.sum(case((Alert.status == "open", 1), else_=0)).label("open_n"),
-            func.sum(case((Alert.status == "acknowledged", 1), else_=0)).label("ack_n"),
-        )
-        .where(Alert.status != "resolved")
-        .group_by(Alert.episode_id)
-        .subquery()
-    )
-
-
-def episode_status_expression(counts, now: datetime):
-    """SQL for an episode's worklist status (see docs/dashboard.md for the definitions)."""
+def episode_status_expression(now: datetime):
+    """SQL for an episode's worklist status (see docs/dashboard.md for the definitions), from
+    its own row: its alert counts and summary, kept current on every write."""
     return case(
-        (func.coalesce(counts.c.open_n, 0) > 0, "alert"),
+        (Episode.open_alerts > 0, "alert"),
         (and_(Episode.due_end_dt.is_not(None), Episode.due_end_dt < now), "overdue"),
         (
             or_(
-                func.coalesce(counts.c.ack_n, 0) > 0,
+                Episode.acknowledged_alerts > 0,
                 and_(Episode.last_amber.is_not(None), Episode.last_pain >= Episode.last_amber),
             ),
             "watch",
@@ -244,8 +256,7 @@ def worklist_episodes(
     page: int = 1,
 ) -> tuple[list[EpisodeRow], int]:
     """Active episodes, most pressing status first, then most recent procedure; (rows, total)."""
-    counts = _alert_counts()
-    status_sql = episode_status_expression(counts, now)
+    status_sql = episode_status_expression(now)
     status_rank = case({s: i for i, s in enumerate(STATUSES)}, value=status_sql)
     where = [Episode.clinic_id == clinic_id, Episode.status == "active"]
     if status:
@@ -259,13 +270,19 @@ def worklist_episodes(
                 Patient.mrn.ilike(like_pattern(search), escape="\\"),
             )
         )
-    base = (
-        db.select(Episode.id)
-        .join(Patient, Patient.id == Episode.patient_id)
-        .outerjoin(counts, counts.c.episode_id == Episode.id)
-        .where(*where)
+    # The page's episodes are chosen from the episode rows alone (their patients are joined
+    # for a search only), then the 50 of them are joined to their patients.
+    chosen = db.select(Episode.id).where(*where)
+    if search:
+        chosen = chosen.join(Patient, Patient.id == Episode.patient_id)
+    total = db.session.scalar(chosen.with_only_columns(func.count()).order_by(None))
+    page_ids = (
+        chosen.add_columns(status_rank.label("rank"), Episode.procedure_dt)
+        .order_by(status_rank, Episode.procedure_dt.desc(), Episode.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+        .subquery()
     )
-    total = db.session.scalar(db.select(func.count()).select_from(base.subquery()))
     query = (
         db.select(
             Episode.id,
@@ -284,12 +301,9 @@ def worklist_episodes(
             Patient.email,
             Patient.no_phone_reason,
         )
+        .join(page_ids, page_ids.c.id == Episode.id)
         .join(Patient, Patient.id == Episode.patient_id)
-        .outerjoin(counts, counts.c.episode_id == Episode.id)
-        .where(*where)
-        .order_by(status_rank, Episode.procedure_dt.desc(), Episode.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
+        .order_by(page_ids.c.rank, page_ids.c.procedure_dt.desc(), Episode.id.desc())
     )
     return [EpisodeRow(*row) for row in db.session.execute(query)], total
 
