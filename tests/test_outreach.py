@@ -18,7 +18,7 @@ from sqlalchemy import event
 from recovery.care.accounts import issue_api_token
 from recovery.care.clinics import update_clinic_settings
 from recovery.care.episodes import close_episode
-from recovery.care.models import Alert, AuditEvent, Notification
+from recovery.care.models import Alert, AuditEvent, Episode, Notification
 from recovery.care.outreach import run_tick
 from recovery.care.senders import Senders
 from recovery.clinical.vocabulary import AlertEventKind, NotificationStatus, Rule
@@ -452,6 +452,58 @@ def test_a_run_with_nothing_due_costs_the_same_few_statements_for_any_number_of_
     # Between windows every episode waits for its next look: no statement per episode.
     count = statements_of_a_tick(app, T0 + timedelta(hours=1, minutes=30))
     assert count <= 6
+
+
+def missed_alerts() -> dict[int, int]:
+    """Open missed check-in alerts by episode."""
+    rows = db.session.execute(
+        db.select(Alert.episode_id, db.func.count())
+        .filter_by(rule=Rule.MISSED_CHECKIN, status="open")
+        .group_by(Alert.episode_id)
+    )
+    return dict(rows.all())
+
+
+def test_episodes_due_at_once_are_looked_at_in_batches_of_a_few_statements(app, clinic):
+    """A run that finds many episodes due (the first after an upgrade, or after the job was
+    stopped) locks and reads each batch's episodes, windows and entries at once: looking at
+    12 episodes costs the statements of looking at 4, and each gets its next look."""
+    counts = []
+    for patients in (4, 12):
+        episodes = [unreachable(clinic).episode.id for _ in range(patients)]
+        # The 2 h window is open: nothing to send (no channel), nothing missed yet.
+        counts.append(statements_of_a_tick(app, T0 + timedelta(hours=1)))
+        db.session.rollback()
+        looks = db.session.scalars(
+            db.select(Episode.outreach_due_dt).where(Episode.id.in_(episodes))
+        ).all()
+        assert len(set(looks)) == 1 and looks[0] > T0 + timedelta(hours=1)
+    assert counts[0] == counts[1]
+
+
+def test_a_window_another_run_records_first_holds_up_only_its_own_episode(app, runner, clinic):
+    """A run that loses the race for one episode's window (another run recorded it first)
+    still does the other episodes of its batch, and counts each once."""
+    taken = unreachable(clinic).episode.id
+    others = [unreachable(clinic).episode.id for _ in range(3)]
+
+    def another_run_first(conn, cursor, statement, parameters, context, executemany):
+        # Record the episode's window just before this run does, in its own transaction's
+        # place: the run's insert then finds it taken, as if another run had committed it.
+        if statement.startswith("INSERT INTO checkin_window") and taken in _values(parameters):
+            cursor.execute(statement, parameters)
+
+    event.listen(db.engine, "before_cursor_execute", another_run_first)
+    try:
+        report = tick(runner, T0 + timedelta(hours=4))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", another_run_first)
+    assert report["missed"] == 3
+    assert missed_alerts() == {episode_id: 1 for episode_id in others}
+
+
+def _values(parameters) -> list:
+    return list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
 
 
 def test_a_smtp_server_that_never_answers_times_out_and_holds_nothing_up(

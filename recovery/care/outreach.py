@@ -60,7 +60,7 @@ from ..extensions import db, describe_failure
 from ..translation import format_day_time, render, translate, words
 from .audit import record_alert_event, record_event
 from .clinics import clinic_schedule, clinic_zone, outreach_settings
-from .episodes import apply_alerts, episode_entries, reminder_token
+from .episodes import apply_alerts, reminder_token
 from .models import (
     Alert,
     AlertEvent,
@@ -69,6 +69,8 @@ from .models import (
     Episode,
     Notification,
     PainEntry,
+    Patient,
+    entry_in_force,
     utcnow,
 )
 from .senders import SendError, Senders, masked_target, target_key
@@ -90,6 +92,11 @@ ESCALATING_SEVERITIES = (Severity.EMERGENCY, Severity.URGENT)
 ON_CALL_LOOKBACK = timedelta(hours=24)
 #: The most messages one run sends; the rest wait for the next run.
 BATCH = 200
+#: Episodes whose windows are looked at in one transaction: a run that finds 10,000 due (the
+#: first after an upgrade, or after the job was stopped for long) commits 50 times, not
+#: 10,000, and reads each batch's windows and entries in one statement each. Check-ins to
+#: those episodes wait for the batch (a fraction of a second).
+EPISODE_BATCH = 200
 
 
 @dataclass
@@ -200,8 +207,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
-    """Remind patients and report missed check-ins, one episode (one transaction) at a time,
-    for the episodes whose next look (`Episode.outreach_due_dt`) has come."""
+    """Remind patients and report missed check-ins for the episodes whose next look
+    (`Episode.outreach_due_dt`) has come, EPISODE_BATCH episodes (one transaction) at a time."""
     episode_ids = db.session.scalars(
         db.select(Episode.id)
         .where(Episode.status == "active", Episode.outreach_due_dt <= now)
@@ -209,14 +216,64 @@ def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
         .order_by(Episode.id)
     ).all()
     db.session.commit()
-    for episode_id in episode_ids:
-        try:
-            _check_episode(episode_id, now, senders, report)
-            db.session.commit()
-        except IntegrityError:
-            # Another job recorded the same window first; it has done what this one would.
-            db.session.rollback()
-            current_app.logger.warning("outreach: episode %s was done by another run", episode_id)
+    for start in range(0, len(episode_ids), EPISODE_BATCH):
+        batch = episode_ids[start : start + EPISODE_BATCH]
+        if _check_batch(batch, now, senders, report):
+            continue
+        # Another job recorded one of these windows first: each episode on its own, so that
+        # the others are still done (the one it did is done).
+        for episode_id in batch:
+            if not _check_batch([episode_id], now, senders, report):
+                current_app.logger.warning(
+                    "outreach: episode %s was done by another run", episode_id
+                )
+
+
+def _check_batch(
+    episode_ids: list[int], now: datetime, senders: Senders, report: TickReport
+) -> bool:
+    """`_check_episode` for each of the episodes, in one transaction, their windows and
+    entries read in one statement each; False, having changed nothing, if another job
+    recorded one of their windows or messages first."""
+    done = TickReport()
+    episodes = db.session.scalars(
+        db.select(Episode)
+        .where(Episode.id.in_(episode_ids), Episode.status == "active")
+        .order_by(Episode.id)
+        # In id order, as every job takes them; those another job holds now are its own.
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    ids = [episode.id for episode in episodes]
+    windows: dict[int, dict[datetime, CheckinWindow]] = {i: {} for i in ids}
+    for row in db.session.scalars(
+        db.select(CheckinWindow).where(CheckinWindow.episode_id.in_(ids))
+    ):
+        windows[row.episode_id][row.start_dt] = row
+    entry_hours: dict[int, list[float]] = {i: [] for i in ids}
+    by_id = {episode.id: episode for episode in episodes}
+    for episode_id, recorded_dt in db.session.execute(
+        db.select(PainEntry.episode_id, PainEntry.recorded_dt)
+        .where(PainEntry.episode_id.in_(ids), entry_in_force())
+        .order_by(PainEntry.episode_id, PainEntry.recorded_dt, PainEntry.id)
+    ):
+        entry_hours[episode_id].append(by_id[episode_id].hours_since_procedure(recorded_dt))
+    # Loaded once for the batch (and kept: the session holds objects only while referenced).
+    _patients = db.session.scalars(
+        db.select(Patient).where(Patient.id.in_({e.patient_id for e in episodes}))
+    ).all()
+    try:
+        for episode in episodes:
+            _check_episode(
+                episode, windows[episode.id], entry_hours[episode.id], now, senders, done
+            )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    for name, value in asdict(done).items():
+        setattr(report, name, getattr(report, name) + value)
+    return True
 
 
 def _hours(episode: Episode, when: datetime | None) -> float | None:
@@ -249,24 +306,21 @@ def quiet_until(clinic: Clinic, now: datetime) -> datetime | None:
     return end.astimezone(UTC)
 
 
-def _check_episode(episode_id: int, now: datetime, senders: Senders, report: TickReport):
-    episode = db.session.scalar(
-        db.select(Episode)
-        .where(Episode.id == episode_id, Episode.status == "active")
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    if episode is None:  # closed since, or another job has it now
-        return
+def _check_episode(
+    episode: Episode,
+    rows: dict[datetime, CheckinWindow],
+    entry_hours: list[float],
+    now: datetime,
+    senders: Senders,
+    report: TickReport,
+):
+    """Remind, remind again or report missed the episode's windows due at `now` and set its
+    next look; `rows` are its `CheckinWindow` rows by start, `entry_hours` its entries' times
+    (hours since procedure, in force, in recorded order). The caller holds its lock."""
     clinic = episode.clinic
     schedule = clinic_schedule(clinic)
-    rows = {
-        row.start_dt: row
-        for row in db.session.scalars(db.select(CheckinWindow).filter_by(episode_id=episode.id))
-    }
     quiet_end = quiet_until(clinic, now)
     stopped = episode.patient.reminders_stopped_dt is not None
-    entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in episode_entries(episode)]
     now_h = episode.hours_since_procedure(now)
     enrolled_h = episode.hours_since_procedure(episode.created_dt)
     records = _records(episode, schedule, rows)
