@@ -136,6 +136,16 @@ def recovery_env(raw: str | None) -> str:
     return env
 
 
+def prepare_threshold(raw: str | None) -> int | None:
+    """DATABASE_PREPARE_THRESHOLD: after how many runs on a connection psycopg prepares a
+    statement on the server (5 unless set); `off` never, as PgBouncer before 1.21 needs in
+    transaction mode."""
+    raw = (raw or "").strip().lower()
+    if raw == "off":
+        return None
+    return whole_number("DATABASE_PREPARE_THRESHOLD", raw, 5, 0, 1000)
+
+
 def engine_options(env) -> dict:
     """SQLAlchemy's engine options for PostgreSQL, from DATABASE_POOL_* (docs/deployment.md).
 
@@ -143,9 +153,10 @@ def engine_options(env) -> dict:
     `max_overflow` more for a burst, so one process may hold their sum. A request that finds
     them all busy waits `pool_timeout` seconds, then answers 503. A connection is replaced
     after `pool_recycle` seconds, and tested before use (`pool_pre_ping`) so that one a
-    firewall or a database restart cut is never handed to a request.
+    firewall or a database restart cut is never handed to a request. DATABASE_PREPARE_THRESHOLD
+    is psycopg's `prepare_threshold`, passed on only when set.
     """
-    return {
+    options = {
         "pool_size": whole_number("DATABASE_POOL_SIZE", env("DATABASE_POOL_SIZE"), 5, 1, 100),
         "max_overflow": whole_number(
             "DATABASE_MAX_OVERFLOW", env("DATABASE_MAX_OVERFLOW"), 5, 0, 100
@@ -160,6 +171,10 @@ def engine_options(env) -> dict:
         # A failed statement is logged without its parameters (a patient's pain, notes).
         "hide_parameters": True,
     }
+    if (env("DATABASE_PREPARE_THRESHOLD") or "").strip():
+        threshold = prepare_threshold(env("DATABASE_PREPARE_THRESHOLD"))
+        options["connect_args"] = {"prepare_threshold": threshold}
+    return options
 
 
 def production_problems(config, *, secret_key_given: bool) -> list[str]:

@@ -55,6 +55,7 @@ POOL = {
     "DATABASE_POOL_TIMEOUT": "4",
     "DATABASE_POOL_RECYCLE": "600",
     "DATABASE_POOL_PRE_PING": "0",
+    "DATABASE_PREPARE_THRESHOLD": "off",
 }
 
 
@@ -66,6 +67,9 @@ def test_the_pool_settings_reach_the_postgresql_engine(monkeypatch):
         pool = db.engine.pool
         assert (pool.size(), pool._max_overflow, pool.timeout()) == (7, 3, 4)
         assert (pool._recycle, pool._pre_ping) == (600, False)
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {
+            "prepare_threshold": None
+        }
         assert db.engine.hide_parameters is True
         db.engine.dispose()
 
@@ -83,15 +87,39 @@ def test_the_pool_defaults(monkeypatch):
 
 def test_sqlite_keeps_its_own_options_whatever_the_pool_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_POOL_SIZE", "7")
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "off")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'one.sqlite3'}"})
-    assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert "pool_size" not in options and "prepare_threshold" not in options["connect_args"]
 
 
-@pytest.mark.parametrize("value", ["many", "0", "1000"])
-def test_a_malformed_pool_setting_stops_the_app_naming_it(monkeypatch, value):
-    monkeypatch.setenv("DATABASE_POOL_SIZE", value)
-    with pytest.raises(RuntimeError, match="DATABASE_POOL_SIZE must be a whole number"):
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("DATABASE_POOL_SIZE", "many"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("DATABASE_POOL_SIZE", "1000"),
+        ("DATABASE_PREPARE_THRESHOLD", "never"),
+    ],
+)
+def test_a_malformed_pool_setting_stops_the_app_naming_it(monkeypatch, setting, value):
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(RuntimeError, match=f"{setting} must be a whole number"):
         create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db.example/recovery"})
+
+
+@pytest.mark.parametrize(("value", "threshold"), [("off", None), ("0", 0), ("", 5)])
+def test_psycopg_prepares_statements_as_told_for_pgbouncer(monkeypatch, value, threshold):
+    """PgBouncer before 1.21, in transaction mode, cannot follow statements prepared on the
+    server: DATABASE_PREPARE_THRESHOLD=off stops psycopg preparing them."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL connection to look at")
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", value)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL})
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.connection.driver_connection.prepare_threshold == threshold
+    with app.app_context():
+        db.engine.dispose()
 
 
 # --- gunicorn.conf.py ---------------------------------------------------------------------
