@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import runpy
+import subprocess
+import sys
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -38,7 +42,7 @@ from recovery.care.models import Alert, PainEntry
 from recovery.extensions import db
 from tests import factories
 from tests.conftest import PG_URL
-from tests.servers import Gunicorn
+from tests.servers import Gunicorn, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/4"
 #: The address patients and staff use; the balancer passes it to both servers.
@@ -156,6 +160,25 @@ def test_the_defaults_suit_a_server_behind_a_load_balancer(gunicorn_conf):
     assert gunicorn_conf["preload_app"] is True
     assert gunicorn_conf["secure_scheme_headers"] == {}  # TRUSTED_PROXIES decides, in the app
     assert "%(f)s" not in gunicorn_conf["access_log_format"]  # no Referer
+
+
+def test_gunicorn_stops_at_once_with_the_reason_when_production_refuses(tmp_path):
+    """With the app loaded before the fork, a refused configuration stops the master itself,
+    naming what to fix, instead of workers failing to boot one after another."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "WEB_CONCURRENCY")},
+        "RECOVERY_ENV": "production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'refused.sqlite3'}",
+    }
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py"]
+    command += ["--bind", f"127.0.0.1:{free_port()}", "--worker-tmp-dir", str(tmp_path), "wsgi:app"]
+    done = subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "RECOVERY_ENV=production refuses to start" in done.stderr
+    assert "set SECRET_KEY" in done.stderr and "RATELIMIT_STORAGE_URL" in done.stderr
+    assert "Booting worker" not in done.stderr
 
 
 # --- two servers, one database, one Redis -------------------------------------------------
