@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -151,6 +152,31 @@ def gunicorn_conf(monkeypatch) -> dict:
 )  # fmt: skip
 def test_the_access_log_hides_the_token_of_a_patients_link(gunicorn_conf, logged, shown):
     assert gunicorn_conf["redact"](logged) == shown
+
+
+def test_the_access_log_holds_no_credential_whatever_its_format_asks(gunicorn_conf):
+    """Every value a format could name (request line, path, headers, WSGI variables)."""
+    from gunicorn.config import Config
+
+    logger = gunicorn_conf["RedactingLogger"](Config())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/p/secret-link/handout?lang=es",
+        "PATH_INFO": "/p/secret-link/handout",
+        "QUERY_STRING": "lang=es",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.1",
+        "HTTP_AUTHORIZATION": "Bearer secret-api-token",
+        "HTTP_COOKIE": "session=secret-session",
+        "HTTP_REFERER": "https://recovery.example.test/p/secret-link",
+    }
+    request = SimpleNamespace(
+        headers=[("AUTHORIZATION", "Bearer secret-api-token"), ("COOKIE", "session=secret")]
+    )
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[("Set-Cookie", "s=secret")])
+    atoms = logger.atoms(response, request, environ, timedelta(milliseconds=5))
+    assert "secret" not in repr(atoms)
+    assert atoms["r"] == "GET /p/<token>/handout?lang=es HTTP/1.1"
 
 
 def test_the_defaults_suit_a_server_behind_a_load_balancer(gunicorn_conf):
