@@ -136,6 +136,47 @@ def recovery_env(raw: str | None) -> str:
     return env
 
 
+def prepare_threshold(raw: str | None) -> int | None:
+    """DATABASE_PREPARE_THRESHOLD: after how many runs on a connection psycopg prepares a
+    statement on the server (5 unless set); `off` never, as PgBouncer before 1.21 needs in
+    transaction mode."""
+    raw = (raw or "").strip().lower()
+    if raw == "off":
+        return None
+    return whole_number("DATABASE_PREPARE_THRESHOLD", raw, 5, 0, 1000)
+
+
+def engine_options(env) -> dict:
+    """SQLAlchemy's engine options for PostgreSQL, from DATABASE_POOL_* (docs/deployment.md).
+
+    Each server process keeps its own pool: `pool_size` connections held open and up to
+    `max_overflow` more for a burst, so one process may hold their sum. A request that finds
+    them all busy waits `pool_timeout` seconds, then answers 503. A connection is replaced
+    after `pool_recycle` seconds, and tested before use (`pool_pre_ping`) so that one a
+    firewall or a database restart cut is never handed to a request. DATABASE_PREPARE_THRESHOLD
+    is psycopg's `prepare_threshold`, passed on only when set.
+    """
+    options = {
+        "pool_size": whole_number("DATABASE_POOL_SIZE", env("DATABASE_POOL_SIZE"), 5, 1, 100),
+        "max_overflow": whole_number(
+            "DATABASE_MAX_OVERFLOW", env("DATABASE_MAX_OVERFLOW"), 5, 0, 100
+        ),
+        "pool_timeout": whole_number(
+            "DATABASE_POOL_TIMEOUT", env("DATABASE_POOL_TIMEOUT"), 10, 1, 300
+        ),
+        "pool_recycle": whole_number(
+            "DATABASE_POOL_RECYCLE", env("DATABASE_POOL_RECYCLE"), 1800, 60, 24 * 3600
+        ),
+        "pool_pre_ping": flag("DATABASE_POOL_PRE_PING", env("DATABASE_POOL_PRE_PING"), True),
+        # A failed statement is logged without its parameters (a patient's pain, notes).
+        "hide_parameters": True,
+    }
+    if (env("DATABASE_PREPARE_THRESHOLD") or "").strip():
+        threshold = prepare_threshold(env("DATABASE_PREPARE_THRESHOLD"))
+        options["connect_args"] = {"prepare_threshold": threshold}
+    return options
+
+
 def production_problems(config, *, secret_key_given: bool) -> list[str]:
     """What a production configuration must fix before the app may start (empty: nothing).
 
@@ -156,6 +197,15 @@ def production_problems(config, *, secret_key_given: bool) -> list[str]:
         problems.append(
             "set DATABASE_URL to a PostgreSQL database (or ALLOW_SQLITE_IN_PRODUCTION=1)"
         )
+    # Counted in memory, failed sign-ins are counted by each server process on its own: with
+    # eight workers an account takes eight times the guesses it should.
+    if str(config["RATELIMIT_STORAGE_URL"]).startswith("memory://") and not config.get(
+        "ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION"
+    ):
+        problems.append(
+            "set RATELIMIT_STORAGE_URL to a Redis server, redis://host:6379/0 "
+            "(or ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION=1 for a single server process)"
+        )
     return problems
 
 
@@ -174,12 +224,16 @@ def load_config(app, test_config: dict | None) -> None:
     app.config.from_mapping(
         RECOVERY_ENV=recovery_env(os.environ.get("RECOVERY_ENV")),
         ALLOW_SQLITE_IN_PRODUCTION=os.environ.get("ALLOW_SQLITE_IN_PRODUCTION", "0") == "1",
+        ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION=flag(
+            "ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION",
+            env("ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION"),
+            False,
+        ),
         # New entries one episode takes in an hour, whoever sends them (0: no limit).
         ENTRIES_PER_EPISODE_PER_HOUR=whole_number(
             "ENTRIES_PER_EPISODE_PER_HOUR", env("ENTRIES_PER_EPISODE_PER_HOUR"), 20, 0, 10_000
         ),
-        # A failed statement is logged without its parameters (a patient's pain, notes).
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(env),
         # A patient may leave the check-in page open for hours before answering.
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -209,7 +263,8 @@ def load_config(app, test_config: dict | None) -> None:
         LANGUAGES=languages(os.environ.get("LANGUAGES")),
         DEFAULT_TIMEZONE="Europe/London",
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", ""),
-        # Counters of failed sign-ins: memory:// is per process; use redis:// with several.
+        # Counters of failed sign-ins: memory:// is per process (refused in production unless
+        # allowed); redis:// shares them between processes and servers.
         RATELIMIT_STORAGE_URL=os.environ.get("RATELIMIT_STORAGE_URL", "memory://"),
         # Progressive waits (recovery.web.throttle): failures per account from devices it has
         # not signed in on, per network address, and per device it has signed in on.

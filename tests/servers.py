@@ -36,6 +36,10 @@ class Gunicorn:
     """`wsgi:app` in gunicorn on `database_url`, in a process group of its own (the master and
     its workers), so a test can kill it whole and start it again on the same port.
 
+    It serves as production does, with the repository's gunicorn.conf.py (threaded workers,
+    the app loaded before the fork, the access log without patients' links); `workers`, the
+    port and the heartbeat directory are this test's.
+
     `certificate` (certificate, key) serves HTTPS. The log goes to `log_dir`/gunicorn.log
     (each start appends) and is shown if the server does not answer /healthz within ten
     seconds.
@@ -54,7 +58,8 @@ class Gunicorn:
         self.port = free_port()
         self.scheme = "https" if certificate else "http"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
-        command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
+        command = [str(Path(sys.executable).parent / "gunicorn")]
+        command += ["--config", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers)]
         command += ["--bind", f"127.0.0.1:{self.port}", "--worker-tmp-dir", str(log_dir)]
         if certificate:
             command += ["--certfile", str(certificate[0]), "--keyfile", str(certificate[1])]

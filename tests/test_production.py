@@ -23,6 +23,7 @@ SAFE = {
     "SECRET_KEY": "a-long-random-production-secret",
     "SESSION_COOKIE_SECURE": "1",
     "DATABASE_URL": PG,
+    "RATELIMIT_STORAGE_URL": "redis://redis.example:6379/0",
 }
 SETTINGS = [
     "RECOVERY_ENV",
@@ -32,6 +33,14 @@ SETTINGS = [
     "FLASK_DEBUG",
     "ALLOW_SQLITE_IN_PRODUCTION",
     "ENTRIES_PER_EPISODE_PER_HOUR",
+    "RATELIMIT_STORAGE_URL",
+    "ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_MAX_OVERFLOW",
+    "DATABASE_POOL_TIMEOUT",
+    "DATABASE_POOL_RECYCLE",
+    "DATABASE_POOL_PRE_PING",
+    "DATABASE_PREPARE_THRESHOLD",
 ]
 
 
@@ -77,8 +86,20 @@ def test_development_is_the_default_and_is_not_checked(environment, tmp_path):
         ({"SESSION_COOKIE_SECURE": "0"}, "SESSION_COOKIE_SECURE=1"),
         ({"DATABASE_URL": None}, "ALLOW_SQLITE_IN_PRODUCTION=1"),
         ({"DATABASE_URL": "sqlite:////srv/recovery.sqlite3"}, "ALLOW_SQLITE_IN_PRODUCTION=1"),
+        ({"RATELIMIT_STORAGE_URL": None}, "ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION=1"),
+        ({"RATELIMIT_STORAGE_URL": "memory://"}, "RATELIMIT_STORAGE_URL to a Redis server"),
     ],
-    ids=["no-secret", "empty-secret", "debug", "cookie", "cookie-0", "sqlite", "sqlite-url"],
+    ids=[
+        "no-secret",
+        "empty-secret",
+        "debug",
+        "cookie",
+        "cookie-0",
+        "sqlite",
+        "sqlite-url",
+        "throttle-default",
+        "throttle-memory",
+    ],
 )
 def test_production_refuses_an_unsafe_setting_naming_it(environment, change, named):
     env = {**SAFE, **change}
@@ -110,6 +131,14 @@ def test_sqlite_in_production_when_explicitly_allowed(environment, tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
 
+def test_counting_sign_ins_in_memory_in_production_when_explicitly_allowed(environment):
+    """One server process (one worker) counts every failure itself: memory:// is then safe."""
+    environment(
+        **{**SAFE, "RATELIMIT_STORAGE_URL": "memory://"}, ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION="1"
+    )
+    assert build().config["RATELIMIT_STORAGE_URL"] == "memory://"
+
+
 def test_an_unknown_environment_is_refused(environment):
     environment(RECOVERY_ENV="staging", SECRET_KEY="x")
     with pytest.raises(RuntimeError, match="RECOVERY_ENV must be one of"):
@@ -120,7 +149,13 @@ def test_every_problem_is_named_at_once(environment):
     environment(RECOVERY_ENV="production", FLASK_DEBUG="1")
     with pytest.raises(RuntimeError) as refused:
         build()
-    for named in ("SECRET_KEY", "debug", "SESSION_COOKIE_SECURE=1", "DATABASE_URL"):
+    for named in (
+        "SECRET_KEY",
+        "debug",
+        "SESSION_COOKIE_SECURE=1",
+        "DATABASE_URL",
+        "RATELIMIT_STORAGE_URL",
+    ):
         assert named in str(refused.value)
 
 

@@ -202,15 +202,18 @@ def test_failures_from_anyone_do_not_block_a_signed_in_nurse_changing_her_passwo
     assert client.post("/account/password", data=new).status_code == 302
 
 
-def test_production_warns_of_counts_kept_in_each_process(monkeypatch, caplog):
+def test_production_refuses_counts_kept_in_each_process_unless_allowed(monkeypatch):
     monkeypatch.setenv("RECOVERY_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a production secret")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
     monkeypatch.setenv("ALLOW_SQLITE_IN_PRODUCTION", "1")
-    with caplog.at_level("WARNING"):
+    monkeypatch.delenv("ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION", raising=False)
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URL to a Redis server"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert "RATELIMIT_STORAGE_URL is memory://" in caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING"):
-        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_STORAGE_URL": REDIS_URL})
-    assert "RATELIMIT_STORAGE_URL" not in caplog.text
+    shared = create_app(
+        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_STORAGE_URL": REDIS_URL}
+    )
+    assert shared.config["RATELIMIT_STORAGE_URL"] == REDIS_URL
+    monkeypatch.setenv("ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION", "1")
+    alone = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert alone.config["RATELIMIT_STORAGE_URL"] == "memory://"

@@ -250,6 +250,7 @@ def test_production_requires_it_of_administrators_by_default(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a production secret")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
     monkeypatch.setenv("ALLOW_SQLITE_IN_PRODUCTION", "1")
+    monkeypatch.setenv("ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION", "1")
     production = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert production.config["REQUIRE_ADMIN_2FA"] is True
     monkeypatch.setenv("REQUIRE_ADMIN_2FA", "0")
@@ -290,6 +291,7 @@ def test_production_is_production_however_it_is_written(monkeypatch, value):
     monkeypatch.setenv("SECRET_KEY", "a production secret")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
     monkeypatch.setenv("ALLOW_SQLITE_IN_PRODUCTION", "1")
+    monkeypatch.setenv("ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION", "1")
     production = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert production.config["REQUIRE_ADMIN_2FA"] is True
 

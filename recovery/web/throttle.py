@@ -8,7 +8,8 @@ a device that signed in to the account before count only against that device
 
 Counters live in the store named by RATELIMIT_STORAGE_URL: `memory://` (the default) keeps
 them in each server process; `redis://host:6379/0` shares them between processes and servers,
-which a deployment with several gunicorn workers needs. When the store does not answer, the
+which a deployment with several gunicorn workers needs (RECOVERY_ENV=production refuses
+memory:// unless ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION=1). When the store does not answer, the
 throttle lets the request through and logs a warning: staff must still be able to sign in.
 """
 
@@ -35,13 +36,7 @@ def init_app(app: Flask) -> None:
             raise RuntimeError(
                 f"{name} must read like '5 per minute; 10 per 15 minutes; 20 per hour'"
             ) from None
-    url = app.config["RATELIMIT_STORAGE_URL"]
-    if app.config.get("RECOVERY_ENV") == "production" and url.startswith("memory://"):
-        app.logger.warning(
-            "RATELIMIT_STORAGE_URL is memory://: each server process counts failed sign-ins "
-            "on its own; with several, use redis://"
-        )
-    storage = storage_from_string(url)
+    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URL"])
     app.extensions[EXTENSION] = MovingWindowRateLimiter(storage)
 
 
