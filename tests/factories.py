@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from flask import current_app
-from sqlalchemy import case, func, or_
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import case, func, inspect, or_
 
 from recovery.care.accounts import create_staff
 from recovery.care.clinics import create_clinic
@@ -123,9 +122,8 @@ def miscounted_episodes() -> list[tuple[int, int, int, int, int]]:
         .where(or_(Episode.open_alerts != open_n, Episode.acknowledged_alerts != ack_n))
     )
     try:
+        if "open_alerts" not in {c["name"] for c in inspect(db.engine).get_columns("episode")}:
+            return []
         return [tuple(row) for row in db.session.execute(statement)]
-    except (OperationalError, ProgrammingError):
-        db.session.rollback()
-        return []
     finally:
         db.session.remove()

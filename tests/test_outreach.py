@@ -467,9 +467,9 @@ def missed_alerts() -> dict[int, int]:
 def test_episodes_due_at_once_are_looked_at_in_batches_of_a_few_statements(app, clinic):
     """A run that finds many episodes due (the first after an upgrade, or after the job was
     stopped) locks and reads each batch's episodes, windows and entries at once: looking at
-    12 episodes costs the statements of looking at 4, and each gets its next look."""
+    9 episodes costs the statements of looking at 3, and each gets its next look."""
     counts = []
-    for patients in (4, 12):
+    for patients in (3, 9):
         episodes = [unreachable(clinic).episode.id for _ in range(patients)]
         # The 2 h window is open: nothing to send (no channel), nothing missed yet.
         counts.append(statements_of_a_tick(app, T0 + timedelta(hours=1)))
@@ -500,6 +500,26 @@ def test_a_window_another_run_records_first_holds_up_only_its_own_episode(app, r
         event.remove(db.engine, "before_cursor_execute", another_run_first)
     assert report["missed"] == 3
     assert missed_alerts() == {episode_id: 1 for episode_id in others}
+
+
+def test_an_episode_that_fails_holds_up_neither_its_batch_nor_the_next_ones(app, clinic):
+    """One episode whose window cannot be written (a fault, not a race) is skipped and
+    reported; the rest of its batch and the batches after it are done."""
+    episodes = [unreachable(clinic).episode.id for _ in range(25)]
+    broken = episodes[3]
+
+    def fault(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO checkin_window") and broken in _values(parameters):
+            raise RuntimeError("disk fault")
+
+    event.listen(db.engine, "before_cursor_execute", fault)
+    try:
+        with pytest.raises(RuntimeError, match="disk fault"):
+            run_tick(T0 + timedelta(hours=4), Senders(console=True, out=io.StringIO()))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fault)
+    db.session.rollback()
+    assert missed_alerts() == {episode_id: 1 for episode_id in episodes if episode_id != broken}
 
 
 def _values(parameters) -> list:

@@ -68,7 +68,7 @@ def test_episode_statuses(client, auth, ward):
         ("q=%25", [], ["Fay Fine"]),
         ("indication=tumour", [], ["Fay Fine"]),
         ("status=bogus", ["Fay Fine", "Otto Overdue"], []),
-        ("page=999999999999", [], ["Fay Fine"]),
+        ("page=999999999999", ["Fay Fine"], []),  # past the end: the last page
     ],
 )
 def test_filters_and_search(client, auth, ward, query, shown, hidden):

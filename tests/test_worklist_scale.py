@@ -90,7 +90,7 @@ def test_an_other_clinics_alerts_count_nowhere_on_the_worklist(client, auth, cli
     mine = alerted(clinic, now, 1, start=50)[0]
     auth.login()
     html = client.get("/staff/").get_data(as_text=True)
-    heading = re.search(r'id="alerts-heading">(\d+) open alerts? <span class="muted">\((\d+) ', html)
+    heading = re.search(r'"alerts-heading">(\d+) open alerts? <span class="muted">\((\d+) ', html)
     assert heading.groups() == (str(len(mine.episode.alerts)), "1")
     assert set(patients_in(section(html, "open-alerts"))) == {"Alerted 50"}
     assert mine.episode.open_alerts == len(mine.episode.alerts) > 0

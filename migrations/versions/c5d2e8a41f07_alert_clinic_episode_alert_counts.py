@@ -38,6 +38,10 @@ def upgrade():
         "acknowledged_alerts = (SELECT count(*) FROM alert "
         "WHERE alert.episode_id = episode.id AND alert.status = 'acknowledged')"
     )
+    with op.batch_alter_table("episode", schema=None) as batch_op:
+        batch_op.create_check_constraint(
+            "alert_counts", "open_alerts >= 0 AND acknowledged_alerts >= 0"
+        )
     op.add_column("alert", sa.Column("clinic_id", sa.Integer(), nullable=True))
     op.execute(
         "UPDATE alert SET clinic_id = "
@@ -63,5 +67,6 @@ def downgrade():
         batch_op.drop_constraint(op.f("fk_alert_clinic_id_clinic"), type_="foreignkey")
         batch_op.drop_column("clinic_id")
     with op.batch_alter_table("episode", schema=None) as batch_op:
+        batch_op.drop_constraint("alert_counts", type_="check")
         batch_op.drop_column("acknowledged_alerts")
         batch_op.drop_column("open_alerts")

@@ -235,6 +235,7 @@ class Episode(db.Model):
         CheckConstraint(one_of("indication", Indication.codes()), name="indication"),
         CheckConstraint(one_of("status", EpisodeStatus.codes()), name="status"),
         CheckConstraint("baseline_pain BETWEEN 0 AND 10", name="baseline_pain_range"),
+        CheckConstraint("open_alerts >= 0 AND acknowledged_alerts >= 0", name="alert_counts"),
         Index("ix_episode_clinic_status", "clinic_id", "status"),
         Index("ix_episode_clinic_updated", "clinic_id", "updated_dt"),
         Index("ix_episode_status_outreach_due", "status", "outreach_due_dt"),
@@ -387,7 +388,9 @@ class Alert(db.Model):
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
     rule: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    # The status an alert had is always known when it changes (active history), so that
+    # its episode's counts (`_count_alert_changes`) move from the right one.
+    status: Mapped[str] = mapped_column(String(16), default="open", active_history=True)
     # Unbounded: an open red-flag alert keeps every red flag reported while it is open.
     reason: Mapped[str] = mapped_column(Text)
     # The reason as a message (recovery.clinical.message), shown in the reader's language; `reason`
@@ -411,9 +414,10 @@ class Alert(db.Model):
     )
 
     @validates("episode")
-    def _takes_episode_clinic(self, _key: str, episode: Episode) -> Episode:
+    def _takes_episode_clinic(self, _key: str, episode: Episode | None) -> Episode | None:
         """An alert belongs to its episode's clinic."""
-        self.clinic_id = episode.clinic_id
+        if episode is not None:
+            self.clinic_id = episode.clinic_id or episode.clinic.id
         return episode
 
 

@@ -93,10 +93,11 @@ ON_CALL_LOOKBACK = timedelta(hours=24)
 #: The most messages one run sends; the rest wait for the next run.
 BATCH = 200
 #: Episodes whose windows are looked at in one transaction: a run that finds 10,000 due (the
-#: first after an upgrade, or after the job was stopped for long) commits 50 times, not
-#: 10,000, and reads each batch's windows and entries in one statement each. Check-ins to
-#: those episodes wait for the batch (a fraction of a second).
-EPISODE_BATCH = 200
+#: first after an upgrade, or after the job was stopped for long) commits 200 times, not
+#: 10,000, and reads each batch's windows and entries in one statement each. A check-in to
+#: one of them waits for its batch; on SQLite, where a transaction that writes holds the whole
+#: database, batches are smaller so that no check-in waits long.
+EPISODE_BATCH = {"postgresql": 50, "sqlite": 10}
 
 
 @dataclass
@@ -208,7 +209,12 @@ def backoff(attempts: int) -> timedelta:
 
 def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
     """Remind patients and report missed check-ins for the episodes whose next look
-    (`Episode.outreach_due_dt`) has come, EPISODE_BATCH episodes (one transaction) at a time."""
+    (`Episode.outreach_due_dt`) has come, a batch (`EPISODE_BATCH`, one transaction) at a time.
+
+    A batch that fails is undone and its episodes are taken one by one, so that the others
+    are done: one whose window another job recorded first is left to it; one that fails
+    otherwise is logged and skipped, and the stage reports the first such failure at the end.
+    """
     episode_ids = db.session.scalars(
         db.select(Episode.id)
         .where(Episode.status == "active", Episode.outreach_due_dt <= now)
@@ -216,25 +222,33 @@ def check_windows(now: datetime, senders: Senders, report: TickReport) -> None:
         .order_by(Episode.id)
     ).all()
     db.session.commit()
-    for start in range(0, len(episode_ids), EPISODE_BATCH):
-        batch = episode_ids[start : start + EPISODE_BATCH]
-        if _check_batch(batch, now, senders, report):
+    size = EPISODE_BATCH.get(db.engine.dialect.name, 10)
+    failures = []
+    for start in range(0, len(episode_ids), size):
+        batch = episode_ids[start : start + size]
+        if _check_batch(batch, now, senders, report) is None:
             continue
-        # Another job recorded one of these windows first: each episode on its own, so that
-        # the others are still done (the one it did is done).
         for episode_id in batch:
-            if not _check_batch([episode_id], now, senders, report):
+            failure = _check_batch([episode_id], now, senders, report)
+            if isinstance(failure, IntegrityError):
                 current_app.logger.warning(
                     "outreach: episode %s was done by another run", episode_id
                 )
+            elif failure is not None:
+                current_app.logger.error(
+                    "outreach: episode %s failed: %s", episode_id, describe_failure(failure)
+                )
+                failures.append(failure)
+    if failures:
+        raise failures[0]
 
 
 def _check_batch(
     episode_ids: list[int], now: datetime, senders: Senders, report: TickReport
-) -> bool:
+) -> Exception | None:
     """`_check_episode` for each of the episodes, in one transaction, their windows and
-    entries read in one statement each; False, having changed nothing, if another job
-    recorded one of their windows or messages first."""
+    entries read in one statement each; the exception, having changed nothing, if one of them
+    failed (an IntegrityError: another job recorded one of their windows first)."""
     done = TickReport()
     episodes = db.session.scalars(
         db.select(Episode)
@@ -268,12 +282,12 @@ def _check_batch(
                 episode, windows[episode.id], entry_hours[episode.id], now, senders, done
             )
         db.session.commit()
-    except IntegrityError:
+    except Exception as exc:  # noqa: BLE001 - the caller takes the episodes one by one
         db.session.rollback()
-        return False
+        return exc
     for name, value in asdict(done).items():
         setattr(report, name, getattr(report, name) + value)
-    return True
+    return None
 
 
 def _hours(episode: Episode, when: datetime | None) -> float | None:

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -86,14 +87,19 @@ def worklist():
     clinic_id = current_user.clinic_id
     open_alerts = worklist_alerts(clinic_id, "open", open_page)
     in_progress = worklist_alerts(clinic_id, "acknowledged", progress_page)
-    episodes, total = worklist_episodes(
+    listed = partial(
+        worklist_episodes,
         clinic_id,
         now,
         status=filters.status.data or None,
         indication=filters.indication.data or None,
         search=(filters.q.data or "").strip(),
-        page=page,
     )
+    episodes, total = listed(page=page)
+    if page > page_count(total, PER_PAGE):
+        # Past the end (the list shrank, an old link): its last page, as the alert lists do.
+        page = page_count(total, PER_PAGE)
+        episodes, total = listed(page=page)
     return render_template(
         "staff/worklist.html",
         filters=filters,
