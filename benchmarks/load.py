@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class Database:
 
     size: int
     url: str
+    version: str = ""
     episode_40_id: int = 0
     app_tokens: list[str] = field(default_factory=list)
     bare_tokens: list[str] = field(default_factory=list)
@@ -118,7 +120,7 @@ def prepare(url: str, size: int, now: datetime, options: Options, *, full: bool)
             leftover.unlink(missing_ok=True)
     app = web.make_app(url)
     web.build_schema(app)
-    found = Database(size, url)
+    found = Database(size, url, version=web.database_version(app))
     with app.app_context():
         seeded = seed.seed_all(
             now, active=size, closed=size // 10, other_clinic=size // 5, seed=options.seed
@@ -241,6 +243,7 @@ class Engine:
             "run": run,
             **summary(answer),
             "statuses": answer["statuses"],
+            "generator_cpu": answer["cpu_share"],
             "latencies_ms": answer["latencies_ms"],
         }
         self.results.append(result)
@@ -441,5 +444,5 @@ def run(engines: list[tuple[str, str]], workdir: Path, now: datetime, options: O
         finally:
             engine.stop()
         engine.tick()
-        results += engine.results
+        results += [{**r, "version": engine.large.version} for r in engine.results]
     return results

@@ -17,7 +17,8 @@ replaced by that number, so every request can carry its own idempotency key; `of
 session cookie of its own). A
 request counts when it started after the warm-up and was answered before the end. The answer
 (JSON on stdout): the latencies in milliseconds, the statuses, the errors (non-2xx answers and
-failed connections) and how many requests were sent in all.
+failed connections), how many requests were sent in all, and the share of one core the
+generator itself used.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ async def _client(spec: dict, number: int, clock: dict, out: dict) -> None:
 
 
 async def _load(spec: dict) -> dict:
-    now = time.perf_counter()
+    now, cpu = time.perf_counter(), time.process_time()
     clock = {"measured_from": now + spec["warmup"], "end": now + spec["warmup"] + spec["duration"]}
     out = {"latencies_ms": [], "statuses": Counter(), "errors": 0, "issued": 0}
     await asyncio.gather(*(_client(spec, k, clock, out) for k in range(spec["clients"])))
@@ -132,6 +133,8 @@ async def _load(spec: dict) -> dict:
         "statuses": {str(k): v for k, v in sorted(out["statuses"].items())},
         "errors": out["errors"],
         "issued": out["issued"],
+        # This process's own CPU time: what the measuring took from the server's cores.
+        "cpu_share": (time.process_time() - cpu) / (time.perf_counter() - now),
     }
 
 

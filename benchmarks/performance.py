@@ -348,13 +348,25 @@ def markdown(results: list[dict], info: dict[str, str], command: str, settings: 
         "",
         "| machine | |",
         "| --- | --- |",
-        *(f"| {k} | {info[k]} |" for k in ("cpu", "memory", "os", "python", "sqlite")),
+        f"| CPU | {info['cpu']} |",
+        f"| memory | {info['memory']} |",
+        f"| OS | {info['os']} |",
+        f"| Python | {info['python']} |",
+        "| databases | "
+        + "; ".join(dict.fromkeys(r["version"] for r in results if r.get("version")))
+        + " |",
         f"| libraries | {info['libraries']} |",
         f"| commit | {info['commit']} |",
         "",
     ]
     if any(r["errors"] for r in results):
         out += ["**Some requests failed in this run: see the errors columns.**", ""]
+    busiest = max((r for r in results if "generator_cpu" in r), key=lambda r: r["generator_cpu"])
+    out += [
+        f"The load generator used at most {busiest['generator_cpu']:.0%} of one core "
+        f"({busiest['kind']}, {busiest['target']}, {busiest['clients']} clients).",
+        "",
+    ]
     for title, header, rows in tables(results):
         out += [f"### {title}", "", "| " + " | ".join(header) + " |"]
         out.append("|" + "|".join(" --- " for _ in header) + "|")
