@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -406,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         help="where databases and server logs go (default: a temporary one)",
     )
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, unwind as for Ctrl-C, so the servers started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     info = machine()
     print(f"machine: {info['cpu']}, {info['memory']}, {info['python']}", flush=True)
