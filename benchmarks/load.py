@@ -135,7 +135,7 @@ def prepare(url: str, size: int, now: datetime, options: Options, *, full: bool)
             copies = seed.copy_episode(template, options.checkin_episodes)
             found.app_tokens = [token for _, token in copies]
             seed.fix_sequences()
-            clinic = db.session.scalar(db.select(Clinic).filter_by(id=seeded.clinic_id))
+            clinic = db.session.get(Clinic, seeded.clinic_id)
             nurse = db.session.scalar(db.select(StaffUser).filter_by(email=seed.NURSE_EMAIL))
             rng = random.Random(options.seed)
             for n in range(options.alert_samples):

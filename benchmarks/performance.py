@@ -146,7 +146,9 @@ class Target:
         share = self.measured / self.bound
         if self.at_least:
             return f"{share - 1:+.0%} over the bound" if self.holds else f"short by {1 - share:.0%}"
-        return f"{1 - share:.0%} under the bound" if self.holds else f"{share:.1f}x the bound"
+        if self.holds:
+            return f"{1 - share:.0%} under the bound"
+        return f"{share - 1:.0%} over the bound" if share < 2 else f"{share:.1f}x the bound"
 
 
 def targets(results: list[dict], checkin_clients: int = 10) -> list[Target]:
