@@ -69,7 +69,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install-dev                   ## measure speed and size; figures go to docs/benchmarks.md
+bench: install-dev                   ## measure speed and size (docs/benchmarks.md), then load over HTTP (docs/performance.md)
 	$(BIN)/python -m benchmarks.run
 
 messages: install-dev                ## extract the text into translations/messages.pot, update each language's .po

@@ -1,12 +1,15 @@
-"""`make bench`: measure, print a table, and write the figures into docs/benchmarks.md.
+"""`make bench`: measure, print tables, and write the figures into docs/benchmarks.md (in
+process) and docs/performance.md (load over HTTP).
 
     .venv/bin/python -m benchmarks.run [--no-write] [--skip-postgres] [--explain URL]
+                                       [--no-load | --load-only] [--quick]
 
 PostgreSQL is measured on BENCH_DATABASE_URL, by default the `recovery_bench` database of the
 local server (created when missing; its schema is rebuilt on every run, so the URL must name a
-database whose name contains "bench"). BENCH_DATABASE_URL=off skips PostgreSQL. The figures
-replace the text between the markers in docs/benchmarks.md; everything around them is kept.
-Raw times go to bench-results/latest.json (git-ignored).
+database whose name contains "bench"). BENCH_DATABASE_URL=off skips PostgreSQL. The load
+benchmarks seed databases of their own, named after it (`recovery_bench_load_1000`, ...). The
+figures replace the text between the markers in each doc; everything around them is kept. Raw
+times go to bench-results/latest.json and bench-results/load.json (git-ignored).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -28,12 +32,13 @@ from sqlalchemy import create_engine, text
 
 from recovery import ROOT
 
-from . import backtest, web
+from . import backtest, load, performance, web
 from .measure import Figure
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/recovery_bench"
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench-results" / "latest.json"
+LOAD_RESULTS = ROOT / "bench-results" / "load.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 COMMAND = "make bench  # = .venv/bin/python -m benchmarks.run"
 
@@ -99,7 +104,8 @@ def machine() -> dict[str, str]:
     ).stdout.strip()
     dirty = subprocess.run(
         # The figures' own file does not count as a change to what was measured.
-        ["git", "status", "--porcelain", "--", ".", ":!docs/benchmarks.md", ":!bench-results"],
+        ["git", "status", "--porcelain", "--", ".", ":!docs/benchmarks.md", ":!docs/performance.md"]
+        + [":!bench-results"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -224,15 +230,18 @@ def markdown(figures: list[Figure], facts: dict, info: dict[str, str], seconds: 
     return "\n".join(out)
 
 
-def write_doc(block: str) -> None:
-    """Replace the generated block of docs/benchmarks.md (or create the file)."""
-    if DOC.exists() and START in (current := DOC.read_text()) and END in current:
-        head, rest = current.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        DOC.write_text(head + block + tail)
+def write_doc(
+    block: str, doc: Path = DOC, markers: tuple[str, str] = (START, END), title: str = "Benchmarks"
+) -> None:
+    """Replace the generated block of `doc` (or create the file)."""
+    start, end = markers
+    if doc.exists() and start in (current := doc.read_text()) and end in current:
+        head, rest = current.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        doc.write_text(head + block + tail)
     else:
-        DOC.write_text(f"# Benchmarks\n\n{block}\n")
-    print(f"wrote {DOC.relative_to(ROOT)}")
+        doc.write_text(f"# {title}\n\n{block}\n")
+    print(f"wrote {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc}")
 
 
 def ordered(figures: list[Figure]) -> list[Figure]:
@@ -253,8 +262,114 @@ def ordered(figures: list[Figure]) -> list[Figure]:
     return [f for _, f in sorted(enumerate(figures), key=key)]
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in text.split(","))
+
+
+def load_options(args: argparse.Namespace) -> load.Options:
+    """The load benchmarks' settings from the command line (`--quick`: a tiny run)."""
+    if args.quick:
+        return load.Options(
+            workers=2,
+            runs=1,
+            warmup=0.2,
+            duration=1.0,
+            clients=(1, 3),
+            page_clients=(1, 2),
+            sizes=(60, 120),
+            checkin_episodes=30,
+            alert_samples=1,
+            seed=args.seed,
+        )
+    return load.Options(
+        workers=args.workers,
+        runs=args.runs,
+        warmup=args.warmup,
+        duration=args.duration,
+        clients=_counts(args.clients),
+        page_clients=_counts(args.page_clients),
+        sizes=_counts(args.sizes),
+        alert_samples=args.alert_samples,
+        seed=args.seed,
+    )
+
+
+def in_process(args: argparse.Namespace, work: Path, info: dict[str, str]) -> None:
+    """The in-process figures: backtest, staff pages, check-in, tick, page weight."""
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    facts: dict = {"engines": []}
+    now = datetime.now(UTC)
+    bt_figures, facts["backtest"] = backtest.run(work, rows=args.rows, repeats=3, seed=args.seed)
+    figures += bt_figures
+    engines = [("sqlite", f"sqlite:///{work / 'bench.sqlite3'}")]
+    pg = postgres_url(args.skip_postgres)
+    if pg:
+        engines.append(("postgresql", pg))
+    for n, (label, url) in enumerate(engines):
+        engine_figures, engine_facts = web.run_engine(
+            label,
+            url,
+            now,
+            active=args.episodes,
+            repeats=args.repeats,
+            checkins=args.checkins,
+            seed_value=args.seed,
+            with_page_weight=n == 0,
+            explain_urls=args.explain,
+        )
+        figures += engine_figures
+        facts["engines"].append(engine_facts)
+    figures = ordered(figures)
+    seconds = time.perf_counter() - started
+    print()
+    print_table(figures)
+    for e in facts["engines"]:
+        for url, plan in e.pop("plans").items():
+            print(f"\n=== query plans, {e['engine']}: GET {url}\n{plan}")
+    print(f"\nin-process run: {seconds:.0f} s")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": info, "facts": facts, "figures": [f.as_dict() for f in figures]}, indent=1
+        )
+    )
+    if not args.no_write:
+        write_doc(markdown(figures, facts, info, seconds))
+
+
+def over_http(args: argparse.Namespace, work: Path, info: dict[str, str]) -> None:
+    """The load figures: the app in gunicorn beside the bare endpoint, on every engine."""
+    started = time.perf_counter()
+    options = load_options(args)
+    engines = [("sqlite", "")]
+    pg = postgres_url(args.skip_postgres)
+    if pg:
+        engines.append(("postgresql", pg))
+    results = load.run(engines, work, datetime.now(UTC), options)
+    seconds = time.perf_counter() - started
+    performance.print_tables(results)
+    print(f"\nload run: {seconds:.0f} s")
+    LOAD_RESULTS.parent.mkdir(exist_ok=True)
+    LOAD_RESULTS.write_text(
+        json.dumps({"machine": info, "options": vars(options), "results": results}, indent=1)
+    )
+    if not args.no_write:
+        settings = (
+            f"{options.workers} gunicorn workers, {options.runs} runs of "
+            f"{options.warmup:g} s warm-up + {options.duration:g} s per load; "
+            f"load run {seconds:.0f} s"
+        )
+        write_doc(
+            performance.markdown(results, info, COMMAND, settings),
+            performance.DOC,
+            (performance.START, performance.END),
+            "Performance under load",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every measurement, print the table, write the figures."""
+    """Run every measurement, print the tables, write the figures."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
     )
@@ -264,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkins", type=int, default=200, help="timed check-ins per engine")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--no-write", action="store_true", help="print only, leave the doc as is")
+    parser.add_argument("--no-write", action="store_true", help="print only, leave the docs as is")
     parser.add_argument(
         "--explain",
         action="append",
@@ -273,53 +388,36 @@ def main(argv: list[str] | None = None) -> int:
         help="print the query plans of a staff URL, e.g. /staff/ (repeatable); pages slower "
         f"than {web.WORKLIST_SLOW_MS} ms are explained anyway",
     )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-load", action="store_true", help="the in-process figures only")
+    which.add_argument("--load-only", action="store_true", help="the load over HTTP only")
+    http = parser.add_argument_group("load over HTTP (docs/performance.md)")
+    http.add_argument("--workers", type=int, default=4, help="gunicorn workers per server")
+    http.add_argument("--runs", type=int, default=3, help="runs; each figure is their median")
+    http.add_argument("--duration", type=float, default=4.0, help="seconds measured per load")
+    http.add_argument("--warmup", type=float, default=1.0, help="seconds before, not measured")
+    http.add_argument("--clients", default="1,10,50", help="concurrent check-in clients")
+    http.add_argument("--page-clients", default="1,5", help="concurrent staff page clients")
+    http.add_argument("--sizes", default="1000,10000", help="active episodes of each database")
+    http.add_argument("--alert-samples", type=int, default=6, help="check-ins timed to an alert")
+    http.add_argument("--quick", action="store_true", help="a tiny load run (the tests' own)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where databases and server logs go (default: a temporary one)",
+    )
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, unwind as for Ctrl-C, so the servers started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     info = machine()
     print(f"machine: {info['cpu']}, {info['memory']}, {info['python']}", flush=True)
-    figures: list[Figure] = []
-    facts: dict = {"engines": []}
-    now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="recovery-bench-") as tmp:
-        tmp_path = Path(tmp)
-        bt_figures, facts["backtest"] = backtest.run(
-            tmp_path, rows=args.rows, repeats=3, seed=args.seed
-        )
-        figures += bt_figures
-        engines = [("sqlite", f"sqlite:///{tmp_path / 'bench.sqlite3'}")]
-        pg = postgres_url(args.skip_postgres)
-        if pg:
-            engines.append(("postgresql", pg))
-        for n, (label, url) in enumerate(engines):
-            engine_figures, engine_facts = web.run_engine(
-                label,
-                url,
-                now,
-                active=args.episodes,
-                repeats=args.repeats,
-                checkins=args.checkins,
-                seed_value=args.seed,
-                with_page_weight=n == 0,
-                explain_urls=args.explain,
-            )
-            figures += engine_figures
-            facts["engines"].append(engine_facts)
-    figures = ordered(figures)
-    seconds = time.perf_counter() - started
-    print()
-    print_table(figures)
-    for e in facts["engines"]:
-        for url, plan in e.pop("plans").items():
-            print(f"\n=== query plans, {e['engine']}: GET {url}\n{plan}")
-    print(f"\nwhole run: {seconds:.0f} s")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"machine": info, "facts": facts, "figures": [f.as_dict() for f in figures]}, indent=1
-        )
-    )
-    if not args.no_write:
-        write_doc(markdown(figures, facts, info, seconds))
+    with tempfile.TemporaryDirectory(prefix="recovery-bench-", dir=args.work_dir) as tmp:
+        if not args.load_only:
+            in_process(args, Path(tmp), info)
+        if not args.no_load:
+            over_http(args, Path(tmp), info)
+    print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
     return 0
 
 
