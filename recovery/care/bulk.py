@@ -135,8 +135,10 @@ def write_rows(rows: dict[Any, list[dict]]) -> None:
     """Bulk-insert `rows` (model -> rows with their final ids), parents first."""
     for model in _TABLES:
         table_rows = rows.get(model, [])
+        # Core, not the ORM's bulk insert: the ORM leaves a None out of a row, so rows that
+        # differ in which values are None would go in as many statements.
         for start in range(0, len(table_rows), BATCH):
-            db.session.execute(insert(model), table_rows[start : start + BATCH])
+            db.session.execute(insert(model.__table__), table_rows[start : start + BATCH])
     db.session.flush()
 
 
