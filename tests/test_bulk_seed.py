@@ -31,6 +31,7 @@ from recovery.care.models import (
     PainEntry,
     Patient,
 )
+from recovery.care.outreach import run_tick
 from recovery.clinical.schedule import closed_empty_windows
 from recovery.extensions import db
 from tests import factories
@@ -246,3 +247,25 @@ def test_two_seedings_at_once_both_add_their_patients(runner, database_url, now)
     assert len(seeded_episodes()) == 5 + 2 * 25
     assert count(Episode, Episode.status == "active") == CURATED + 55
     assert count(AlertEvent) >= count(Alert)
+
+
+def test_the_outreach_job_looks_at_a_seeded_episode_when_the_seeding_said(runner, now):
+    seed(runner, now)
+    episodes = seeded_episodes()
+    ids = [e.id for e in episodes]
+    seeded = {e.id: e.outreach_due_dt for e in episodes}
+    waiting = [i for i, due in seeded.items() if due is not None and due > now]
+    assert waiting  # most episodes have nothing due until their next window event
+    reported = (CheckinWindow.episode_id.in_(ids), CheckinWindow.missed_dt.isnot(None))
+    missed = count(CheckinWindow, *reported)
+    # As if the job had never looked at them: it looks at every one, and decides the same.
+    for episode in episodes:
+        episode.outreach_due_dt = episode.procedure_dt
+    db.session.commit()
+    run_tick(now)
+    db.session.rollback()
+    assert {i: db.session.get(Episode, i).outreach_due_dt for i in waiting} == {
+        i: seeded[i] for i in waiting
+    }
+    # The seeding reported every missed check-in the job would report.
+    assert count(CheckinWindow, *reported) == missed

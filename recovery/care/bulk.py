@@ -18,9 +18,11 @@ Each episode is what the app would have stored had it followed the patient from 
 
 Ids are drawn from each table's own sequence on PostgreSQL, so the app's later inserts and a
 second seeding at once never collide; on SQLite the caller holds the write lock (a writing job,
-`g.database_writer`) and the ids follow the largest stored. Not simulated: reminders sent
-(the job sends them from its next run: `outreach_due_dt` asks it to look at every episode),
-notifications, caregivers' links, corrections, logins.
+`g.database_writer`) and the ids follow the largest stored. Each active episode's
+`outreach_due_dt` is when the outreach job has something to do for it (`clinical.reminders`):
+now for a window open and empty, else the next window event, so the job's next run looks only
+at those. Not simulated: reminders sent, notifications, caregivers' links, corrections,
+logins.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy import func, insert, text
 
 from ..clinical.backtest import episode_findings
 from ..clinical.message import Message, join, joined_parts
+from ..clinical.reminders import WindowRecord, due_now, next_look
 from ..clinical.rules import History
 from ..clinical.simulate import simulate_cohort
 from ..clinical.vocabulary import AlertAction, AlertEventKind, Rule
@@ -488,10 +491,12 @@ def _chunk_rows(
         # As `record_pain_entry` writes them: an entry's findings, then its audit row; a
         # missed window's finding when the job runs after it closed.
         timeline = [(e["received_dt"], 1, 0, e, None, None) for e in entries]
+        missed = []
         for number, (hours, kind, finding) in enumerate(findings):
             if finding.rule == Rule.MISSED_CHECKIN:
                 when = min(now, procedure_dt + timedelta(hours=hours, seconds=rng.uniform(5, 60)))
                 timeline.append((when, 0, number, None, (kind, finding), ends[hours]))
+                missed.append(ends[hours])
             else:
                 entry = entry_at[hours]
                 timeline.append((entry["received_dt"], 0, number, entry, (kind, finding), None))
@@ -553,10 +558,29 @@ def _chunk_rows(
             closed_dt=closed_dt,
             updated_dt=story.updated_dt,
             # The outreach job looks at every seeded episode at its next run, as at enrolment.
-            outreach_due_dt=procedure_dt if is_active else None,
+            outreach_due_dt=_outreach_due(
+                schedule, procedure_dt, created_dt, readings, missed, now=now
+            )
+            if is_active
+            else None,
             **_summary(clinic, procedure_dt, baseline_pain, entries),
         )
     return rows, links
+
+
+def _outreach_due(schedule, procedure_dt, created_dt, readings, missed, *, now) -> datetime | None:
+    """When the outreach job next has something to do for a seeded episode, as it would have
+    set it on its last run: now if a window is open and empty (a reminder is due), else the
+    next window event, or None when the schedule is done."""
+    entry_hours = [r.hours for r in readings]
+    now_h = (now - procedure_dt).total_seconds() / 3600
+    enrolled_h = (created_dt - procedure_dt).total_seconds() / 3600
+    records = {window: WindowRecord(missed=True) for window in missed}
+    due = due_now(schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records, quiet=False)
+    if due.remind or due.remind_again or due.missed:
+        return now
+    look_h = next_look(schedule, entry_hours, now_h, enrolled_h=enrolled_h, records=records)
+    return None if look_h is None else procedure_dt + timedelta(hours=look_h)
 
 
 def check_summaries(clinic_id: int, sample: int, seed: int) -> str:
