@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, text
+from sqlalchemy import func, text, update
 
 from recovery.care.accounts import create_staff
 from recovery.care.bulk import check_summaries, reserve_ids, seed_bulk, write_rows
@@ -146,6 +146,13 @@ def seed_all(now: datetime, *, active: int, closed: int, other_clinic: int, seed
     seed_bulk(clinic, nurse, active=active, closed=closed, now=now, seed=seed)
     if other_clinic:
         seed_bulk(other, other_nurse, active=other_clinic, now=now, seed=seed + 1)
+    # As the upgrade that brought the outreach job left every episode: its first run (timed as
+    # the catch-up) looks at each of them.
+    db.session.execute(
+        update(Episode)
+        .where(Episode.status == "active")
+        .values(outreach_due_dt=Episode.procedure_dt)
+    )
     db.session.commit()
     mean_entries_active = _mean_entries_active(clinic)
 
