@@ -156,17 +156,16 @@ def _copy_rows(table, table_rows: list[dict]) -> None:
     """COPY `table_rows` into `table` (PostgreSQL), each value converted by its column's type
     as an INSERT would (UTC times, JSON)."""
     connection = db.session.connection()
-    dialect = connection.dialect
-    columns = [table.c[key] for key in table_rows[0]]
-    converters = [column.type._cached_bind_processor(dialect) for column in columns]
-    names = ", ".join(f'"{column.name}"' for column in columns)
+    keys = list(table_rows[0])
+    converters = [table.c[key].type.bind_processor(connection.dialect) for key in keys]
+    names = ", ".join(f'"{table.c[key].name}"' for key in keys)
     cursor = connection.connection.dbapi_connection.cursor()
     with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in table_rows:
             copy.write_row(
                 [
-                    convert(value) if convert is not None else value
-                    for convert, value in zip(converters, row.values(), strict=True)
+                    convert(row[key]) if convert is not None else row[key]
+                    for convert, key in zip(converters, keys, strict=True)
                 ]
             )
 
