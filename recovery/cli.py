@@ -23,7 +23,15 @@ from .care.clinics import (
     get_clinic,
     update_clinic_settings,
 )
-from .care.demo import MAX_ADDED_PATIENTS
+from .care.demo import (
+    DEMO_ADMIN_EMAIL,
+    DEMO_ADMIN_PASSWORD,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    MAX_ADDED_PATIENTS,
+    add_demo_patients,
+    seed_demo,
+)
 from .care.episodes import EntryError, enrol_patient, issue_link
 from .care.models import Episode, utcnow
 from .care.patients import require_language
@@ -249,15 +257,6 @@ def demo_command(if_empty: bool, patients: int | None, at: str | None) -> None:
     """Seed a demo clinic with nurse and administrator logins and 40 patients at every stage
     of recovery (once: run again, it leaves them as they are). With --patients N, also add N
     simulated active patients, each run N more, for trying the app at scale."""
-    from .care.demo import (
-        DEMO_ADMIN_EMAIL,
-        DEMO_ADMIN_PASSWORD,
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-        add_demo_patients,
-        seed_demo,
-    )
-
     now = parse_iso(at) if at else utcnow()
     # On SQLite the whole seeding holds the write lock from its first statement, as the
     # outreach job does: the bulk insert takes the ids after the largest stored.
