@@ -1,5 +1,6 @@
-"""Many simulated patients at once, written with bulk INSERTs: `flask --app wsgi recovery demo
---patients N` and the benchmarks (benchmarks/seed.py) seed with `seed_bulk`.
+"""Many simulated patients at once, written in bulk (COPY on PostgreSQL, many-row INSERTs on
+SQLite): `flask --app wsgi recovery demo --patients N` and the benchmarks (benchmarks/seed.py)
+seed with `seed_bulk`.
 
 Each episode is what the app would have stored had it followed the patient from enrolment to
 `now`:
