@@ -7,8 +7,9 @@ import sys
 from datetime import datetime
 
 import click
-from flask import current_app
+from flask import current_app, g
 from flask.cli import AppGroup
+from sqlalchemy import func
 
 from .care import twofactor
 from .care.accounts import create_staff, issue_api_token
@@ -22,8 +23,17 @@ from .care.clinics import (
     get_clinic,
     update_clinic_settings,
 )
+from .care.demo import (
+    DEMO_ADMIN_EMAIL,
+    DEMO_ADMIN_PASSWORD,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    MAX_ADDED_PATIENTS,
+    add_demo_patients,
+    seed_demo,
+)
 from .care.episodes import EntryError, enrol_patient, issue_link
-from .care.models import Episode
+from .care.models import Episode, utcnow
 from .care.patients import require_language
 from .care.urls import patient_url
 from .clinical.curve import DEFAULT_PARAMS, curve_points
@@ -224,20 +234,57 @@ def issue_link_command(episode_id: int, caregiver: bool) -> None:
 
 
 @recovery_cli.command("demo")
-@click.option("--if-empty", is_flag=True, help="Only seed when the database has no clinic.")
-def demo_command(if_empty: bool) -> None:
-    """Seed (idempotently) a demo clinic with nurse and administrator logins and patients."""
-    from .care.demo import (
-        DEMO_ADMIN_EMAIL,
-        DEMO_ADMIN_PASSWORD,
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-        seed_demo,
-    )
-
-    created = seed_demo(only_if_empty=if_empty)
-    db.session.commit()
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Only seed when the database has no clinic at all (then with --patients too).",
+)
+@click.option(
+    "--patients",
+    type=click.IntRange(1, MAX_ADDED_PATIENTS),
+    default=None,
+    help="Also add this many simulated active patients to the demo clinic, with their "
+    "entries, alerts and personal links, in bulk (10,000 take seconds). Each run adds this "
+    "many more.",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Seed as if it were this instant (ISO 8601 with offset), for tests and benchmarks.",
+)
+def demo_command(if_empty: bool, patients: int | None, at: str | None) -> None:
+    """Seed a demo clinic with nurse and administrator logins and 40 patients at every stage
+    of recovery (once: run again, it leaves them as they are). With --patients N, also add N
+    simulated active patients, each run N more, for trying the app at scale."""
+    now = parse_iso(at) if at else utcnow()
+    # On SQLite the whole seeding holds the write lock from its first statement, as the
+    # outreach job does: the bulk insert takes the ids after the largest stored.
+    was_writer = g.get("database_writer", False)
+    g.database_writer = True
+    try:
+        created = seed_demo(only_if_empty=if_empty, now=now)
+        added = None
+        if patients and (created or not if_empty):
+            try:
+                added = add_demo_patients(patients, now=now)
+            except ValueError as exc:
+                fail(str(exc))
+        db.session.commit()
+    finally:
+        g.database_writer = was_writer
     click.echo("demo clinic seeded" if created else "demo data already present")
+    if added is not None:
+        active = db.session.scalar(
+            db.select(func.count())
+            .select_from(Episode)
+            .filter_by(clinic_id=added.clinic_id, status="active")
+        )
+        click.echo(
+            f"added {len(added.episode_ids):,} simulated patients "
+            f"({added.rows['pain_entry']:,} entries, {added.rows['alert']:,} alerts); "
+            f"the demo clinic now follows {active:,} active episodes"
+        )
     click.echo(f"nurse login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     click.echo(
         f"administrator login (also manages the team): {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
@@ -416,7 +463,6 @@ def tick_command(at: str | None) -> None:
     """Send what is due now, once: reminders, missed check-ins, on-call notifications and
     escalations, and retries. Safe to run every minute from cron or a systemd timer, and
     twice at once. Prints what it did as JSON."""
-    from .care.models import utcnow
     from .care.outreach import run_tick
 
     now = parse_iso(at) if at else utcnow()

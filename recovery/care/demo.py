@@ -1,18 +1,21 @@
 """The demo clinic: a nurse and an administrator login, and simulated patients at every stage
-of recovery."""
+of recovery; more of them, thousands at a time, with `add_demo_patients` (`recovery.care.bulk`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+from sqlalchemy import func
 
 from ..clinical.simulate import simulate_cohort
 from ..clinical.vocabulary import AlertAction, AlertStatus, Severity
 from ..extensions import db
 from .accounts import create_staff
 from .alerts import acknowledge_alert
+from .bulk import BulkSeeded, contact_details, seed_bulk
 from .clinics import create_clinic
 from .episodes import enrol_patient, record_pain_entry
-from .models import Alert, Clinic, StaffUser, utcnow
+from .models import Alert, Clinic, Episode, StaffUser, utcnow
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "nurse@demo.test"
@@ -21,6 +24,8 @@ DEMO_PASSWORD = "demo-nurse-2026"
 DEMO_ADMIN_EMAIL = "admin@demo.test"
 DEMO_ADMIN_PASSWORD = "demo-admin-2026"
 DEMO_PATIENTS = 40
+#: The most patients `add_demo_patients` adds at a time (ten times what the benchmarks seed).
+MAX_ADDED_PATIENTS = 100_000
 DEMO_SEED = 2026
 # How long ago each demo procedure ended, in hours: patients at every stage of follow-up.
 STAGES_H = (3, 7, 26, 30, 52, 80, 170, 240, 380, 760, 1100, 2200)
@@ -77,6 +82,25 @@ NAMES = (
 )
 
 
+def add_demo_patients(count: int, *, now: datetime) -> BulkSeeded:
+    """Add `count` simulated active episodes (realistic courses, alerts, personal links) to the
+    demo clinic, enrolled by the demo nurse, as at `now`; flushes. Each call adds more: the
+    seed follows the clinic's episode count, so a second call adds other patients.
+
+    ValueError if the demo clinic is missing or `count` is not 1 to MAX_ADDED_PATIENTS.
+    """
+    if not 1 <= count <= MAX_ADDED_PATIENTS:
+        raise ValueError(f"the number of patients must be 1 to {MAX_ADDED_PATIENTS:,}")
+    clinic = db.session.scalar(db.select(Clinic).filter_by(slug=DEMO_SLUG))
+    nurse = db.session.scalar(db.select(StaffUser).filter_by(email=DEMO_EMAIL))
+    if clinic is None or nurse is None:
+        raise ValueError("there is no demo clinic to add patients to")
+    existing = db.session.scalar(
+        db.select(func.count()).select_from(Episode).filter_by(clinic_id=clinic.id)
+    )
+    return seed_bulk(clinic, nurse, active=count, now=now, seed=DEMO_SEED + existing)
+
+
 def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bool:
     """Create the demo clinic, nurse and patients unless present; True when it seeded."""
     if db.session.scalar(db.select(Clinic).filter_by(slug=DEMO_SLUG)) is not None:
@@ -102,7 +126,7 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
             levels=("T12", "L1", "L2", "T11, T12", "L1, L2")[index % 5],
             indication=("osteoporosis", "osteoporosis", "osteoporosis", "tumour")[index % 4],
             mrn=f"DEMO{1000 + index}",
-            **_contact(index),
+            **contact_details(index, NAMES[index % len(NAMES)]),
         ).episode
         for number, reading in enumerate(sim.readings):
             if reading.hours <= 0 or reading.hours > elapsed_h:
@@ -120,18 +144,6 @@ def seed_demo(*, only_if_empty: bool = False, now: datetime | None = None) -> bo
     db.session.flush()
     _acknowledge_one(nurse, now)
     return True
-
-
-def _contact(index: int) -> dict[str, str | None]:
-    """How the demo reaches its patient: a phone (UK drama numbers, never real) for most, an
-    email for every other one, and neither for every ninth ("no reminder channel")."""
-    if index % 9 == 0:
-        return {"no_phone_reason": "no phone"}
-    name = NAMES[index % len(NAMES)].lower().replace(" ", ".")
-    return {
-        "phone": f"+44 7700 900{index:03d}",
-        "email": f"{name}.{index}@example.org" if index % 2 else None,
-    }
 
 
 def _acknowledge_one(nurse: StaffUser, now: datetime) -> None:

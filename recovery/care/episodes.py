@@ -735,6 +735,18 @@ def _entry_words(pain: int, flags: Sequence[str]) -> Message:
     )
 
 
+def _finding_words(finding: Finding) -> tuple[str, Message]:
+    """The audit trail's words for a finding an alert took: as kept (English) and as shown."""
+    return f"{finding.rule} ({finding.severity.code}): {finding.reason}", Message(
+        N_("%(rule)s (%(severity)s): %(reason)s"),
+        {
+            "rule": Rule(finding.rule).message,
+            "severity": finding.severity.message,
+            "reason": finding.message,
+        },
+    )
+
+
 def _alert_message(alert: Alert) -> Message | str:
     """The alert's reason as stored: its Message, or the English text of an older row."""
     if alert.reason_message:
@@ -930,20 +942,14 @@ def apply_alerts(
         if reopened:
             record_alert_event(alert, AlertEventKind.REOPENED, now=now)
         changes.append((event, alert))
+        detail, detail_message = _finding_words(finding)
         record_event(
             f"alert_{event}",
             clinic_id=episode.clinic_id,
             episode=episode,
             actor="system",
-            detail=f"{finding.rule} ({finding.severity.code}): {finding.reason}",
-            detail_message=Message(
-                N_("%(rule)s (%(severity)s): %(reason)s"),
-                {
-                    "rule": Rule(finding.rule).message,
-                    "severity": finding.severity.message,
-                    "reason": finding.message,
-                },
-            ),
+            detail=detail,
+            detail_message=detail_message,
         )
     if changes:
         episode.updated_dt = now

@@ -159,38 +159,68 @@ def _replay_episode(
     history: History,
     missed_checkins: bool,
 ) -> list[dict[str, Any]]:
+    return [
+        _event(episode, hours, kind, finding)
+        for hours, kind, finding in episode_findings(
+            readings, history, missed_checkins=missed_checkins
+        )
+        if kind in REPORTED_EVENTS
+    ]
+
+
+def episode_findings(
+    readings: Sequence[Reading],
+    history: History,
+    *,
+    missed_checkins: bool = False,
+    until_h: float | None = None,
+) -> list[tuple[float, str, Finding]]:
+    """Every finding of one episode's replay, in time order, as (hours since procedure,
+    "opened" | "escalated" | "updated", finding): what the live app records as its alerts'
+    history when no nurse acts on them.
+
+    ``history``: an empty `History` with the clinic's params and schedule. With
+    ``missed_checkins``, windows that closed empty raise ``missed_checkin`` at their end hour,
+    up to the latest reading or, when later, ``until_h`` (the hour the replay stops at: the
+    live app's job reports a window when it closes, entry or not).
+    """
     schedule = history.schedule
     ordered = sorted(readings, key=lambda r: r.hours)
     before = [r for r in ordered if r.hours <= 0]
     baseline = before[-1].pain if before else None
     open_severity: dict[str, Severity] = {}
-    events: list[dict[str, Any]] = []
+    findings: list[tuple[float, str, Finding]] = []
 
-    def record(hours: float, findings: Iterable[Finding]) -> None:
-        for kind, finding in apply_findings(open_severity, findings):
+    def record(hours: float, new: Iterable[Finding]) -> None:
+        for kind, finding in apply_findings(open_severity, new):
             if kind in REPORTED_EVENTS:
                 open_severity[finding.rule] = finding.severity
-                events.append(_event(episode, hours, kind, finding))
+            findings.append((hours, kind, finding))
 
     # One entry per filled window is all `closed_empty_windows` needs; keeping only those keeps
     # a long episode linear.
     filling_hours: list[float] = []
     filled: set[Window] = set()
     reported_missed: set[Window] = set()
+
+    def report_missed(now_h: float) -> None:
+        for window in closed_empty_windows(schedule, filling_hours, now_h):
+            if window not in reported_missed:
+                reported_missed.add(window)
+                record(window.end_h, [missed_checkin_finding(window)])
+
     for reading in ordered:
         if missed_checkins:
             window = window_for(schedule, reading.hours)
             if window is not None and window not in filled:
                 filled.add(window)
                 filling_hours.append(reading.hours)
-            for window in closed_empty_windows(schedule, filling_hours, reading.hours):
-                if window not in reported_missed:
-                    reported_missed.add(window)
-                    record(window.end_h, [missed_checkin_finding(window)])
-        findings = evaluate_with_history(reading, history, baseline)
-        record(reading.hours, findings)
+            report_missed(reading.hours)
+        record(reading.hours, evaluate_with_history(reading, history, baseline))
         history.add(reading)
-    return events
+    if missed_checkins and until_h is not None:
+        report_missed(until_h)
+    return findings
 
 
 def _rate(count: int, patient_days: float) -> float | None:
