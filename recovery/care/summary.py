@@ -122,9 +122,7 @@ def save_state(episode: Episode, state: RunningState, rules: ClinicRules) -> Non
     episode.high_after_week_hours = high.hours if high else None
     episode.pre_procedure_pain = state.pre_procedure_pain
     # In schedule order, so the stored list changes only when a window is filled.
-    filled = [w.label for w in rules.schedule if w.label in state.filled]
-    if episode.filled_windows != filled:
-        episode.filled_windows = filled
+    episode.filled_windows = [w.label for w in rules.schedule if w.label in state.filled]
     _save_summary(episode, state, rules)
 
 
