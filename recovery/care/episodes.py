@@ -716,6 +716,8 @@ def lock_episode(episode: Episode) -> None:
     # Its columns are read again with the lock, for what the transaction we waited for
     # committed (its status, its link, its running state); the clinic and the patient it
     # belongs to stay as loaded, and its lists of entries and alerts are read again if used.
+    # What this transaction changed is written first, not lost to the reload.
+    db.session.flush()
     db.session.refresh(episode, _EPISODE_COLUMNS, with_for_update=True)
     db.session.expire(episode, ["entries", "alerts"])
 
