@@ -47,7 +47,7 @@ def test_a_failure_after_the_insert_leaves_nothing_stored_and_a_retry_is_judged(
         raise RuntimeError("injected after the entry's INSERT")
 
     with monkeypatch.context() as patched:
-        patched.setattr(episodes, "refresh_summary", broken)
+        patched.setattr(episodes, "save_state", broken)
         with pytest.raises(RuntimeError, match="injected"):
             client.post(URL, json=body, headers=enrolled.headers)
     assert counts() == before

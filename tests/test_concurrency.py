@@ -18,7 +18,8 @@ from functools import partial
 import pytest
 
 from recovery.care.accounts import issue_api_token
-from recovery.care.models import Alert, AuditEvent, PainEntry, RetiredLink
+from recovery.care.episodes import episode_entries, refresh_summary
+from recovery.care.models import Alert, AuditEvent, Episode, PainEntry, RetiredLink
 from recovery.care.tokens import hash_token
 from recovery.extensions import db
 from tests import factories
@@ -91,6 +92,33 @@ def test_sixteen_simultaneous_check_ins_to_one_episode_are_all_stored(app, serve
             )
         )
         assert reason.count("red flag at") == SIMULTANEOUS
+
+
+def test_simultaneous_check_ins_leave_the_running_state_a_rebuild_gives(app, server, clinic, now):
+    """Each check-in advances the episode's running state from the one before it (or rebuilds
+    it, for an entry dated earlier): after sixteen at once, in any order, it is what reading
+    every entry gives."""
+    enrolled = factories.gen_episode(clinic, procedure_dt=now - timedelta(days=30))
+    for hours, pain in [(6, 2), (30, 3), (130, 6)]:
+        factories.gen_entry(enrolled.episode, pain, hours)
+    bodies = [
+        {
+            "pain": (3, 7, 1, 9)[i % 4],
+            # Some dated before others sent at the same moment: both ways through the state.
+            "recorded_at": (now - timedelta(hours=(16 - i) * (1 if i % 3 else 40))).isoformat(),
+            "idempotency_key": f"state-{i}",
+        }
+        for i in range(SIMULTANEOUS)
+    ]
+    assert post_all_at_once(server, enrolled.token, bodies) == [201] * SIMULTANEOUS
+    db.session.rollback()
+    episode = db.session.get(Episode, enrolled.episode.id)
+    columns = [c.key for c in Episode.__table__.columns if c.key != "updated_dt"]
+    kept = {name: getattr(episode, name) for name in columns}
+    assert kept["state_fingerprint"] is not None
+    refresh_summary(episode, episode_entries(episode))
+    assert kept == {name: getattr(episode, name) for name in columns}
+    assert len(episode_entries(episode)) == 3 + SIMULTANEOUS
 
 
 def test_a_pair_with_different_red_flags_opens_one_alert_with_both(app, server, clinic, now):

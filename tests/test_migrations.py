@@ -487,3 +487,108 @@ def test_alerts_gain_their_clinic_and_episodes_their_alert_counts(empty_database
         upgrade()
         downgrade(revision="base")
         db.engine.dispose()
+
+
+# --- the episode's running state (c5d2e8a4f913) -----------------------------------------------
+
+BEFORE_RUNNING_STATE = "c5d2e8a41f07"
+STATE_COLUMNS = {
+    "state_fingerprint",
+    "lowest_pain",
+    "lowest_hours",
+    "high_after_week_pain",
+    "high_after_week_hours",
+    "pre_procedure_pain",
+    "filled_windows",
+}
+
+
+def test_running_state_migrates_up_and_down_and_is_built_at_the_next_check_in(empty_database):
+    """Up: the episode gains the running state, empty; its next check-in builds it from the
+    entries, as reading every entry would. Down: the columns go, the rows stay."""
+    from recovery.care.episodes import episode_entries, refresh_summary
+    from recovery.care.models import Episode
+    from recovery.care.tokens import hash_token
+
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": empty_database}
+    )
+    with app.app_context():
+        upgrade(revision=BEFORE_RUNNING_STATE)
+        with db.engine.begin() as conn:
+            meta = sa.MetaData()
+            meta.reflect(conn)
+            t = meta.tables
+            assert not STATE_COLUMNS & set(t["episode"].c.keys())
+            conn.execute(
+                t["clinic"].insert(),
+                {"id": 1, "slug": "north", "name": "North", "timezone": "UTC", "phone": ""}
+                | {"settings": {}, "created_dt": T0},
+            )
+            conn.execute(
+                t["patient"].insert(),
+                {"id": 1, "clinic_id": 1, "display_name": "Ann", "preferred_language": "en"}
+                | {"created_dt": T0},
+            )
+            conn.execute(
+                t["episode"].insert(),
+                {
+                    "id": 1,
+                    "clinic_id": 1,
+                    "patient_id": 1,
+                    "procedure_dt": T0 - timedelta(hours=26),
+                    "levels": "",
+                    "indication": "osteoporosis",
+                    "status": "active",
+                    "token_hash": hash_token("old-link"),
+                    "created_dt": T0,
+                    "updated_dt": T0,
+                },
+            )
+            # No ids given: PostgreSQL's sequences then know them, for the check-in's entry.
+            for pain, minutes in [(9, 0), (2, 30), (5, 60)]:
+                conn.execute(
+                    t["pain_entry"].insert(),
+                    {
+                        "episode_id": 1,
+                        "pain": pain,
+                        "recorded_dt": at(minutes),
+                        "received_dt": at(minutes),
+                        "red_flags": [],
+                        "is_analgesic_taken": False,
+                        "note": "",
+                        "source": "patient",
+                    },
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("episode")}
+            assert columns >= STATE_COLUMNS
+            names = ", ".join(sorted(STATE_COLUMNS))
+            assert set(conn.execute(text(f"SELECT {names} FROM episode")).one()) == {None}
+        client = app.test_client()
+        response = client.post(
+            "/api/v1/checkins",
+            json={"pain": 4, "recorded_at": at(90).isoformat()},
+            headers={"Authorization": "Bearer old-link"},
+        )
+        assert response.status_code == 201, response.get_json()
+        db.session.rollback()
+        episode = db.session.get(Episode, 1)
+        kept = {name: getattr(episode, name) for name in STATE_COLUMNS}
+        assert kept["state_fingerprint"] is not None
+        assert (kept["lowest_pain"], episode.last_pain) == (2, 4)
+        refresh_summary(episode, episode_entries(episode))
+        assert kept == {name: getattr(episode, name) for name in STATE_COLUMNS}
+        db.session.rollback()
+        db.session.remove()
+        downgrade(revision=BEFORE_RUNNING_STATE)
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("episode")}
+            pains = conn.execute(text("SELECT pain FROM pain_entry ORDER BY id")).scalars().all()
+            last_pain = conn.execute(text("SELECT last_pain FROM episode")).scalar_one()
+        assert not STATE_COLUMNS & columns
+        assert (pains, last_pain) == ([9, 2, 5, 4], 4)
+        upgrade()  # and up again, from what the downgrade left
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from recovery import ROOT, create_app
-from recovery.care.models import utcnow
+from recovery.care.models import PainEntry, utcnow
 from recovery.extensions import db
 from tests import factories
 from tests.test_caregiver import submit
@@ -187,14 +187,16 @@ def test_a_failed_statement_is_logged_without_the_patients_answer(
     PostgreSQL would otherwise quote ("Failing row contains ...")."""
     from recovery.care import episodes
 
-    real_refresh = episodes.refresh_summary
+    real_save = episodes.save_state
 
-    def failing_refresh(episode, entries):
-        real_refresh(episode, entries)
-        entries[-1].pain = 77  # CHECK pain BETWEEN 0 AND 10
+    def failing_save(episode, state, rules):
+        real_save(episode, state, rules)
+        db.session.flush()
+        entry = db.session.scalars(db.select(PainEntry).filter_by(episode_id=episode.id)).one()
+        entry.pain = 77  # CHECK pain BETWEEN 0 AND 10
         db.session.flush()
 
-    monkeypatch.setattr(episodes, "refresh_summary", failing_refresh)
+    monkeypatch.setattr(episodes, "save_state", failing_save)
     caplog.set_level(logging.DEBUG)
     note = "confidential-note-zebra"
     response = submit(client, enrolled.token, 6, note=note, red_flags="fever")

@@ -19,9 +19,8 @@ from ..care.episodes import (
 from ..care.models import MAX_ID, Episode, PainEntry
 from ..clinical.curve import chart_hours, curve_points, effective_baseline
 from ..clinical.rules import Assessment
-from ..extensions import db
 from ..web.results import ResultView, result_view
-from ..web.site import error_response, speak_to_patient
+from ..web.site import commit_keeping_loaded, error_response, speak_to_patient
 from . import bp, cursors, schemas
 from .errors import ApiError, bearer_token, json_object
 from .integration import parse_limit, refuse_unknown_params
@@ -105,7 +104,7 @@ def create_checkin():
     except EntryError as exc:
         status = 409 if exc.code == "idempotency_conflict" else 422
         raise ApiError(status, exc.code, exc.message, exc.field) from None
-    db.session.commit()
+    commit_keeping_loaded()
     view = result_view(episode, result.entry, result.assessment)
     body = CheckInResult(
         entry=entry_body(episode, result.entry), result=result_body(result.assessment, view)

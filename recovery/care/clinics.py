@@ -1,5 +1,7 @@
 """Clinics: creation, settings (curve, schedule, outreach), time zone and emergency number."""
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,15 +18,52 @@ class SetupError(ValueError):
     """A clinic or staff account could not be created; the message says why."""
 
 
+@dataclass(frozen=True)
+class ClinicRules:
+    """What a clinic's settings make of the rules: its curve and band parameters, its check-in
+    schedule, and a fingerprint of both that changes whenever either does (an episode's
+    running state records the one it was computed under, `recovery.care.summary`)."""
+
+    params: CurveParams
+    schedule: tuple[Window, ...]
+    fingerprint: str
+
+
+#: Parsed settings by their stored text, so each process parses a clinic's settings once per
+#: version of them. Keyed on the settings themselves, never on time: another process may
+#: change them at any moment, and the next request here that reads the row sees the change.
+_RULES: dict[str, ClinicRules] = {}
+#: Enough for every clinic's current and previous settings; past it the cache starts again.
+_RULES_KEPT = 256
+
+
+def clinic_rules(clinic: Clinic) -> ClinicRules:
+    """The clinic's parameters (published defaults where not overridden), its schedule (or
+    the default protocol) and their fingerprint."""
+    settings = clinic.settings or {}
+    curve, items = settings.get("curve") or {}, settings.get("schedule") or None
+    key = json.dumps([curve, items], sort_keys=True)
+    rules = _RULES.get(key)
+    if rules is None:
+        params = CurveParams.from_dict(curve)
+        schedule = schedule_from_list(items) if items else DEFAULT_SCHEDULE
+        effective = json.dumps([params.to_dict(), schedule_to_list(schedule)], sort_keys=True)
+        fingerprint = hashlib.sha256(effective.encode()).hexdigest()[:16]
+        rules = ClinicRules(params, schedule, fingerprint)
+        if len(_RULES) >= _RULES_KEPT:
+            _RULES.clear()
+        _RULES[key] = rules
+    return rules
+
+
 def clinic_params(clinic: Clinic) -> CurveParams:
     """The clinic's curve and band parameters (published defaults where not overridden)."""
-    return CurveParams.from_dict((clinic.settings or {}).get("curve") or {})
+    return clinic_rules(clinic).params
 
 
 def clinic_schedule(clinic: Clinic) -> tuple[Window, ...]:
     """The clinic's check-in schedule, or the default protocol."""
-    items = (clinic.settings or {}).get("schedule")
-    return schedule_from_list(items) if items else DEFAULT_SCHEDULE
+    return clinic_rules(clinic).schedule
 
 
 def save_clinic_params(clinic: Clinic, params: CurveParams) -> None:

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, inspect, or_
+from sqlalchemy.orm import joinedload
 
-from ..clinical.curve import amber_line, effective_baseline, expected_pain
 from ..clinical.message import N_, Message, join, joined_parts
 from ..clinical.rules import (
     RED_FLAG,
@@ -28,12 +28,12 @@ from ..clinical.rules import (
     Severity,
     apply_findings,
     assess,
+    assess_with_history,
 )
-from ..clinical.schedule import next_due
 from ..clinical.vocabulary import AlertEventKind, EntrySource, Indication, RedFlag, Rule
 from ..extensions import db
 from .audit import record_alert_event, record_event
-from .clinics import clinic_params, clinic_schedule
+from .clinics import clinic_rules
 from .models import (
     Alert,
     CheckinWindow,
@@ -46,6 +46,7 @@ from .models import (
     entry_in_force,
     utcnow,
 )
+from .summary import save_state, state_from_entries, stored_state
 from .text import storable_text_problem
 from .tokens import hash_token, new_token
 
@@ -310,9 +311,11 @@ def link_for_token(token: str) -> PersonalLink | None:
         return None
     token_hash = hash_token(token)
     episode = db.session.scalar(
-        db.select(Episode).where(
-            or_(Episode.token_hash == token_hash, Episode.caregiver_token_hash == token_hash)
-        )
+        db.select(Episode)
+        .where(or_(Episode.token_hash == token_hash, Episode.caregiver_token_hash == token_hash))
+        # Every page and answer behind a link speaks the patient's language in the clinic's
+        # time zone (`web.site.speak_to_patient`): both come with the episode, in one query.
+        .options(joinedload(Episode.patient), joinedload(Episode.clinic))
     )
     if episode is None:
         return None
@@ -470,12 +473,25 @@ def record_pain_entry(
         idempotency_key=idempotency_key or None,
     )
     db.session.add(entry)
-    db.session.flush()
-    entries = episode_entries(episode)
-    assessment = assess_entry(entry, entries)
+    rules = clinic_rules(episode.clinic)
+    state = stored_state(episode, rules)
+    entries = None
+    if state is not None and state.takes(entry):
+        # The usual check-in, after every entry before it: the running state holds what the
+        # rules and the summary need of those (recovery.care.summary), none is read.
+        after = state.after(episode, entry)
+        reading = to_reading(episode, entry)
+        assessment = assess_with_history(reading, state.history, after.baseline(episode))
+    else:
+        # An entry dated before the latest, or no state for the clinic's current settings:
+        # judged against the entries read whole, and the state rebuilt from them.
+        db.session.flush()
+        entries = episode_entries(episode)
+        assessment = assess_entry(entry, entries)
+        after = state_from_entries(episode, entries, rules)
     apply_alerts(episode, entry, assessment.findings, now=now)
     _answered_late(episode, entry, entries, now=now)
-    refresh_summary(episode, entries)
+    save_state(episode, after, rules)
     episode.updated_dt = now
     record_event(
         "entry_recorded",
@@ -612,12 +628,13 @@ def correct_pain_entry(
 
 
 def _answered_late(
-    episode: Episode, entry: PainEntry, entries: Sequence[PainEntry], *, now: datetime
+    episode: Episode, entry: PainEntry, entries: Sequence[PainEntry] | None, *, now: datetime
 ) -> None:
     """An entry dated into a window already reported missed (a phone that was offline, an
     entry staff type in afterwards): once every window its open `missed_checkin` alert
     reported is filled, the alert is no longer true, and the system resolves it, saying why,
-    so that no nurse calls a patient who did answer."""
+    so that no nurse calls a patient who did answer. `entries`: the episode's entries in
+    force if already read (they are read here only when such an alert is open)."""
     if entry.recorded_dt >= now:
         # Taken now: a window reported missed had already closed. A live check-in, the
         # usual kind, costs no query here.
@@ -639,6 +656,8 @@ def _answered_late(
     if alert is None:
         return
     covered = [row for row in reported if row.missed_dt >= alert.opened_dt]
+    if entries is None:
+        entries = episode_entries(episode)
     if not all(any(row.contains(e.recorded_dt) for e in entries) for row in covered):
         return
     alert.status = "resolved"
@@ -682,6 +701,9 @@ def answer_key(
     return hashlib.sha256(json.dumps(answer).encode()).hexdigest()[:IDEMPOTENCY_KEY_MAX]
 
 
+_EPISODE_COLUMNS = [column.key for column in inspect(Episode).column_attrs]
+
+
 def lock_episode(episode: Episode) -> None:
     """Make this transaction the only one changing `episode` until it ends, and reload it.
 
@@ -691,14 +713,13 @@ def lock_episode(episode: Episode) -> None:
     to commit, then sees its entry and alerts. On SQLite the writing request's transaction
     already holds the database's write lock (recovery.extensions), and FOR UPDATE is dropped.
     """
-    # The row must be fetched for populate_existing to refresh `episode` with what the
-    # transaction we waited for committed (its status, its link).
-    db.session.execute(
-        db.select(Episode)
-        .where(Episode.id == episode.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    # Its columns are read again with the lock, for what the transaction we waited for
+    # committed (its status, its link, its running state); the clinic and the patient it
+    # belongs to stay as loaded, and its lists of entries and alerts are read again if used.
+    # What this transaction changed is written first, not lost to the reload.
+    db.session.flush()
+    db.session.refresh(episode, _EPISODE_COLUMNS, with_for_update=True)
+    db.session.expire(episode, ["entries", "alerts"])
 
 
 def _same_answer(
@@ -852,23 +873,10 @@ def episode_entries(episode: Episode) -> list[PainEntry]:
 
 
 def refresh_summary(episode: Episode, entries: Sequence[PainEntry]) -> None:
-    """Recompute the episode's latest-score summary and next check-in window from `entries`."""
-    params = clinic_params(episode.clinic)
-    after_procedure = [e for e in entries if e.recorded_dt > episode.procedure_dt]
-    latest = max(entries, key=lambda e: (e.recorded_dt, e.id), default=None)
-    episode.last_pain = latest.pain if latest else None
-    episode.last_entry_dt = latest.recorded_dt if latest else None
-    episode.last_expected = episode.last_amber = None
-    if latest is not None and latest.recorded_dt > episode.procedure_dt:
-        baseline, _ = effective_baseline(episode_baseline(episode, entries), params)
-        hours = episode.hours_since_procedure(latest.recorded_dt)
-        episode.last_expected = expected_pain(baseline, hours, params)
-        episode.last_amber = amber_line(baseline, hours, params)
-    entry_hours = [episode.hours_since_procedure(e.recorded_dt) for e in after_procedure]
-    window = next_due(clinic_schedule(episode.clinic), entry_hours, max(entry_hours, default=0))
-    episode.due_label = window.label if window else None
-    episode.due_start_dt = episode.at_hours(window.start_h) if window else None
-    episode.due_end_dt = episode.at_hours(window.end_h) if window else None
+    """Rebuild the episode's running state, its latest-score summary and next check-in window
+    from `entries` (its entries in force), read whole (`recovery.care.summary`)."""
+    rules = clinic_rules(episode.clinic)
+    save_state(episode, state_from_entries(episode, entries, rules), rules)
 
 
 def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -> Assessment:
@@ -881,12 +889,13 @@ def assess_entry(entry: PainEntry, entries: Sequence[PainEntry] | None = None) -
         for e in entries
         if e is not entry and (e.recorded_dt, e.id or 0) < (entry.recorded_dt, entry.id or 0)
     ]
+    rules = clinic_rules(episode.clinic)
     return assess(
         to_reading(episode, entry),
         [to_reading(episode, e) for e in earlier],
         episode_baseline(episode, entries),
-        clinic_params(episode.clinic),
-        schedule=clinic_schedule(episode.clinic),
+        rules.params,
+        schedule=rules.schedule,
     )
 
 
@@ -899,6 +908,8 @@ def apply_alerts(
     time, reason and entry). An escalation reopens an acknowledged alert, so a worse course is
     seen again; the history records it ("reopened") and keeps the earlier acknowledgement.
     """
+    if not findings:
+        return []
     unresolved = {
         a.rule: a
         for a in db.session.scalars(

@@ -280,6 +280,22 @@ class Episode(db.Model):
     # reads its own row, not every alert of the clinic.
     open_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     acknowledged_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The running state of the entries in force, kept by recovery.care.summary on every entry,
+    # so a check-in reads none of the earlier entries: what the rules need of the past (the
+    # lowest score from the end of the quiet hours, the first score above the persistent
+    # threshold from the 1-week window, each with its hours since procedure), the latest score
+    # before the procedure (the baseline when none was enrolled) and the labels of the
+    # check-in windows an entry fills; the latest entry is `last_pain` and `last_entry_dt`
+    # above. `state_fingerprint` is the clinic's settings it was computed under
+    # (recovery.care.clinics.ClinicRules): None, or other settings, and the next entry rebuilds
+    # it from the entries.
+    state_fingerprint: Mapped[str | None] = mapped_column(String(16))
+    lowest_pain: Mapped[int | None] = mapped_column(Integer)
+    lowest_hours: Mapped[float | None] = mapped_column(Float)
+    high_after_week_pain: Mapped[int | None] = mapped_column(Integer)
+    high_after_week_hours: Mapped[float | None] = mapped_column(Float)
+    pre_procedure_pain: Mapped[int | None] = mapped_column(Integer)
+    filled_windows: Mapped[list[str] | None] = mapped_column(JSON)
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient] = relationship(back_populates="episodes")

@@ -207,20 +207,27 @@ class History:
     `evaluate` builds one from its ``earlier`` list; the backtest keeps one per episode and
     adds readings as it goes, so both run the same rule code. ``params`` and ``schedule`` (the
     clinic's check-in windows) fix the rule starts (``starts``, see `rule_starts`).
+    ``lowest`` and ``high_after_week`` start a history where one kept earlier left off (the
+    running state an episode keeps, `recovery.care.summary`).
     """
 
     def __init__(
-        self, params: CurveParams = DEFAULT_PARAMS, *, schedule: Sequence[Window] = DEFAULT_SCHEDULE
+        self,
+        params: CurveParams = DEFAULT_PARAMS,
+        *,
+        schedule: Sequence[Window] = DEFAULT_SCHEDULE,
+        lowest: Reading | None = None,
+        high_after_week: Reading | None = None,
     ) -> None:
         self.params = params
         self.schedule = tuple(schedule)
         self.starts = rule_starts(params, self.schedule)
         #: The lowest reading so far from the end of the quiet hours on (the earliest of
         #: equals): what `rebound` measures from, leaving out the local-anaesthetic lows.
-        self.lowest: Reading | None = None
+        self.lowest = lowest
         #: The first reading from the opening of the 1-week window on that scored above the
         #: persistent threshold.
-        self.high_after_week: Reading | None = None
+        self.high_after_week = high_after_week
 
     def add(self, reading: Reading) -> None:
         """Take `reading` into account for readings that come after it."""
@@ -465,7 +472,15 @@ def assess(
     with a score at or above ``params.early_high_pain``: take the prescribed analgesia, check
     in at the next time), "higher" (a score rule fired: the clinic has been told), else "on_track".
     """
-    findings = evaluate(reading, earlier, baseline, params, schedule=schedule)
+    history = History.of(earlier, reading.hours, params, schedule=schedule)
+    return assess_with_history(reading, history, baseline)
+
+
+def assess_with_history(reading: Reading, history: History, baseline: float | None) -> Assessment:
+    """`assess` with the earlier readings already summarised in `history`, which also holds
+    the settings and the schedule's rule starts to judge by."""
+    params = history.params
+    findings = evaluate_with_history(reading, history, baseline)
     b, assumed = effective_baseline(baseline, params)
     hours = reading.hours
     if red_flag_severity(reading.red_flags) is Severity.EMERGENCY:

@@ -25,7 +25,7 @@ its rules with them (docs/clinical.md, "Alert rules", version 2).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,7 +210,13 @@ def next_due(
     It may already be open (start_h <= now_hours) or still to come. None when the protocol is
     finished.
     """
-    filled = filled_windows(schedule, entry_hours)
+    return next_unfilled(schedule, filled_windows(schedule, entry_hours), now_hours)
+
+
+def next_unfilled(
+    schedule: Sequence[Window], filled: Collection[Window], now_hours: float
+) -> Window | None:
+    """`next_due` with the windows the entries fill already known (`filled_windows`)."""
     for window in schedule:
         if not window.is_pre_procedure and window.end_h > now_hours and window not in filled:
             return window

@@ -94,8 +94,9 @@ def checkin(token: str):
         except EntryError as exc:
             getattr(form, exc.field, form.pain).errors.append(exc.message)
         else:
+            entry_id = result.entry.id
             db.session.commit()
-            return redirect(url_for("patient.result", token=token, entry_id=result.entry.id))
+            return redirect(url_for("patient.result", token=token, entry_id=entry_id))
     status = 429 if limited else 400 if form.errors else 200
     page = render_template(
         "patient/checkin.html",

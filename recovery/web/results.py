@@ -8,9 +8,16 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ..care.clinics import clinic_params, clinic_schedule, emergency_number, response_hours
+from ..care.clinics import (
+    clinic_params,
+    clinic_rules,
+    clinic_schedule,
+    emergency_number,
+    response_hours,
+)
 from ..care.episodes import episode_baseline, episode_entries
 from ..care.models import Episode, PainEntry, entries_in_force, utcnow
+from ..care.summary import stored_filled_windows
 from ..clinical.curve import (
     amber_line,
     chart_hours,
@@ -19,7 +26,7 @@ from ..clinical.curve import (
     expected_pain,
 )
 from ..clinical.rules import Assessment
-from ..clinical.schedule import Window, filled_windows, next_due, window_for
+from ..clinical.schedule import Window, filled_windows, next_due, next_unfilled, window_for
 from ..clinical.vocabulary import PatientStatus
 from .charts import PAIN_MAX
 from .phone_chart import PhoneChart, Tick, phone_chart
@@ -125,9 +132,11 @@ def next_checkin_text(episode: Episode, now: datetime | None = None) -> str | No
     """ "Your next check-in: between 05:00 and 09:00 today." for the first unfilled window
     still open, in the clinic's time zone; None once the last check-in is done."""
     now = now or utcnow()
-    window = next_due(
-        clinic_schedule(episode.clinic), _entry_hours(episode), episode.hours_since_procedure(now)
-    )
+    rules = clinic_rules(episode.clinic)
+    filled = stored_filled_windows(episode, rules)
+    if filled is None:
+        filled = filled_windows(rules.schedule, _entry_hours(episode))
+    window = next_unfilled(rules.schedule, filled, episode.hours_since_procedure(now))
     if window is None:
         return None
     start, end = window_times(episode, window)

@@ -180,6 +180,18 @@ def init_app(app: Flask) -> None:
         return jsonify({"status": "ok"})
 
 
+def commit_keeping_loaded() -> None:
+    """Commit the request's transaction, keeping what it loaded and wrote as it stands instead
+    of expiring it: an answer built after a write (a check-in's result) then comes from the
+    rows just written, without reading them back."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def log_database_error(app: Flask, exc: SQLAlchemyError) -> None:
     """Log a failed statement without its values or the database's message
     (`extensions.describe_failure`), with the route it failed on."""
