@@ -6,8 +6,8 @@ It runs in a process of its own (`run_load` starts it), on asyncio with raw HTTP
 takes one core's fraction and no thread switching from the server it measures; it imports
 nothing but the standard library. Each client opens a connection, sends one request, reads the
 whole answer, and sends the next at once; it keeps the connection while the server does
-(gunicorn's sync workers close it after every answer, so a client then connects again, and the
-connection's set-up is part of the request's time, as it is for a phone).
+(one that closes it after an answer, as gunicorn's sync workers do, makes the client connect
+again, and the connection's set-up is then part of the request's time, as it is for a phone).
 
 The spec (JSON on stdin): `url`; `clients`; `warmup` and `duration` in seconds; `requests`, a
 list of {method, path, headers, body} sent in turn (client k's i-th request is the
