@@ -105,3 +105,25 @@ class StatementLog:
     def seconds(self) -> float:
         """Time spent inside the database driver, in seconds."""
         return sum(s[2] for s in self.statements)
+
+
+def machine_block(start: str, info: dict[str, str], measured: str, databases: str) -> list[str]:
+    """The opening lines of a block `make bench` writes into a doc: its start marker, when and
+    how it was measured (`measured`: the command and settings), and the machine's table."""
+    return [
+        start,
+        "<!-- Written by `make bench`; edit outside the markers. -->",
+        "",
+        f"Measured {info['date']} with {measured}.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| CPU | {info['cpu']} |",
+        f"| memory | {info['memory']} |",
+        f"| OS | {info['os']} |",
+        f"| Python | {info['python']} |",
+        f"| databases | {databases} |",
+        f"| libraries | {info['libraries']} |",
+        f"| commit | {info['commit']} |",
+        "",
+    ]

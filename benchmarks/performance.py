@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from recovery import ROOT
 
 from .load import median
+from .measure import machine_block
 
 DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- load:start -->", "<!-- load:end -->"
@@ -342,25 +343,8 @@ def print_tables(results: list[dict]) -> None:
 
 def markdown(results: list[dict], info: dict[str, str], command: str, settings: str) -> str:
     """The generated part of docs/performance.md."""
-    out = [
-        START,
-        "<!-- Written by `make bench`; edit outside the markers. -->",
-        "",
-        f"Measured {info['date']} with `{command}` ({settings}).",
-        "",
-        "| machine | |",
-        "| --- | --- |",
-        f"| CPU | {info['cpu']} |",
-        f"| memory | {info['memory']} |",
-        f"| OS | {info['os']} |",
-        f"| Python | {info['python']} |",
-        "| databases | "
-        + "; ".join(dict.fromkeys(r["version"] for r in results if r.get("version")))
-        + " |",
-        f"| libraries | {info['libraries']} |",
-        f"| commit | {info['commit']} |",
-        "",
-    ]
+    databases = "; ".join(dict.fromkeys(r["version"] for r in results if r.get("version")))
+    out = machine_block(START, info, f"`{command}` ({settings})", databases)
     if any(r["errors"] for r in results):
         out += ["**Some requests failed in this run: see the errors columns.**", ""]
     busiest = max((r for r in results if "generator_cpu" in r), key=lambda r: r["generator_cpu"])

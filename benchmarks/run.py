@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 from recovery import ROOT
 
 from . import backtest, load, performance, web
-from .measure import Figure
+from .measure import Figure, machine_block
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/recovery_bench"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -180,25 +180,10 @@ def markdown(figures: list[Figure], facts: dict, info: dict[str, str], seconds: 
         "tick": "The outreach job (`recovery tick`) at 10,000 active episodes",
         "page_weight": "Patient page weight",
     }
-    out = [
-        START,
-        "<!-- Written by `make bench`; edit outside the markers. -->",
-        "",
-        f"Measured {info['date']} with `{COMMAND}` (whole run {seconds:.0f} s).",
-        "",
-        "| machine | |",
-        "| --- | --- |",
-        f"| CPU | {info['cpu']} |",
-        f"| memory | {info['memory']} |",
-        f"| OS | {info['os']} |",
-        f"| Python | {info['python']} |",
-        f"| databases | {info['sqlite']}; "
-        + "; ".join(e["version"] for e in facts.get("engines", []) if e["engine"] != "sqlite")
-        + " |",
-        f"| libraries | {info['libraries']} |",
-        f"| commit | {info['commit']} |",
-        "",
-    ]
+    databases = f"{info['sqlite']}; " + "; ".join(
+        e["version"] for e in facts.get("engines", []) if e["engine"] != "sqlite"
+    )
+    out = machine_block(START, info, f"`{COMMAND}` (whole run {seconds:.0f} s)", databases)
     for section, title in titles.items():
         mine = [f for f in figures if f.section == section]
         if not mine:

@@ -17,6 +17,7 @@ from recovery.care.alerts import notes_text
 from recovery.care.models import Alert
 from recovery.clinical.vocabulary import EntrySource, Severity
 from recovery.extensions import db
+from tests.test_running_state import STATE_COLUMNS as RUNNING_STATE_COLUMNS
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 SCHEMA = "migration_check"
@@ -332,9 +333,9 @@ def test_alert_notes_become_history_rows_and_come_back(empty_database):
 BEFORE_CAREGIVERS = "55a93bd09843"
 
 
-def seed_entries_before_caregivers(conn) -> dict[str, sa.Table]:
-    """A clinic, a patient, an episode with a live link, and an entry an alert points at
-    (columns every schema from the caregiver migration's on has)."""
+def seed_episode(conn, token_hash: str = "a" * 64) -> dict[str, sa.Table]:
+    """A clinic, a patient and an active episode whose live link has `token_hash`, all with
+    id 1 (columns every schema from the caregiver migration's on has); the tables."""
     meta = sa.MetaData()
     meta.reflect(conn)
     t = meta.tables
@@ -358,11 +359,17 @@ def seed_entries_before_caregivers(conn) -> dict[str, sa.Table]:
             "levels": "",
             "indication": "osteoporosis",
             "status": "active",
-            "token_hash": "a" * 64,
+            "token_hash": token_hash,
             "created_dt": T0,
             "updated_dt": T0,
         },
     )
+    return t
+
+
+def seed_entries_before_caregivers(conn) -> dict[str, sa.Table]:
+    """`seed_episode`, and an entry an alert points at."""
+    t = seed_episode(conn)
     entry = {
         "episode_id": 1,
         "recorded_dt": T0,
@@ -492,15 +499,7 @@ def test_alerts_gain_their_clinic_and_episodes_their_alert_counts(empty_database
 # --- the episode's running state (c5d2e8a4f913) -----------------------------------------------
 
 BEFORE_RUNNING_STATE = "c5d2e8a41f07"
-STATE_COLUMNS = {
-    "state_fingerprint",
-    "lowest_pain",
-    "lowest_hours",
-    "high_after_week_pain",
-    "high_after_week_hours",
-    "pre_procedure_pain",
-    "filled_windows",
-}
+STATE_COLUMNS = set(RUNNING_STATE_COLUMNS)
 
 
 def test_running_state_migrates_up_and_down_and_is_built_at_the_next_check_in(empty_database):
@@ -516,35 +515,8 @@ def test_running_state_migrates_up_and_down_and_is_built_at_the_next_check_in(em
     with app.app_context():
         upgrade(revision=BEFORE_RUNNING_STATE)
         with db.engine.begin() as conn:
-            meta = sa.MetaData()
-            meta.reflect(conn)
-            t = meta.tables
+            t = seed_episode(conn, hash_token("old-link"))
             assert not STATE_COLUMNS & set(t["episode"].c.keys())
-            conn.execute(
-                t["clinic"].insert(),
-                {"id": 1, "slug": "north", "name": "North", "timezone": "UTC", "phone": ""}
-                | {"settings": {}, "created_dt": T0},
-            )
-            conn.execute(
-                t["patient"].insert(),
-                {"id": 1, "clinic_id": 1, "display_name": "Ann", "preferred_language": "en"}
-                | {"created_dt": T0},
-            )
-            conn.execute(
-                t["episode"].insert(),
-                {
-                    "id": 1,
-                    "clinic_id": 1,
-                    "patient_id": 1,
-                    "procedure_dt": T0 - timedelta(hours=26),
-                    "levels": "",
-                    "indication": "osteoporosis",
-                    "status": "active",
-                    "token_hash": hash_token("old-link"),
-                    "created_dt": T0,
-                    "updated_dt": T0,
-                },
-            )
             # No ids given: PostgreSQL's sequences then know them, for the check-in's entry.
             for pain, minutes in [(9, 0), (2, 30), (5, 60)]:
                 conn.execute(

@@ -24,8 +24,8 @@ from tests import factories
 from tests.test_caregiver import submit
 
 URL = "/api/v1/checkins"
-#: The running state and the summary it keeps, as stored on the episode.
-STATE = (
+#: The running state's columns on the episode (migration c5d2e8a4f913).
+STATE_COLUMNS = (
     "state_fingerprint",
     "lowest_pain",
     "lowest_hours",
@@ -33,6 +33,10 @@ STATE = (
     "high_after_week_hours",
     "pre_procedure_pain",
     "filled_windows",
+)
+#: The running state and the summary it keeps, as stored on the episode.
+STATE = (
+    *STATE_COLUMNS,
     "last_pain",
     "last_entry_dt",
     "last_expected",
