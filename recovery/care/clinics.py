@@ -37,6 +37,12 @@ _RULES: dict[str, ClinicRules] = {}
 _RULES_KEPT = 256
 
 
+#: How an episode's running state is computed (recovery.care.summary, rules.History): part
+#: of the fingerprint a state is kept under, so raising it when that computation changes has
+#: every kept state rebuilt from the entries at its episode's next check-in.
+STATE_VERSION = 1
+
+
 def clinic_rules(clinic: Clinic) -> ClinicRules:
     """The clinic's parameters (published defaults where not overridden), its schedule (or
     the default protocol) and their fingerprint."""
@@ -47,7 +53,9 @@ def clinic_rules(clinic: Clinic) -> ClinicRules:
     if rules is None:
         params = CurveParams.from_dict(curve)
         schedule = schedule_from_list(items) if items else DEFAULT_SCHEDULE
-        effective = json.dumps([params.to_dict(), schedule_to_list(schedule)], sort_keys=True)
+        effective = json.dumps(
+            [STATE_VERSION, params.to_dict(), schedule_to_list(schedule)], sort_keys=True
+        )
         fingerprint = hashlib.sha256(effective.encode()).hexdigest()[:16]
         rules = ClinicRules(params, schedule, fingerprint)
         if len(_RULES) >= _RULES_KEPT:
